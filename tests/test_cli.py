@@ -1,0 +1,103 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hepcluster.cli import build_parser, main
+from hepcluster.datasets import EventTable
+
+
+def test_help_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("demo", "generate", "info"):
+        assert command in text
+
+
+def test_console_script_is_installed():
+    result = subprocess.run(
+        [sys.executable, "-m", "hepcluster.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "subcommands" in result.stdout
+
+
+def test_no_subcommand_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().out
+
+
+def test_generate_writes_a_readable_event_table(tmp_path):
+    path = tmp_path / "events.h5"
+    status = main(
+        [
+            "--no-progress",
+            "-q",
+            "generate",
+            str(path),
+            "--n-background",
+            "40",
+            "--n-signal",
+            "5",
+            "--n-constituents",
+            "30",
+            "--seed",
+            "3",
+        ]
+    )
+    assert status == 0
+    events = EventTable.read_hdf5(path)
+    assert len(events) == 45
+    assert events.n_signal == 5
+    assert events.n_constituents == 30
+
+
+def test_generate_reports_bad_arguments_without_a_traceback(tmp_path, caplog):
+    status = main(["generate", str(tmp_path / "x.h5"), "--n-constituents", "0"])
+    assert status == 1
+    assert "n_constituents" in caplog.text
+
+
+def test_demo_writes_summary_and_figures(tmp_path):
+    out = tmp_path / "demo"
+    assert (
+        main(
+            [
+                "-q",
+                "demo",
+                "--output",
+                str(out),
+                "--n-background",
+                "3000",
+                "--n-signal",
+                "600",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    events = summary["events"]
+    assert events["n_events"] == 3600
+    assert abs(events["signal"]["mjj_median_GeV"] - 3500.0) < 0.05 * 3500.0
+    assert abs(events["signal"]["heavier_jet_mass_peak_GeV"] - 500.0) < 50.0
+    assert events["signal"]["mean_tau21"] < events["background"]["mean_tau21"]
+    assert (out / "events.png").stat().st_size > 10_000
+    table = EventTable.read_hdf5(out / "events.h5")
+    np.testing.assert_array_equal(table.is_signal.sum(), 600)
+
+
+def test_info_lists_dependency_versions(capsys):
+    assert main(["info"]) == 0
+    assert "numpy" in capsys.readouterr().out
+
+
+def test_parser_has_version():
+    assert build_parser().prog == "hepcluster"

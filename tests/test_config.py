@@ -1,0 +1,60 @@
+import logging
+
+import pytest
+
+import hepcluster
+from hepcluster._logging import configure_logging
+from hepcluster.utils import import_optional, progress, progress_enabled
+
+
+def test_config_context_restores_the_previous_setting():
+    hepcluster.set_config(progress_bar=True)
+    with hepcluster.config_context(progress_bar=False):
+        assert hepcluster.get_config()["progress_bar"] is False
+        assert not progress_enabled()
+    assert hepcluster.get_config()["progress_bar"] is True
+    hepcluster.set_config(progress_bar="auto")
+
+
+def test_set_config_rejects_unknown_values():
+    with pytest.raises(ValueError, match="progress_bar"):
+        hepcluster.set_config(progress_bar="sometimes")
+
+
+def test_disabled_progress_bar_writes_nothing(capsys):
+    with hepcluster.config_context(progress_bar=False):
+        assert list(progress(range(3), desc="x")) == [0, 1, 2]
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out == ""
+
+
+def test_enabled_progress_bar_reports_progress(capsys):
+    assert sum(progress(range(3), desc="toys", enabled=True)) == 3
+    assert "toys" in capsys.readouterr().err
+
+
+def test_progress_follows_the_environment(monkeypatch):
+    from hepcluster import _config
+
+    monkeypatch.setenv("HEPCLUSTER_PROGRESS", "0")
+    assert _config._progress_from_environment() is False
+    monkeypatch.setenv("HEPCLUSTER_PROGRESS", "on")
+    assert _config._progress_from_environment() is True
+
+
+def test_missing_optional_dependency_names_the_extra():
+    with pytest.raises(ImportError, match=r'pip install "hepcluster\[generate\]"'):
+        import_optional("a_module_that_does_not_exist", extra="generate")
+
+
+def test_package_logger_is_silent_by_default_and_configurable(caplog):
+    logger = logging.getLogger("hepcluster")
+    assert any(isinstance(h, logging.NullHandler) for h in logger.handlers)
+    configure_logging(1)
+    assert logger.level == logging.DEBUG
+    configure_logging(0)
+    configure_logging(0)
+    consoles = [h for h in logger.handlers if getattr(h, "_hepcluster_console", False)]
+    assert len(consoles) == 1
+    assert logger.level == logging.INFO

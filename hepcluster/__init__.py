@@ -12,10 +12,14 @@ import logging
 
 from ._config import config_context, get_config, set_config
 from ._version import __version__
+from .images import JetImageTransformer
+from .scanning import ClusterScanner
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "ClusterScanner",
+    "JetImageTransformer",
     "__version__",
     "config_context",
     "get_config",

@@ -7,10 +7,50 @@ from hepcluster.utils import all_estimators
 
 # Estimators whose defaults only make sense on physics data get a generic configuration
 # here (small, fast, absolute windows switched off); every other one is checked as built.
-CHECK_PARAMS = {}
+CHECK_PARAMS = {
+    # Absolute m_jj windows make no sense on the checks' random targets: equal bins over
+    # the range of y, the first bin as training window, a small fast ensemble.
+    "ClusterScanner": {
+        "n_clusters": 3,
+        "bins": 4,
+        "train_window": None,
+        "n_ensemble": 2,
+        "max_iter": 20,
+        "random_state": 0,
+    },
+}
 
 # Checks an estimator must skip, each with the reason (see the developer guide).
-EXPECTED_FAILED_CHECKS = {}
+EXPECTED_FAILED_CHECKS = {
+    # MiniBatchKMeans draws its mini-batches from the rows, so integer weights and repeated
+    # rows give different batches; scikit-learn marks MiniBatchKMeans itself the same way.
+    # The scan (spectra, MLS) is weight-exact: tests/test_scanning.py checks it.
+    "ClusterScanner": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "k-means mini-batches: sample_weight is not equivalent to repeating samples"
+        ),
+    },
+    # These checks feed matrices with 2, 4, 5 or 10 columns; a constituent matrix has
+    # 3·P columns (pT, η, φ per constituent), so fit raises a clear ValueError by design.
+    # tests/test_images.py runs the same checks on a test-only subclass that pads the
+    # width, so everything but the width check is still covered.
+    "JetImageTransformer": {
+        check: "needs a width that is a multiple of 3 (constituent matrix)"
+        for check in (
+            "check_estimators_dtypes",
+            "check_dtype_object",
+            "check_fit2d_1sample",
+            "check_estimators_fit_returns_self",
+            "check_estimators_overwrite_params",
+            "check_readonly_memmap_input",
+            "check_n_features_in_after_fitting",
+            "check_positive_only_tag_during_fit",
+            "check_fit_idempotent",
+            "check_fit_check_is_fitted",
+            "check_n_features_in",
+        )
+    },
+}
 
 
 def _instances():

@@ -34,6 +34,18 @@ class JetKinematics(NamedTuple):
         Azimuth in radians, wrapped to (−π, π].
     mass : ndarray
         Invariant mass in GeV, sqrt(max(E² − |p|², 0)).
+
+    See Also
+    --------
+    jet_kinematics, four_momentum_kinematics : the functions that return it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepcluster.jets import four_momentum_kinematics
+    >>> pt, eta, phi, mass = four_momentum_kinematics(np.array([[0.0, 50.0, 0.0, 130.0]]))
+    >>> mass
+    array([120.])
     """
 
     pt: np.ndarray

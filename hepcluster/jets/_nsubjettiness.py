@@ -55,8 +55,7 @@ def _rapidity(px, py, pz, e):
 def _delta_r2(y1, phi1, y2, phi2):
     """ΔR² = Δy² + Δφ² for azimuths already in (−π, π]."""
     dphi = abs(phi1 - phi2)
-    if dphi > math.pi:
-        dphi = 2.0 * math.pi - dphi
+    dphi = min(dphi, 2.0 * math.pi - dphi)
     dy = y1 - y2
     return dy * dy + dphi * dphi
 
@@ -134,7 +133,9 @@ def _start_clustering(n, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist):
         py[i] = pt[i] * math.sin(phi[i])
         pz[i] = pt[i] * math.sinh(eta[i])
         e[i] = pt[i] * math.cosh(eta[i])
-        _set_kinematics(i, px, py, pz, e, kt2, y, aphi)
+        kt2[i] = pt[i] * pt[i]
+        y[i] = eta[i]  # rapidity = pseudorapidity for a massless constituent
+        aphi[i] = phi[i]
         nndist[i] = np.inf
         nn[i] = -1
     for i in range(n):
@@ -149,21 +150,29 @@ def _start_clustering(n, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist):
 
 
 @njit(cache=True)
-def _merge_closest_pair(m, px, py, pz, e, kt2, y, aphi, nn, nndist):
-    """Merge the pair with the smallest d_ij among the first ``m`` pseudojets; return ``m - 1``.
-
-    The merged pseudojet takes the lower slot, the last pseudojet moves into the freed slot, and
-    the nearest-neighbour cache is updated in O(m): only pseudojets whose neighbour was one of
-    the merged pair are rescanned, every other one can only have gained the new pseudojet as a
-    closer neighbour.
-    """
+def _closest_pair(m, kt2, nn, nndist):
+    """Index of the smallest d_i = min(kT_i², kT_nn(i)²) ΔR²_i,nn(i) among ``m`` ≥ 2 pseudojets."""
     best = np.inf
     i = 0
     for k in range(m):
-        dij = min(kt2[k], kt2[nn[k]]) * nndist[k]
-        if dij < best:
-            best = dij
+        d = min(kt2[k], kt2[nn[k]]) * nndist[k]
+        if d < best:
+            best = d
             i = k
+    return i
+
+
+@njit(cache=True)
+def _merge_closest_pair(i, m, px, py, pz, e, kt2, y, aphi, nn, nndist):
+    """Merge pseudojet ``i`` with its nearest neighbour; return ``m - 1`` and the next pair.
+
+    ``i`` must hold the smallest d_i among the first ``m`` pseudojets. The merged pseudojet
+    takes the lower slot, the last pseudojet moves into the freed slot, and the
+    nearest-neighbour cache is updated in O(m): only pseudojets whose neighbour was one of the
+    merged pair are rescanned, every other one can only have gained the new pseudojet as a
+    closer neighbour. The same pass finds the pseudojet with the smallest d_i for the next
+    merge.
+    """
     j = nn[i]
     a = min(i, j)
     b = max(i, j)
@@ -186,13 +195,20 @@ def _merge_closest_pair(m, px, py, pz, e, kt2, y, aphi, nn, nndist):
         nn[b] = nn[last]
         nndist[b] = nndist[last]
     m -= 1
+    if m == 1:
+        return m, 0
 
+    ya = y[a]
+    phia = aphi[a]
+    kt2a = kt2[a]
     nn_a = -1
     nndist_a = np.inf
+    best = np.inf
+    next_i = 0
     for k in range(m):
         if k == a:
             continue
-        d = _delta_r2(y[k], aphi[k], y[a], aphi[a])
+        d = _delta_r2(y[k], aphi[k], ya, phia)
         if d < nndist_a:
             nndist_a = d
             nn_a = k
@@ -205,9 +221,15 @@ def _merge_closest_pair(m, px, py, pz, e, kt2, y, aphi, nn, nndist):
             if d < nndist[k]:
                 nndist[k] = d
                 nn[k] = a
+        dk = min(kt2[k], kt2[nn[k]]) * nndist[k]
+        if dk < best:
+            best = dk
+            next_i = k
     nn[a] = nn_a
     nndist[a] = nndist_a
-    return m
+    if min(kt2a, kt2[nn_a]) * nndist_a < best:
+        next_i = a
+    return m, next_i
 
 
 @njit(cache=True)
@@ -224,10 +246,13 @@ def _jet_taus(row, n_max, beta, r0, out, pt, eta, phi, px, py, pz, e, kt2, y, ap
     norm = sum_pt * r0**beta
     for k in range(n_max):
         out[k] = 0.0  # τ_N = 0 whenever the jet has no more than N constituents
+    if n == 1:
+        return
     _start_clustering(n, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist)
     m = n
+    i = _closest_pair(m, kt2, nn, nndist)
     while m > 1:
-        m = _merge_closest_pair(m, px, py, pz, e, kt2, y, aphi, nn, nndist)
+        m, i = _merge_closest_pair(i, m, px, py, pz, e, kt2, y, aphi, nn, nndist)
         if m <= n_max:
             out[m - 1] = _tau_from_axes(n, pt, eta, phi, m, y, aphi, beta, norm)
 
@@ -309,8 +334,9 @@ def exclusive_kt_axes_kernel(constituents, n_subjets):
         n = _gather(constituents[jet], pt, eta, phi)
         _start_clustering(n, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist)
         m = n
+        i = _closest_pair(m, kt2, nn, nndist) if m > 1 else 0
         while m > n_subjets:
-            m = _merge_closest_pair(m, px, py, pz, e, kt2, y, aphi, nn, nndist)
+            m, i = _merge_closest_pair(i, m, px, py, pz, e, kt2, y, aphi, nn, nndist)
         for k in range(m):
             axes[jet, k, 0] = px[k]
             axes[jet, k, 1] = py[k]

@@ -1,0 +1,445 @@
+"""ClusterScanner: the Cluster Scanning resonance search as a scikit-learn estimator."""
+
+import logging
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..images import SparseImages, nearest_centroid
+from ._mls import STATISTICS
+from ._result import ScanResult
+from ._spectra import analyse_spectra, cluster_spectra
+
+logger = logging.getLogger(__name__)
+
+# Defaults of the Cluster Scanning paper (I. Oleksiyuk et al., arXiv:2402.17714, §3):
+# k = 50 clusters fitted in 3.0–3.1 TeV, 16 bins of 100 GeV in 3.0–4.6 TeV,
+# 20 % outliers dropped per bin, θ = 3, an ensemble of 15 k-means initialisations.
+N_CLUSTERS = 50
+TRAIN_WINDOW = (3000.0, 3100.0)
+BINS = tuple(float(edge) for edge in np.linspace(3000.0, 4600.0, 17))
+OUTLIER_FRACTION = 0.2
+THRESHOLD = 3.0
+N_ENSEMBLE = 15
+BATCH_SIZE = 2048
+
+
+def _is_sparse_images(X):
+    return isinstance(X, SparseImages)
+
+
+class ClusterScanner(BaseEstimator):
+    """Cluster Scanning: k-means clusters of jets scanned for localised m_jj excesses.
+
+    k-means is fitted on the jets (e.g. jet images) of events whose m_jj lies in a narrow
+    training window; every jet of the evaluation region is then assigned to a cluster,
+    giving one m_jj spectrum per cluster. The normalised spectra are standardised bin by
+    bin with outlier-robust estimators over the clusters; clusters that exceed θ in some
+    bin are *signal-rich*, the others give a data-driven background estimate scaled to
+    the same total. The test statistic is the maximum local significance (MLS) of the
+    signal-rich spectrum over that estimate, averaged over an ensemble of k-means
+    initialisations.
+
+    Parameters
+    ----------
+    n_clusters : int, default=50
+        Number of k-means clusters k.
+    train_window : (float, float) or None, default=(3000.0, 3100.0)
+        m_jj range [low, high) in GeV of the jets k-means is fitted on; ``None`` uses
+        the first bin of ``bins``.
+    bins : int or array-like of float, default=16 bins of 100 GeV over 3000–4600 GeV
+        m_jj bin edges of the evaluation region; an int gives that many equal bins over
+        the range of ``y`` seen in :meth:`fit`.
+    outlier_fraction : float, default=0.2
+        Fraction f of clusters dropped per bin by the robust estimators (App. E).
+    threshold : float, default=3.0
+        θ: a cluster is signal-rich when its standardised spectrum exceeds θ in a bin.
+    statistic : {"poisson", "poisson-midp", "gaussian"}, default="poisson"
+        Local significance of the excess (see
+        :func:`~hepcluster.scanning.local_significance`).
+    n_ensemble : int, default=15
+        Number of k-means initialisations whose MLS values are averaged.
+    batch_size : int, default=2048
+        Mini-batch size of :class:`~sklearn.cluster.MiniBatchKMeans`.
+    max_iter : int, default=100
+        Maximum number of passes over the training jets of each k-means.
+    idealised : bool, default=False
+        Idealised Cluster Scanning (§3.4): background jets of every bin but the first are
+        redistributed over the clusters with the cluster fractions of the first bin, so
+        the background is exactly uncorrelated with the clustering. Needs the truth
+        labels ``is_signal`` in :meth:`scan`/:meth:`score`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds of the ensemble members (drawn up front in :meth:`fit`).
+    n_jobs : int or None, default=None
+        Ensemble members fitted in parallel (threads); results do not depend on it.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centroids of the first ensemble member.
+    ensemble_ : list of MiniBatchKMeans
+        The fitted k-means of every member.
+    ensemble_seeds_ : ndarray of shape (n_ensemble,)
+        Seed of each member.
+    bins_ : ndarray of shape (n_bins + 1,)
+        Bin edges in use.
+    train_window_ : (float, float)
+        Training window in use.
+    n_train_ : int
+        Jets in the training window.
+    n_features_in_ : int
+        Width of ``X``.
+
+    See Also
+    --------
+    hepcluster.JetImageTransformer : Jet images, the usual input.
+    hepcluster.scanning.max_local_significance : The test statistic of one spectrum.
+
+    Notes
+    -----
+    Robust standardisation: in each bin, the fraction f of clusters farthest from the
+    median is dropped, μ̃_b is the mean of the rest and σ̃_b their SD times
+    g(f) = [1 − 2zφ(z)/(1 − f)]^(−1/2), z = Φ⁻¹(1 − f/2). Background estimate:
+    N_bkg,b = N_poor,b · Σ N_sig+bkg / Σ N_poor. If no cluster is selected the MLS is 0.
+
+    ``fit`` and ``scan`` take ``sample_weight``: a bootstrap pseudo-experiment is a vector
+    of per-event multiplicities applied to both jets of each event, with no copies.
+
+    References
+    ----------
+    I. Oleksiyuk, J. A. Raine, M. Krämer, S. Voloshynovskiy, T. Golling, "Cluster
+    Scanning: a novel approach to resonance searches", JHEP 06 (2024) 088,
+    arXiv:2402.17714.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepcluster import ClusterScanner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(3000, 4))
+    >>> mjj = rng.uniform(3000.0, 3400.0, size=3000)
+    >>> scanner = ClusterScanner(n_clusters=8, bins=(3000, 3100, 3200, 3300, 3400),
+    ...                          n_ensemble=2, random_state=0).fit(X, mjj)
+    >>> result = scanner.scan(X, mjj)
+    >>> result.cluster_spectra.shape
+    (2, 8, 4)
+    >>> bool(scanner.score(X, mjj) >= 0.0)
+    True
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "train_window": ["array-like", None],
+        "bins": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "outlier_fraction": [Interval(Real, 0.0, 1.0, closed="left")],
+        "threshold": [Real],
+        "statistic": [StrOptions(set(STATISTICS))],
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "idealised": ["boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_clusters=N_CLUSTERS,
+        train_window=TRAIN_WINDOW,
+        bins=BINS,
+        outlier_fraction=OUTLIER_FRACTION,
+        threshold=THRESHOLD,
+        statistic="poisson",
+        n_ensemble=N_ENSEMBLE,
+        batch_size=BATCH_SIZE,
+        max_iter=100,
+        idealised=False,
+        random_state=None,
+        n_jobs=None,
+    ):
+        self.n_clusters = n_clusters
+        self.train_window = train_window
+        self.bins = bins
+        self.outlier_fraction = outlier_fraction
+        self.threshold = threshold
+        self.statistic = statistic
+        self.n_ensemble = n_ensemble
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.idealised = idealised
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- validation -------------------------------------------------------------------
+
+    def _validate_X_y(self, X, y, *, reset):
+        if y is None:
+            raise ValueError(
+                "ClusterScanner requires y to be passed, but the target y is None: y is the "
+                "m_jj (GeV) of each jet's event, the observable the clusters are scanned in."
+            )
+        if _is_sparse_images(X):
+            y = np.asarray(y, dtype=np.float64)
+            if y.shape != (X.n_jets,):
+                raise ValueError(f"y has shape {y.shape}, expected ({X.n_jets},) for X.")
+            if reset:
+                self.n_features_in_ = X.n_pixels**2
+            elif X.n_pixels**2 != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.n_pixels**2} pixels, ClusterScanner was fitted with "
+                    f"{self.n_features_in_} features."
+                )
+        else:
+            X, y = validate_data(
+                self, X, y, reset=reset, dtype=[np.float64, np.float32], y_numeric=True
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y (m_jj) contains NaN or infinite values.")
+        return X, y
+
+    def _resolve_bins(self, y):
+        if isinstance(self.bins, Integral):
+            low, high = float(np.min(y)), float(np.max(y))
+            if high <= low:
+                high = low + 1.0
+            return np.linspace(low, np.nextafter(high, np.inf), self.bins + 1)
+        bins = np.asarray(self.bins, dtype=np.float64)
+        if bins.ndim != 1 or bins.size < 2 or np.any(np.diff(bins) <= 0):
+            raise ValueError(
+                f"bins must be at least two strictly increasing m_jj edges, got {self.bins!r}."
+            )
+        return bins
+
+    def _resolve_train_window(self, bins):
+        if self.train_window is None:
+            return float(bins[0]), float(bins[1])
+        window = np.asarray(self.train_window, dtype=np.float64)
+        if window.shape != (2,) or not window[0] < window[1]:
+            raise ValueError(
+                f"train_window must be (low, high) with low < high, got {self.train_window!r}."
+            )
+        return float(window[0]), float(window[1])
+
+    # -- fitting ----------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the ensemble of k-means on the jets in the training window.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_jets, n_features) or SparseImages
+            Jet features, usually jet images (dense, or sparse from
+            :meth:`JetImageTransformer.transform_sparse`).
+        y : array-like of shape (n_jets,)
+            m_jj in GeV of each jet's event.
+        sample_weight : array-like of shape (n_jets,), default=None
+            Jet weights, e.g. bootstrap multiplicities of their events.
+
+        Returns
+        -------
+        self : ClusterScanner
+        """
+        X, y = self._validate_X_y(X, y, reset=True)
+        n_jets = y.shape[0]
+        weight = _check_sample_weight(sample_weight, np.empty(n_jets), dtype=np.float64)
+        self.bins_ = self._resolve_bins(y)
+        self.train_window_ = self._resolve_train_window(self.bins_)
+        low, high = self.train_window_
+        in_window = (y >= low) & (y < high) & (weight > 0)
+        self.n_train_ = int(in_window.sum())
+        if self.n_train_ == 0:
+            raise ValueError(
+                f"no jets in the training window [{low:g}, {high:g}) GeV: the data cover "
+                f"m_jj in [{y.min():g}, {y.max():g}] GeV."
+            )
+        if self.n_train_ < self.n_clusters:
+            raise ValueError(
+                f"the training window [{low:g}, {high:g}) GeV contains n_samples = "
+                f"{self.n_train_} jets, fewer than n_clusters = {self.n_clusters}."
+            )
+        rng = check_random_state(self.random_state)
+        self.ensemble_seeds_ = rng.randint(np.iinfo(np.int32).max, size=self.n_ensemble)
+        X_train = X[np.flatnonzero(in_window)]
+        if _is_sparse_images(X_train):
+            X_train = X_train.to_dense(smear=True, dtype=np.float32)
+        w_train = weight[in_window]
+        logger.info(
+            "fitting %d k-means (k=%d) on %d jets in [%g, %g) GeV",
+            self.n_ensemble,
+            self.n_clusters,
+            self.n_train_,
+            low,
+            high,
+        )
+        self.ensemble_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(self._fit_member)(X_train, w_train, seed) for seed in self.ensemble_seeds_
+        )
+        self.cluster_centers_ = self.ensemble_[0].cluster_centers_
+        return self
+
+    def _fit_member(self, X_train, w_train, seed):
+        kmeans = MiniBatchKMeans(
+            n_clusters=self.n_clusters,
+            batch_size=self.batch_size,
+            max_iter=self.max_iter,
+            n_init=1,
+            random_state=seed,
+        )
+        return kmeans.fit(X_train, sample_weight=w_train)
+
+    # -- labelling and scanning ---------------------------------------------------------
+
+    def _labels(self, X, member):
+        centers = self.ensemble_[member].cluster_centers_
+        if _is_sparse_images(X):
+            return nearest_centroid(X, centers, smeared=True)
+        return self.ensemble_[member].predict(X)
+
+    def predict(self, X):
+        """Cluster of each jet under the first ensemble member.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_jets, n_features) or SparseImages
+
+        Returns
+        -------
+        labels : ndarray of shape (n_jets,)
+        """
+        check_is_fitted(self)
+        if not _is_sparse_images(X):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._labels(X, 0)
+
+    def predict_ensemble(self, X):
+        """Cluster of each jet under every ensemble member.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_jets, n_features) or SparseImages
+
+        Returns
+        -------
+        labels : ndarray of shape (n_ensemble, n_jets)
+        """
+        check_is_fitted(self)
+        if not _is_sparse_images(X):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        labels = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(self._labels)(X, member) for member in range(self.n_ensemble)
+        )
+        return np.stack(labels)
+
+    def scan(self, X, y, sample_weight=None, *, is_signal=None):
+        """Run the scan over the evaluation region with the fitted clusters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_jets, n_features) or SparseImages
+        y : array-like of shape (n_jets,)
+            m_jj in GeV of each jet's event.
+        sample_weight : array-like of shape (n_jets,), default=None
+        is_signal : array-like of shape (n_jets,), default=None
+            Truth labels; required (and only used) when ``idealised=True``.
+
+        Returns
+        -------
+        ScanResult
+        """
+        check_is_fitted(self)
+        X, y = self._validate_X_y(X, y, reset=False)
+        weight = _check_sample_weight(sample_weight, np.empty(y.shape[0]), dtype=np.float64)
+        bins = self.bins_
+        n_bins = bins.size - 1
+        bin_index = np.searchsorted(bins, y, side="right") - 1
+        bin_index[(y < bins[0]) | (y >= bins[-1])] = -1
+        inside = bin_index >= 0
+        n_inside = int(inside.sum())
+        if n_inside == 0:
+            raise ValueError(
+                f"no jet has m_jj inside the bins [{bins[0]:g}, {bins[-1]:g}) GeV; the data "
+                f"cover [{y.min():g}, {y.max():g}] GeV."
+            )
+        n_outside = y.shape[0] - n_inside
+        if n_outside:
+            logger.info("%d jets lie outside the evaluation region and are not used", n_outside)
+        X_inside = X[np.flatnonzero(inside)] if n_outside else X
+        labels = np.full((self.n_ensemble, y.shape[0]), -1, dtype=np.int64)
+        labels[:, inside] = self.predict_ensemble(X_inside)
+        if self.idealised:
+            labels = self._idealise(labels, bin_index, weight, is_signal)
+        spectra = cluster_spectra(labels, bin_index, weight, self.n_clusters, n_bins)
+        analysis = analyse_spectra(
+            spectra,
+            outlier_fraction=self.outlier_fraction,
+            threshold=self.threshold,
+            statistic=self.statistic,
+        )
+        mls = analysis.pop("mls")
+        return ScanResult(
+            bins=bins.copy(),
+            cluster_spectra=spectra,
+            mls_members=mls,
+            statistic=float(mls.mean()),
+            statistic_name=self.statistic,
+            threshold=float(self.threshold),
+            n_jets=n_inside,
+            n_outside=int(n_outside),
+            metadata={"n_clusters": self.n_clusters, "idealised": bool(self.idealised)},
+            **analysis,
+        )
+
+    def _idealise(self, labels, bin_index, weight, is_signal):
+        if is_signal is None:
+            raise ValueError(
+                "idealised=True needs the truth labels: pass is_signal to scan/score."
+            )
+        is_signal = np.asarray(is_signal, dtype=bool)
+        if is_signal.shape != bin_index.shape:
+            raise ValueError(f"is_signal has shape {is_signal.shape}, expected {bin_index.shape}.")
+        moved = (~is_signal) & (bin_index > 0)
+        first_bin = (~is_signal) & (bin_index == 0)
+        for member, seed in enumerate(self.ensemble_seeds_):
+            fractions = np.bincount(
+                labels[member, first_bin], weights=weight[first_bin], minlength=self.n_clusters
+            )
+            if fractions.sum() <= 0:
+                raise ValueError("idealised scan: no background jets in the first bin.")
+            rng = np.random.default_rng(seed)
+            labels[member, moved] = rng.choice(
+                self.n_clusters, size=int(moved.sum()), p=fractions / fractions.sum()
+            )
+        return labels
+
+    def score(self, X, y, sample_weight=None, *, is_signal=None):
+        """Test statistic of the scan: the MLS averaged over the ensemble.
+
+        Higher means more anomalous (the scikit-learn convention for scores).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_jets, n_features) or SparseImages
+        y : array-like of shape (n_jets,)
+            m_jj in GeV of each jet's event.
+        sample_weight : array-like of shape (n_jets,), default=None
+        is_signal : array-like of shape (n_jets,), default=None
+            Truth labels for ``idealised=True``.
+
+        Returns
+        -------
+        float
+        """
+        return self.scan(X, y, sample_weight, is_signal=is_signal).statistic
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.sparse = False
+        return tags

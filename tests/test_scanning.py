@@ -1,0 +1,367 @@
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from hepcluster.datasets import make_dijet_events
+from hepcluster.images import JetImageTransformer
+from hepcluster.scanning import (
+    ClusterScanner,
+    ScanResult,
+    local_significance,
+    max_local_significance,
+    robust_mean_std,
+    trimmed_sd_correction,
+)
+from hepcluster.scanning._spectra import analyse_spectra
+
+BINS = tuple(np.linspace(3000.0, 4600.0, 17))
+
+
+# -- robust estimators -------------------------------------------------------------------
+
+
+def _robust_brute_force(column, fraction):
+    n_drop = int(np.floor(fraction * len(column) + 0.5))
+    median = np.median(column)
+    order = sorted(range(len(column)), key=lambda i: (abs(column[i] - median), i))
+    kept = [column[i] for i in order[: len(column) - n_drop]]
+    return np.mean(kept), np.std(kept, ddof=1) * trimmed_sd_correction(fraction)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.2, 0.35])
+def test_robust_mean_std_matches_brute_force(fraction):
+    rng = np.random.default_rng(0)
+    values = rng.standard_cauchy(size=(50, 16))
+    mean, std = robust_mean_std(values, fraction, axis=0)
+    for b in range(16):
+        expected = _robust_brute_force(values[:, b], fraction)
+        np.testing.assert_allclose([mean[b], std[b]], expected, rtol=1e-12)
+
+
+def test_trimmed_sd_correction_matches_monte_carlo():
+    rng = np.random.default_rng(1)
+    sample = rng.standard_normal(2_000_000)
+    kept = np.sort(np.abs(sample))[: int(0.8 * sample.size)]
+    monte_carlo = 1.0 / np.sqrt(np.mean(kept**2))
+    assert trimmed_sd_correction(0.2) == pytest.approx(1.5115, abs=1e-4)
+    assert trimmed_sd_correction(0.2) == pytest.approx(monte_carlo, rel=2e-3)
+
+
+def test_robust_std_is_unbiased_for_normal_clusters():
+    rng = np.random.default_rng(2)
+    mean, std = robust_mean_std(rng.normal(5.0, 2.0, size=(50, 4000)), 0.2, axis=0)
+    assert np.mean(mean) == pytest.approx(5.0, abs=0.02)
+    assert np.mean(std) == pytest.approx(2.0, rel=0.03)
+
+
+def test_signal_rich_outliers_barely_move_the_robust_scale():
+    rng = np.random.default_rng(2)
+    values = rng.normal(5.0, 2.0, size=(50, 4000))
+    values[:3] += 40.0  # three signal-rich clusters
+    mean, std = robust_mean_std(values, 0.2, axis=0)
+    assert np.mean(mean) == pytest.approx(5.0, abs=0.1)
+    assert np.mean(std) == pytest.approx(2.0, rel=0.15)  # the plain SD would be ≈ 9.5
+    assert np.mean(values.std(axis=0)) > 9.0
+
+
+def test_robust_mean_std_needs_two_values_left():
+    with pytest.raises(ValueError, match="at least 2"):
+        robust_mean_std(np.ones(2), 0.5)
+
+
+# -- local significances -----------------------------------------------------------------
+
+
+def test_poisson_significance_matches_scipy_for_integer_counts():
+    rng = np.random.default_rng(3)
+    expected = rng.uniform(1.0, 500.0, 2000)
+    observed = rng.poisson(expected * 1.3).astype(float)
+    z = local_significance(observed, expected)
+    excess = observed > expected
+    reference = stats.norm.isf(stats.poisson.sf(observed[excess] - 1, expected[excess]))
+    np.testing.assert_allclose(z[excess], np.maximum(reference, 0), rtol=1e-9, atol=1e-9)
+    assert np.all(z[~excess] == 0.0)
+
+
+def test_poisson_midp_lies_between_the_neighbouring_integer_tails():
+    observed, expected = np.array([12.0, 40.0]), np.array([5.0, 25.0])
+    mid = local_significance(observed, expected, "poisson-midp")
+    upper = local_significance(observed, expected)
+    lower = local_significance(observed + 1, expected)
+    assert np.all(upper < mid)
+    assert np.all(mid < lower)
+    p_mid = stats.poisson.sf(observed, expected) + 0.5 * stats.poisson.pmf(observed, expected)
+    np.testing.assert_allclose(mid, stats.norm.isf(p_mid), rtol=1e-9)
+
+
+def test_gaussian_significance_is_equation_3_3():
+    observed = np.array([110.0, 100.0, 90.0, 250.0])
+    expected = np.array([100.0, 100.0, 100.0, 100.0])
+    np.testing.assert_allclose(
+        local_significance(observed, expected, "gaussian"), [1.0, 0.0, 0.0, 15.0]
+    )
+
+
+def test_poisson_significance_is_continuous_in_non_integer_counts():
+    observed = np.linspace(130.0, 131.0, 11)
+    z = local_significance(observed, np.full(11, 100.0))
+    assert np.all(np.diff(z) > 0)
+
+
+def test_poisson_significance_stays_finite_far_in_the_tail():
+    expected = np.array([100.0, 1000.0, 3000.0])
+    observed = np.array([700.0, 3000.0, 8000.0])
+    z = local_significance(observed, expected)
+    assert np.all(np.isfinite(z))
+    assert np.all(z > 30.0)
+    # the log-space series agrees with scipy where both are representable
+    p = stats.poisson.sf(259.0, 100.0)
+    assert local_significance([260.0], [100.0])[0] == pytest.approx(stats.norm.isf(p), rel=1e-9)
+
+
+def test_max_local_significance_is_batched_over_spectra():
+    rng = np.random.default_rng(4)
+    observed = rng.poisson(200.0, size=(7, 5, 16)).astype(float)
+    expected = np.full((7, 5, 16), 200.0)
+    mls = max_local_significance(observed, expected)
+    assert mls.shape == (7, 5)
+    for i in range(7):
+        for j in range(5):
+            assert mls[i, j] == local_significance(observed[i, j], expected[i, j]).max()
+
+
+def test_bad_counts_raise():
+    with pytest.raises(ValueError, match="finite"):
+        local_significance([np.nan], [1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        local_significance([-1.0], [1.0])
+    with pytest.raises(ValueError, match="statistic"):
+        local_significance([1.0], [1.0], statistic="likelihood")
+
+
+def test_test_statistic_is_zero_when_no_cluster_is_selected():
+    spectra = np.full((1, 10, 5), 100.0)
+    spectra[0, 0, 2] = 180.0  # an excess, but below any sensible threshold on its own
+    analysis = analyse_spectra(spectra, outlier_fraction=0.2, threshold=1e9, statistic="poisson")
+    assert not analysis["selected"].any()
+    assert analysis["mls"][0] == 0.0
+
+
+def test_background_estimate_is_scaled_poor_spectrum():
+    rng = np.random.default_rng(5)
+    spectra = rng.poisson(1000.0, size=(1, 30, 8)).astype(float)
+    spectra[0, 4, 3] += 2000.0
+    analysis = analyse_spectra(spectra, outlier_fraction=0.2, threshold=3.0, statistic="gaussian")
+    selected = analysis["selected"][0]
+    assert selected[4]
+    rich = spectra[0, selected].sum(axis=0)
+    poor = spectra[0, ~selected].sum(axis=0)
+    np.testing.assert_allclose(analysis["background_estimate"][0], poor * rich.sum() / poor.sum())
+    z = (rich - analysis["background_estimate"][0]) / np.sqrt(analysis["background_estimate"][0])
+    assert analysis["mls"][0] == pytest.approx(max(z.max(), 0.0))
+
+
+# -- the scanner on synthetic events --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def transformer():
+    return JetImageTransformer(n_pixels=24)
+
+
+@pytest.fixture(scope="module")
+def signal_sample(transformer):
+    events = make_dijet_events(24_000, 2_500, mjj_range=(2950.0, 4700.0), random_state=11)
+    X, mjj, _ = events.jets()
+    return events, transformer.fit(X).transform_sparse(X), mjj
+
+
+@pytest.fixture(scope="module")
+def background_sample(transformer):
+    events = make_dijet_events(24_000, 0, mjj_range=(2950.0, 4700.0), random_state=12)
+    X, mjj, _ = events.jets()
+    return events, transformer.fit(X).transform_sparse(X), mjj
+
+
+def _scanner(**kwargs):
+    params = dict(n_clusters=50, bins=BINS, n_ensemble=2, max_iter=40, random_state=0)
+    params.update(kwargs)
+    return ClusterScanner(**params)
+
+
+@pytest.fixture(scope="module")
+def signal_scan(signal_sample):
+    _, images, mjj = signal_sample
+    scanner = _scanner().fit(images, mjj)
+    return scanner, scanner.scan(images, mjj)
+
+
+def test_signal_rich_clusters_are_signal_enriched(signal_sample, signal_scan):
+    events, images, mjj = signal_sample
+    scanner, result = signal_scan
+    is_signal = events.jet_is_signal
+    inside = (mjj >= BINS[0]) & (mjj < BINS[-1])
+    labels = scanner.predict_ensemble(images)
+    for member in range(result.n_members):
+        assert result.n_selected[member] >= 1
+        chosen = np.isin(labels[member], np.flatnonzero(result.selected[member])) & inside
+        s_chosen, b_chosen = is_signal[chosen].sum(), (~is_signal[chosen]).sum()
+        s_all, b_all = is_signal[inside].sum(), (~is_signal[inside]).sum()
+        sfi = (s_chosen / b_chosen) / (s_all / b_all)
+        assert sfi >= 2.0
+
+
+def test_signal_gives_a_larger_statistic_than_background_only(signal_scan, background_sample):
+    _, images, mjj = background_sample
+    background_statistic = _scanner().fit(images, mjj).score(images, mjj)
+    _, result = signal_scan
+    assert result.statistic > background_statistic + 3.0
+    assert result.statistic > 5.0
+
+
+def test_false_positive_rate_of_the_selection_is_nominal_for_large_counts():
+    # Background-only, uncorrelated spectra of 50 equal clusters: z_{i,b} is a studentised
+    # value (μ̃, σ̃ from 40 clusters), so P(z > θ) follows Student's t with 39 dof.
+    rng = np.random.default_rng(7)
+    shape = np.exp(-np.arange(16) / 4.0)
+    shape /= shape.sum()
+    spectra = rng.poisson(50_000 * shape, size=(400, 50, 16)).astype(float)
+    analysis = analyse_spectra(spectra, outlier_fraction=0.2, threshold=3.0, statistic="poisson")
+    nominal = 50 * 16 * stats.t.sf(3.0, df=39)
+    assert analysis["selected"].sum(axis=1).mean() == pytest.approx(nominal, rel=0.25)
+
+
+def test_idealised_background_only_selects_few_clusters(background_sample):
+    events, images, mjj = background_sample
+    scanner = _scanner(idealised=True, n_ensemble=3, threshold=3.0).fit(images, mjj)
+    result = scanner.scan(images, mjj, is_signal=events.jet_is_signal)
+    # ~800 jets per cluster spread over 16 bins: Poisson tails add to the nominal ≈ 1.9
+    assert result.n_selected.mean() < 0.2 * 50
+    assert result.statistic < 4.0
+
+
+def test_idealised_scan_needs_truth_labels(background_sample):
+    _, images, mjj = background_sample
+    scanner = _scanner(idealised=True, n_ensemble=1, max_iter=5).fit(images, mjj)
+    with pytest.raises(ValueError, match="is_signal"):
+        scanner.scan(images, mjj)
+
+
+def test_statistic_is_the_mean_of_the_ensemble_members(signal_scan):
+    _, result = signal_scan
+    assert result.statistic == pytest.approx(result.mls_members.mean())
+    assert result.mls_members.shape == (2,)
+
+
+def test_same_random_state_gives_the_same_result_for_any_n_jobs(background_sample):
+    _, images, mjj = background_sample
+    subset = np.flatnonzero(mjj < 3600.0)
+    images, mjj = images[subset], mjj[subset]
+    one = _scanner(n_clusters=10, max_iter=10, n_jobs=1).fit(images, mjj).scan(images, mjj)
+    two = _scanner(n_clusters=10, max_iter=10, n_jobs=2).fit(images, mjj).scan(images, mjj)
+    np.testing.assert_array_equal(one.cluster_spectra, two.cluster_spectra)
+    assert one.statistic == two.statistic
+
+
+def test_integer_weights_equal_repeated_events_in_the_scan(signal_sample, signal_scan):
+    events, images, mjj = signal_sample
+    scanner, _ = signal_scan
+    rng = np.random.default_rng(6)
+    multiplicity = rng.poisson(1.0, len(events))
+    jet_weight = np.repeat(multiplicity, 2)
+    weighted = scanner.scan(images, mjj, sample_weight=jet_weight)
+    repeated_rows = np.repeat(np.arange(len(mjj)), jet_weight)
+    repeated = scanner.scan(images[repeated_rows], mjj[repeated_rows])
+    np.testing.assert_allclose(weighted.cluster_spectra, repeated.cluster_spectra)
+    np.testing.assert_allclose(weighted.mls_members, repeated.mls_members, rtol=1e-10)
+
+
+def test_sparse_and_dense_images_give_the_same_scan(background_sample):
+    _, images, mjj = background_sample
+    subset = np.flatnonzero(mjj < 3500.0)[:6000]
+    sparse, mjj = images[subset], mjj[subset]
+    dense = sparse.to_dense(smear=True, dtype=np.float32)
+    params = dict(n_clusters=8, max_iter=10, bins=(3000.0, 3100.0, 3300.0, 3500.0))
+    from_sparse = _scanner(**params).fit(sparse, mjj)
+    from_dense = _scanner(**params).fit(dense, mjj)
+    np.testing.assert_array_equal(from_sparse.predict(sparse), from_dense.predict(dense))
+    np.testing.assert_array_equal(
+        from_sparse.scan(sparse, mjj).cluster_spectra, from_dense.scan(dense, mjj).cluster_spectra
+    )
+
+
+def test_pipeline_with_jet_images_fits_and_scores():
+    events = make_dijet_events(3000, 300, mjj_range=(2950.0, 3700.0), random_state=13)
+    X, mjj, _ = events.jets()
+    pipeline = Pipeline(
+        [
+            ("images", JetImageTransformer(n_pixels=16)),
+            ("scan", _scanner(n_clusters=10, max_iter=10, bins=(3000.0, 3100.0, 3300.0, 3500.0))),
+        ]
+    )
+    statistic = pipeline.fit(X, mjj).score(X, mjj)
+    assert statistic >= 0.0
+    again = clone(pipeline).fit(X, mjj).score(X, mjj)
+    assert statistic == again
+
+
+def test_scan_reports_jets_outside_the_region(signal_scan, signal_sample):
+    _, _, mjj = signal_sample
+    _, result = signal_scan
+    outside = int(((mjj < BINS[0]) | (mjj >= BINS[-1])).sum())
+    assert result.n_outside == outside > 0
+    assert result.n_jets + result.n_outside == len(mjj)
+    assert result.cluster_spectra[0].sum() == pytest.approx(result.n_jets)
+
+
+def test_scan_result_round_trips_through_a_file(signal_scan, tmp_path):
+    _, result = signal_scan
+    path = tmp_path / "scan.npz"
+    result.save(path)
+    back = ScanResult.load(path)
+    for name, value in result.to_dict().items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(back, name), value)
+        else:
+            assert getattr(back, name) == value
+    assert "statistic" in repr(back)
+
+
+def test_scan_result_plots_the_three_paper_figures(signal_scan):
+    _, result = signal_scan
+    axes = result.plot()
+    assert len(axes) == 3
+    assert len(axes[0].patches) == result.cluster_spectra.shape[1]
+
+
+@pytest.mark.parametrize(
+    ("mjj_shift", "kwargs", "message"),
+    [
+        (2000.0, {}, "no jets in the training window"),
+        (0.0, {"n_clusters": 5000, "max_iter": 2}, "fewer than n_clusters"),
+        (
+            0.0,
+            {"bins": (5000.0, 5100.0, 5200.0), "train_window": (3000.0, 3100.0)},
+            "inside the bins",
+        ),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(background_sample, mjj_shift, kwargs, message):
+    _, images, mjj = background_sample
+    subset = np.flatnonzero(mjj < 3300.0)[:3000]
+    images, mjj = images[subset], mjj[subset] + mjj_shift
+    with pytest.raises(ValueError, match=message):
+        scanner = _scanner(**kwargs).fit(images, mjj)
+        scanner.scan(images, mjj)
+
+
+def test_nan_mjj_and_missing_y_raise(background_sample):
+    _, images, mjj = background_sample
+    bad = mjj.copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _scanner().fit(images, bad)
+    with pytest.raises(ValueError, match="requires y"):
+        _scanner().fit(images, None)

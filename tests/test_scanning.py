@@ -352,9 +352,12 @@ def test_bad_inputs_raise_clear_errors(background_sample, mjj_shift, kwargs, mes
     _, images, mjj = background_sample
     subset = np.flatnonzero(mjj < 3300.0)[:3000]
     images, mjj = images[subset], mjj[subset] + mjj_shift
+
+    def fit_and_scan():
+        _scanner(**kwargs).fit(images, mjj).scan(images, mjj)
+
     with pytest.raises(ValueError, match=message):
-        scanner = _scanner(**kwargs).fit(images, mjj)
-        scanner.scan(images, mjj)
+        fit_and_scan()
 
 
 def test_nan_mjj_and_missing_y_raise(background_sample):

@@ -1,6 +1,9 @@
 """Dijet events and jets: synthetic generators, readers of public formats, Pythia8."""
 
 from ._event_table import EventTable
+from ._hls4ml import read_hls4ml, write_hls4ml
+from ._lhco import read_lhco, write_lhco
+from ._pythia import generate_pythia_events, generate_pythia_jets
 from ._synthetic import (
     BACKGROUND_DIJET_PARAMS,
     JET_MASSES,
@@ -13,7 +16,13 @@ __all__ = [
     "BACKGROUND_DIJET_PARAMS",
     "JET_MASSES",
     "EventTable",
+    "generate_pythia_events",
+    "generate_pythia_jets",
     "make_dijet_events",
     "make_jets",
+    "read_hls4ml",
+    "read_lhco",
     "sample_dijet_spectrum",
+    "write_hls4ml",
+    "write_lhco",
 ]

@@ -10,7 +10,7 @@ _SMALL_P = 1e-280
 
 
 def _log_lower_regularised_gamma(a, x):
-    """log P(a, x) by its power series, accurate where P underflows (a > x > 0).
+    """Log P(a, x) by its power series, accurate where P underflows (a > x > 0).
 
     P(a, x) = x^a e^{-x} / Γ(a + 1) · Σ_k x^k / ((a + 1) ⋯ (a + k)); the terms fall
     geometrically when a > x, which is the excess region where it is used.
@@ -28,7 +28,7 @@ def _log_lower_regularised_gamma(a, x):
 
 
 def _poisson_upper_tail(observed, expected, mid_p):
-    """log P(X ≥ n | μ) for X ~ Poisson(μ) with real n > μ > 0 (continuous in n)."""
+    """Log P(X ≥ n | μ) for X ~ Poisson(μ) with real n > μ > 0 (continuous in n)."""
     p = special.gammainc(observed, expected)
     log_p = np.empty_like(p)
     regular = p > _SMALL_P

@@ -133,7 +133,7 @@ class ClusterScanner(BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "train_window": ["array-like", None],
         "bins": [Interval(Integral, 1, None, closed="left"), "array-like"],

@@ -35,7 +35,9 @@ def summarise_events(events):
     return summary
 
 
-def run_demo(output, *, n_background=50_000, n_signal=2_000, random_state=0, plots=True):
+def run_demo(
+    output, *, n_background=50_000, n_signal=2_000, n_ensemble=3, random_state=0, plots=True
+):
     """Run the end-to-end demo and write results into ``output``.
 
     Parameters
@@ -44,6 +46,8 @@ def run_demo(output, *, n_background=50_000, n_signal=2_000, random_state=0, plo
         Folder for the event table, the summary and the figures (created if needed).
     n_background, n_signal : int
         Numbers of generated events.
+    n_ensemble : int, default=3
+        k-means initialisations averaged by Cluster Scanning (15 in the paper).
     random_state : int
         Seed of the whole run.
     plots : bool, default=True
@@ -54,7 +58,11 @@ def run_demo(output, *, n_background=50_000, n_signal=2_000, random_state=0, plo
     dict
         The summary also written to ``output/summary.json``.
     """
+    from sklearn.base import clone
+
+    from ._analysis import scan_events
     from .datasets import make_dijet_events
+    from .scanning import ClusterScanner
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -66,11 +74,29 @@ def run_demo(output, *, n_background=50_000, n_signal=2_000, random_state=0, plo
     logger.info("generated %r in %.1f s", events, time.perf_counter() - start)
     events.to_hdf5(output / "events.h5")
     summary = {"events": summarise_events(events)}
+
+    scanner = ClusterScanner(n_ensemble=n_ensemble, random_state=random_state)
+    logger.info("Cluster Scanning with signal injected")
+    _, result, summary["scan_with_signal"] = scan_events(events, scanner=scanner)
+    result.save(output / "scan_with_signal.npz")
+    logger.info("Cluster Scanning on the background alone")
+    _, background_result, summary["scan_background_only"] = scan_events(
+        events[~events.is_signal], scanner=clone(scanner)
+    )
+    background_result.save(output / "scan_background_only.npz")
     if plots:
         summary["figures"] = _write_event_figures(events, output)
+        summary["figures"] += _write_scan_figures(result, background_result, output)
     with open(output / "summary.json", "w") as file:
         json.dump(summary, file, indent=2)
-    logger.info("summary: %s", json.dumps(summary["events"]))
+    for name in ("scan_with_signal", "scan_background_only"):
+        logger.info(
+            "%s: MLS = %.2f (members %s), selected clusters %s",
+            name,
+            summary[name]["statistic"],
+            np.round(summary[name]["mls_members"], 2),
+            summary[name]["n_selected"],
+        )
     logger.info("results written to %s", output.resolve())
     return summary
 
@@ -90,4 +116,23 @@ def _write_event_figures(events, output):
         fig.savefig(output / "events.png", dpi=100)
         plt.close(fig)
         written.append("events.png")
+    return written
+
+
+def _write_scan_figures(result, background_result, output):
+    from .plotting._style import hep_style, pyplot
+
+    plt = pyplot()
+    written = []
+    with hep_style():
+        for name, scan in (
+            ("scan_with_signal", result),
+            ("scan_background_only", background_result),
+        ):
+            fig, axes = plt.subplots(1, 3, figsize=(20, 6))
+            scan.plot(axes=axes)
+            fig.tight_layout()
+            fig.savefig(output / f"{name}.png", dpi=90)
+            plt.close(fig)
+            written.append(f"{name}.png")
     return written

@@ -21,6 +21,9 @@ _MAX_OFFSET_RATIO = 10.0
 # Internal mass of a quark prong, m/pT ~ LogNormal(log(0.035), 0.35), capped below.
 _PRONG_MASS_OVER_PT = 0.035
 _PRONG_MASS_SPREAD = 0.35
+# QCD jets: momentum fraction of the hardest emission and share of M² in the core spread.
+_QCD_Z_RANGE = (0.03, 0.5)
+_QCD_CORE_SHARE = (0.05, 0.9)
 # Soft wide-angle radiation: fraction of the jet pT and of the constituents.
 _SOFT_PT_FRACTION = (0.001, 0.005)
 _SOFT_PARTICLE_FRACTION = 0.15
@@ -56,7 +59,7 @@ def _split(rng, parent_position, parent_pt, parent_mass, mass_1, mass_2, z):
 def _prong_mass(rng, prong_pt, parent_mass):
     ratio = np.exp(rng.normal(np.log(_PRONG_MASS_OVER_PT), _PRONG_MASS_SPREAD, prong_pt.shape))
     # Keep the splitting kinematically allowed: a prong stays much lighter than its parent.
-    return np.minimum(ratio * prong_pt, 0.3 * parent_mass)
+    return np.minimum(ratio * prong_pt, 0.15 * parent_mass)
 
 
 def _two_body(rng, parent_position, parent_pt, parent_mass, z_range, mass_2=None):
@@ -69,6 +72,23 @@ def _two_body(rng, parent_position, parent_pt, parent_mass, z_range, mass_2=None
         rng, parent_position, parent_pt, parent_mass, mass_1, mass_2, z
     )
     return (position_1, z * parent_pt, mass_1), (position_2, (1.0 - z) * parent_pt, mass_2)
+
+
+def _qcd_splitting(rng, origin, pt, mass):
+    """A one-prong QCD jet: a hard core plus one soft emission at a wider angle.
+
+    The emission's momentum fraction z follows the soft-enhanced ~1/z splitting function
+    (log-uniform in [0.03, 0.5]); a fraction r ~ U(0.05, 0.9) of M² comes from the core's
+    own spread, the rest from the emission angle. Small z or large r look one-prong
+    (high τ21), larger z and small r look two-prong, giving QCD's broad τ21 distribution.
+    """
+    n = pt.shape[0]
+    z = np.exp(rng.uniform(np.log(_QCD_Z_RANGE[0]), np.log(_QCD_Z_RANGE[1]), n))
+    core_share = rng.uniform(*_QCD_CORE_SHARE, n)
+    core_mass = mass * np.sqrt(core_share * (1.0 - z))
+    emission_mass = np.minimum(_prong_mass(rng, z * pt, mass), 0.5 * mass * np.sqrt(z))
+    emission_position, core_position = _split(rng, origin, pt, mass, emission_mass, core_mass, z)
+    return [(core_position, (1.0 - z) * pt, core_mass), (emission_position, z * pt, emission_mass)]
 
 
 def prong_structure(rng, pt, mass, n_prongs, sub_mass=None):
@@ -98,7 +118,7 @@ def prong_structure(rng, pt, mass, n_prongs, sub_mass=None):
     prong_mass = np.zeros((n, 3))
     origin = np.zeros((n, 2))
     if n_prongs == 1:
-        leaves = [(origin, pt, mass)]
+        leaves = _qcd_splitting(rng, origin, pt, mass)
     elif n_prongs == 2:
         # z of a boosted two-body decay, trimmed where the softer prong would leave any jet.
         leaves = list(_two_body(rng, origin, pt, mass, (0.1, 0.9)))

@@ -105,7 +105,7 @@ def plot_signal_vs_background(result, *, member=0, ax=None):
         step="post",
         color="tab:blue",
         alpha=0.25,
-        label=r"$\pm\sqrt{N}$",
+        label="± √N",
     )
     ax.errorbar(
         centres, observed, yerr=np.sqrt(observed), fmt="o", color="k", label="signal-rich clusters"

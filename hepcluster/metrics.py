@@ -1,0 +1,105 @@
+"""Metrics of clustering searches: cluster accuracy, signal fraction improvement, S/B."""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def cluster_accuracy(y_true, labels):
+    """Fraction of samples whose cluster maps to their class under the best matching.
+
+    Clusters are matched one-to-one to classes so that the number of correctly assigned
+    samples is largest (Hungarian algorithm, :func:`scipy.optimize.linear_sum_assignment`);
+    with more clusters than classes, unmatched clusters count as wrong.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True classes (any hashable labels).
+    labels : array-like of shape (n_samples,)
+        Cluster labels.
+
+    Returns
+    -------
+    float
+        Accuracy in [0, 1].
+
+    References
+    ----------
+    V. Mikuni, F. Canelli, arXiv:2010.07106, §3 (the cluster accuracy of UCluster).
+
+    Examples
+    --------
+    >>> from hepcluster.metrics import cluster_accuracy
+    >>> cluster_accuracy(["W", "W", "Z", "Z", "t"], [2, 2, 0, 1, 1])
+    0.8
+    """
+    y_true = np.asarray(y_true)
+    labels = np.asarray(labels)
+    if y_true.shape != labels.shape or y_true.ndim != 1:
+        raise ValueError(
+            f"y_true and labels must be 1-D of the same length, got {y_true.shape} and "
+            f"{labels.shape}."
+        )
+    if y_true.size == 0:
+        raise ValueError("cluster_accuracy needs at least one sample.")
+    classes, class_index = np.unique(y_true, return_inverse=True)
+    clusters, cluster_index = np.unique(labels, return_inverse=True)
+    contingency = np.zeros((clusters.size, classes.size), dtype=np.int64)
+    np.add.at(contingency, (cluster_index, class_index), 1)
+    rows, cols = linear_sum_assignment(contingency, maximize=True)
+    return float(contingency[rows, cols].sum() / y_true.size)
+
+
+def signal_to_background(is_signal, selected=None, sample_weight=None):
+    """Signal-to-background ratio S/B of a selection.
+
+    Parameters
+    ----------
+    is_signal : array-like of shape (n_samples,), bool
+    selected : array-like of shape (n_samples,), bool, default=None
+        Selection mask; ``None`` selects everything.
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    float
+        S/B (inf when the selection contains no background).
+    """
+    is_signal = np.asarray(is_signal, dtype=bool)
+    selected = np.ones_like(is_signal) if selected is None else np.asarray(selected, dtype=bool)
+    weight = np.ones(is_signal.shape) if sample_weight is None else np.asarray(sample_weight)
+    signal = weight[selected & is_signal].sum()
+    background = weight[selected & ~is_signal].sum()
+    return float(signal / background) if background > 0 else float("inf")
+
+
+def signal_fraction_improvement(is_signal, selected, sample_weight=None):
+    """Signal fraction improvement SFI = (S_sel/B_sel) / (S_all/B_all).
+
+    Parameters
+    ----------
+    is_signal : array-like of shape (n_samples,), bool
+    selected : array-like of shape (n_samples,), bool
+        The selection, e.g. jets of signal-rich clusters.
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    I. Oleksiyuk et al., arXiv:2402.17714, Appendix C.
+
+    Examples
+    --------
+    >>> from hepcluster.metrics import signal_fraction_improvement
+    >>> is_signal = [True, False, False, False, True, False]
+    >>> selected = [True, True, False, False, False, False]
+    >>> signal_fraction_improvement(is_signal, selected)
+    2.0
+    """
+    overall = signal_to_background(is_signal, None, sample_weight)
+    if overall == 0:
+        raise ValueError("the sample contains no signal: SFI is undefined.")
+    return signal_to_background(is_signal, selected, sample_weight) / overall

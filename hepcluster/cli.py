@@ -1,4 +1,4 @@
-"""The ``hepcluster`` command line: demo, data generation and package information."""
+"""The ``hepcluster`` command line: demo, generation, Cluster Scanning, information."""
 
 import argparse
 import logging
@@ -94,6 +94,99 @@ def _run_generate(args):
     logger.info("wrote %r to %s", events, args.output)
 
 
+def _add_scan(subparsers):
+    parser = subparsers.add_parser(
+        "scan",
+        help="Cluster Scanning of an EventTable file: images, k-means, spectra, MLS",
+        description=(
+            "Run Cluster Scanning (arXiv:2402.17714) on the events of an EventTable HDF5 "
+            "file and write the ScanResult, a summary and the figures into a folder."
+        ),
+    )
+    parser.add_argument("events", type=Path, help="EventTable HDF5 file (hepcluster generate)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("hepcluster-scan"),
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument("--n-clusters", type=int, default=50)
+    parser.add_argument("--n-ensemble", type=int, default=15)
+    parser.add_argument(
+        "--train-window",
+        type=float,
+        nargs=2,
+        default=(3000.0, 3100.0),
+        metavar=("LOW", "HIGH"),
+        help="GeV (default: 3000 3100)",
+    )
+    parser.add_argument(
+        "--region",
+        type=float,
+        nargs=2,
+        default=(3000.0, 4600.0),
+        metavar=("LOW", "HIGH"),
+        help="evaluation region in GeV",
+    )
+    parser.add_argument("--n-bins", type=int, default=16, help="bins of the region")
+    parser.add_argument("--threshold", type=float, default=3.0)
+    parser.add_argument(
+        "--statistic", choices=["poisson", "poisson-midp", "gaussian"], default="poisson"
+    )
+    parser.add_argument(
+        "--idealised",
+        action="store_true",
+        help="idealised Cluster Scanning (uses the truth labels)",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-plots", action="store_true")
+    parser.set_defaults(handler=_run_scan)
+
+
+def _run_scan(args):
+    import json
+
+    import numpy as np
+
+    from ._analysis import scan_events
+    from .datasets import EventTable
+    from .scanning import ClusterScanner
+
+    if not args.events.exists():
+        raise FileNotFoundError(f"no such event file: {args.events}")
+    events = EventTable.read_hdf5(args.events)
+    logger.info("read %r", events)
+    scanner = ClusterScanner(
+        n_clusters=args.n_clusters,
+        train_window=tuple(args.train_window),
+        bins=tuple(np.linspace(*args.region, args.n_bins + 1)),
+        threshold=args.threshold,
+        statistic=args.statistic,
+        n_ensemble=args.n_ensemble,
+        idealised=args.idealised,
+        random_state=args.seed,
+        n_jobs=args.n_jobs,
+    )
+    _, result, summary = scan_events(events, scanner=scanner, idealised=args.idealised)
+    args.output.mkdir(parents=True, exist_ok=True)
+    result.save(args.output / "scan.npz")
+    with open(args.output / "scan.json", "w") as file:
+        json.dump(summary, file, indent=2)
+    if not args.no_plots:
+        from .plotting._style import hep_style, pyplot
+
+        plt = pyplot()
+        with hep_style():
+            fig, axes = plt.subplots(1, 3, figsize=(20, 6))
+            result.plot(axes=axes)
+            fig.tight_layout()
+            fig.savefig(args.output / "scan.png", dpi=90)
+            plt.close(fig)
+    sys.stdout.write(f"{result!r}\n")
+    logger.info("results written to %s", args.output.resolve())
+
+
 def _add_info(subparsers):
     parser = subparsers.add_parser(
         "info", help="versions of hepcluster and its dependencies, available extras"
@@ -145,6 +238,7 @@ def build_parser():
     subparsers = parser.add_subparsers(title="subcommands", dest="command", metavar="COMMAND")
     _add_demo(subparsers)
     _add_generate(subparsers)
+    _add_scan(subparsers)
     _add_info(subparsers)
     return parser
 

@@ -14,7 +14,7 @@ def test_help_lists_the_subcommands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("demo", "generate", "info"):
+    for command in ("demo", "generate", "scan", "info"):
         assert command in text
 
 
@@ -101,3 +101,41 @@ def test_info_lists_dependency_versions(capsys):
 
 def test_parser_has_version():
     assert build_parser().prog == "hepcluster"
+
+
+def test_scan_subcommand_writes_result_summary_and_figure(tmp_path):
+    from hepcluster.datasets import make_dijet_events
+    from hepcluster.scanning import ScanResult
+
+    path = tmp_path / "events.h5"
+    make_dijet_events(3000, 300, mjj_range=(2950.0, 3800.0), random_state=2).to_hdf5(path)
+    out = tmp_path / "scan"
+    status = main(
+        [
+            "-q",
+            "scan",
+            str(path),
+            "--output",
+            str(out),
+            "--n-clusters",
+            "10",
+            "--n-ensemble",
+            "2",
+            "--region",
+            "3000",
+            "3800",
+            "--n-bins",
+            "8",
+        ]
+    )
+    assert status == 0
+    result = ScanResult.load(out / "scan.npz")
+    assert result.cluster_spectra.shape == (2, 10, 8)
+    summary = json.loads((out / "scan.json").read_text())
+    assert summary["statistic"] == pytest.approx(result.statistic)
+    assert (out / "scan.png").exists()
+
+
+def test_scan_of_a_missing_file_fails_cleanly(tmp_path, caplog):
+    assert main(["scan", str(tmp_path / "nothing.h5")]) == 1
+    assert "no such event file" in caplog.text

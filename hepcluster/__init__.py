@@ -12,6 +12,7 @@ import logging
 
 from ._config import config_context, get_config, set_config
 from ._version import __version__
+from .fits import DijetFitBackground
 from .images import JetImageTransformer
 from .scanning import ClusterScanner
 
@@ -19,6 +20,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ClusterScanner",
+    "DijetFitBackground",
     "JetImageTransformer",
     "__version__",
     "config_context",

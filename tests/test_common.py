@@ -8,6 +8,9 @@ from hepcluster.utils import all_estimators
 # Estimators whose defaults only make sense on physics data get a generic configuration
 # here (small, fast, absolute windows switched off); every other one is checked as built.
 CHECK_PARAMS = {
+    # The checks' random data are no dijet spectra: equal bins over the data and the
+    # 3-parameter function, which any positive histogram constrains.
+    "DijetFitBackground": {"n_params": 3, "bins": 8},
     # Absolute m_jj windows make no sense on the checks' random targets: equal bins over
     # the range of y, the first bin as training window, a small fast ensemble.
     "ClusterScanner": {
@@ -22,6 +25,11 @@ CHECK_PARAMS = {
 
 # Checks an estimator must skip, each with the reason (see the developer guide).
 EXPECTED_FAILED_CHECKS = {
+    # Only the m_jj column must be non-negative (and is checked); the check makes other
+    # columns negative and expects an error. tests/test_fits.py checks the m_jj column.
+    "DijetFitBackground": {
+        "check_positive_only_tag_during_fit": "only the m_jj column of X must be positive",
+    },
     # MiniBatchKMeans draws its mini-batches from the rows, so integer weights and repeated
     # rows give different batches; scikit-learn marks MiniBatchKMeans itself the same way.
     # The scan (spectra, MLS) is weight-exact: tests/test_scanning.py checks it.

@@ -1,10 +1,12 @@
 """matplotlib figures of every result object (mplhep style when installed)."""
 
 from ._events import plot_jet_observable, plot_mjj
+from ._images import plot_jet_images
 from ._scanning import plot_cluster_spectra, plot_signal_vs_background, plot_standardised_spectra
 
 __all__ = [
     "plot_cluster_spectra",
+    "plot_jet_images",
     "plot_jet_observable",
     "plot_mjj",
     "plot_signal_vs_background",

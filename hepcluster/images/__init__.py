@@ -1,0 +1,26 @@
+"""Jet images for Cluster Scanning: the transformer, sparse images and fast labelling.
+
+- :class:`JetImageTransformer` turns the constituent matrix into centred, rotated,
+  flipped, γ-scaled and smeared jet images (DESIGN.md §5);
+- :class:`SparseImages` holds the unsmeared images, at most one pixel per constituent;
+- :func:`nearest_centroid` labels them against k-means centroids through the metric
+  ``K = GᵀG`` of the smearing operator, without building the dense smeared rows.
+"""
+
+from ._sparse import (
+    SparseImages,
+    gaussian_smearing_matrix,
+    nearest_centroid,
+    smearing_kernel,
+    smearing_operator,
+)
+from ._transformer import JetImageTransformer
+
+__all__ = [
+    "JetImageTransformer",
+    "SparseImages",
+    "gaussian_smearing_matrix",
+    "nearest_centroid",
+    "smearing_kernel",
+    "smearing_operator",
+]

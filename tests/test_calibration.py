@@ -1,0 +1,256 @@
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.pipeline import Pipeline
+
+from hepcluster import ClusterScanner, DijetFitBackground, JetImageTransformer
+from hepcluster.calibration import (
+    CalibrationResult,
+    empirical_p_value,
+    global_significance,
+    run_pseudo_experiments,
+)
+from hepcluster.datasets import make_dijet_events
+
+BINS = (3000.0, 3100.0, 3200.0, 3300.0, 3400.0, 3500.0, 3600.0, 3700.0, 3800.0)
+
+
+# -- p-values and significances by hand ----------------------------------------------------
+
+
+def test_p_values_count_the_null_statistics_at_least_as_large():
+    null = [0.1, 0.5, 0.5, 0.9, 1.2]
+    p, bound = empirical_p_value(null, [0.0, 0.5, 1.0, 1.2])
+    np.testing.assert_allclose(p, [5 / 5, 4 / 5, 1 / 5, 1 / 5])
+    assert not bound.any()
+    p_mid, _ = empirical_p_value(null, [0.5, 1.2], mid_p=True)
+    np.testing.assert_allclose(p_mid, [(2 + 0.5 * 2) / 5, 0.5 / 5])
+
+
+def test_no_null_statistic_above_gives_the_flagged_lower_bound():
+    null = np.arange(3900.0)
+    z, bound = global_significance(null, [1e9])
+    assert bound[0]
+    assert z[0] == pytest.approx(stats.norm.isf(1 / 3900))
+
+
+def test_significance_is_the_inverse_normal_of_one_minus_p():
+    rng = np.random.default_rng(0)
+    null = rng.normal(size=500)
+    observed = np.array([-1.0, 0.0, 1.5, 2.5])
+    z, bound = global_significance(null, observed)
+    p = np.array([(null >= t).mean() for t in observed])
+    np.testing.assert_allclose(z[~bound], stats.norm.isf(p[~bound]))
+
+
+def test_calibration_result_curves_by_hand():
+    result = CalibrationResult(
+        null_statistics=np.arange(1000.0),
+        signal_injections=[100, 200, 300],
+        injected_statistics=[[500.0] * 3, [842.0] * 3, [999.0] * 3],
+        n_background=1e4,
+    )
+    medians = result.median_significance()
+    np.testing.assert_allclose(medians, stats.norm.isf([0.5, 0.158, 0.001]))
+    np.testing.assert_allclose(result.s_over_b, [0.01, 0.02, 0.03])
+    assert medians[1] > 1.0
+    expected = 100 + 100 * (1.0 - medians[0]) / (medians[1] - medians[0])
+    assert result.events_for(1.0) == pytest.approx(expected)
+    assert np.isnan(result.events_for(5.0))
+    other = CalibrationResult(
+        null_statistics=np.arange(1000.0),
+        signal_injections=[100, 200, 300],
+        injected_statistics=[[500.0] * 3, [500.0] * 3, [842.0] * 3],
+        n_background=1e4,
+    )
+    improvement = result.significance_improvement(other)
+    assert np.isnan(improvement[0])
+    assert improvement[2] == pytest.approx(medians[2] / medians[1])
+    assert result.events_for(1.0, other) < 1.0
+
+
+def test_calibration_result_round_trips_through_a_file(tmp_path):
+    result = CalibrationResult(
+        null_statistics=np.random.default_rng(1).normal(size=50),
+        signal_injections=[10, 20],
+        injected_statistics=np.ones((2, 4)),
+        n_background=123.0,
+        name="fit",
+        metadata={"bootstrap": "poisson"},
+    )
+    result.save(tmp_path / "calibration.npz")
+    back = CalibrationResult.load(tmp_path / "calibration.npz")
+    for key, value in result.to_dict().items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(back, key), value)
+        else:
+            assert getattr(back, key) == value
+
+
+# -- pseudo-experiments ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def events():
+    return make_dijet_events(8000, 1500, mjj_range=(2950.0, 3900.0), random_state=21)
+
+
+def _fit():
+    return DijetFitBackground(n_params=3, bins=BINS)
+
+
+def _scanner_pipeline(idealised=False):
+    return Pipeline(
+        [
+            ("images", JetImageTransformer(n_pixels=16)),
+            (
+                "scan",
+                ClusterScanner(
+                    n_clusters=12,
+                    bins=BINS,
+                    n_ensemble=1,
+                    max_iter=10,
+                    batch_size=512,
+                    idealised=idealised,
+                ),
+            ),
+        ]
+    )
+
+
+def test_idealised_fit_gives_uniform_background_only_p_values(events):
+    reference = run_pseudo_experiments(
+        _fit(), events, n_background_only=300, bootstrap="parametric", random_state=1
+    )
+    fresh = run_pseudo_experiments(
+        _fit(), events, n_background_only=150, bootstrap="parametric", random_state=2
+    )
+    p, _ = reference.p_value(fresh.null_statistics, mid_p=True)
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+
+
+def test_significance_grows_with_injected_signal(events):
+    result = run_pseudo_experiments(
+        _scanner_pipeline(),
+        events,
+        n_background_only=30,
+        signal_injections=[30, 100, 400],
+        n_per_injection=6,
+        random_state=3,
+    )
+    statistics = np.median(result.injected_statistics, axis=1)
+    assert np.all(np.diff(statistics) > 0)
+    medians = result.median_significance()
+    assert np.all(np.diff(medians) >= 0)
+    assert medians[-1] == pytest.approx(result.max_significance)  # beyond every null toy
+
+
+def test_cluster_scanning_beats_the_fit_at_moderate_injection(events):
+    options = dict(n_background_only=30, signal_injections=[350], n_per_injection=8)
+    scanning = run_pseudo_experiments(_scanner_pipeline(), events, random_state=4, **options)
+    fit = run_pseudo_experiments(_fit(), events, random_state=4, **options)
+    assert scanning.median_significance()[0] > fit.median_significance()[0]
+
+
+def test_idealised_scanner_gets_the_truth_labels(events):
+    result = run_pseudo_experiments(
+        _scanner_pipeline(idealised=True), events, n_background_only=3, random_state=5
+    )
+    assert np.all(np.isfinite(result.null_statistics))
+
+
+def test_results_do_not_depend_on_n_jobs_or_chunking(events):
+    options = dict(n_background_only=8, signal_injections=[200], n_per_injection=4, random_state=6)
+    serial = run_pseudo_experiments(_fit(), events, n_jobs=1, **options)
+    parallel = run_pseudo_experiments(_fit(), events, n_jobs=2, chunk_size=3, **options)
+    np.testing.assert_array_equal(serial.null_statistics, parallel.null_statistics)
+    np.testing.assert_array_equal(serial.injected_statistics, parallel.injected_statistics)
+
+
+def test_resume_from_a_checkpoint_gives_identical_results(events, tmp_path):
+    options = dict(
+        n_background_only=10, signal_injections=[200], n_per_injection=4, random_state=7
+    )
+    path = tmp_path / "calibration.json"
+    full = run_pseudo_experiments(_fit(), events, checkpoint=path, **options)
+    saved = json.loads(path.read_text())
+    assert len(saved["statistics"]) == 14
+    # a run killed half-way left only some pseudo-experiments behind
+    saved["statistics"] = {k: v for k, v in saved["statistics"].items() if int(k) % 2}
+    path.write_text(json.dumps(saved))
+    resumed = run_pseudo_experiments(_fit(), events, checkpoint=path, **options)
+    np.testing.assert_array_equal(full.null_statistics, resumed.null_statistics)
+    np.testing.assert_array_equal(full.injected_statistics, resumed.injected_statistics)
+    with pytest.raises(ValueError, match="different calibration"):
+        run_pseudo_experiments(
+            _fit(), events, checkpoint=path, n_background_only=3, random_state=8
+        )
+
+
+def test_dask_cluster_gives_the_same_results_as_local_workers(events):
+    distributed = pytest.importorskip("distributed")
+    options = dict(n_background_only=6, signal_injections=[100], n_per_injection=2, random_state=9)
+    local = run_pseudo_experiments(_fit(), events, n_jobs=1, **options)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        remote = run_pseudo_experiments(_fit(), events, backend="dask", **options)
+    np.testing.assert_array_equal(local.null_statistics, remote.null_statistics)
+    np.testing.assert_array_equal(local.injected_statistics, remote.injected_statistics)
+
+
+def test_bootstrap_multiplicities_are_event_weights_not_copies(events):
+    from hepcluster.calibration._pseudo import _event_weights, _prepare
+
+    problem = _prepare(_scanner_pipeline(), events, "poisson")
+    weights = _event_weights(problem, np.random.default_rng(0), 100)
+    assert weights.shape == (len(events),)
+    assert weights[events.is_signal].sum() == 100
+    assert problem.features.n_jets == 2 * len(events)
+    multinomial = _prepare(_fit(), events, "multinomial")
+    weights = _event_weights(multinomial, np.random.default_rng(0), 0)
+    assert weights.sum() == (~events.is_signal).sum()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_background_only": 0}, "n_background_only"),
+        ({"signal_injections": [10**6]}, "signal pool"),
+        ({"bootstrap": "jackknife"}, "bootstrap"),
+    ],
+)
+def test_bad_calibration_arguments_raise(events, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        run_pseudo_experiments(_fit(), events, **kwargs)
+
+
+def test_parametric_bootstrap_needs_the_fit(events):
+    with pytest.raises(ValueError, match="DijetFitBackground"):
+        run_pseudo_experiments(_scanner_pipeline(), events, bootstrap="parametric")
+
+
+def test_calibration_plots(events):
+    fit = run_pseudo_experiments(
+        _fit(),
+        events,
+        n_background_only=20,
+        signal_injections=[100, 400],
+        n_per_injection=4,
+        random_state=10,
+    )
+    from hepcluster.plotting import (
+        plot_null_distribution,
+        plot_significance_curves,
+        plot_significance_improvement,
+    )
+
+    assert fit.plot(x="s_over_b").get_xlabel() == "S / B"
+    plot_significance_curves([fit, fit])
+    plot_significance_improvement(fit, fit)
+    plot_null_distribution(fit)

@@ -14,10 +14,11 @@ logger = logging.getLogger(__name__)
 def _add_demo(subparsers):
     parser = subparsers.add_parser(
         "demo",
-        help="end-to-end analysis on events the package generates itself",
+        help="end-to-end study on events the package generates itself",
         description=(
-            "Generate dijet events with a resonance signal, run the analysis chain on them "
-            "and write a summary table and figures into an output folder."
+            "Generate dijet events with a resonance signal, scan them with Cluster Scanning, "
+            "calibrate Cluster Scanning and the dijet fit on the same bootstrap "
+            "pseudo-experiments and write a comparison table and figures into a folder."
         ),
     )
     parser.add_argument(
@@ -30,8 +31,40 @@ def _add_demo(subparsers):
         "--n-background", type=int, default=50_000, help="QCD dijet events (default: %(default)s)"
     )
     parser.add_argument(
-        "--n-signal", type=int, default=2_000, help="signal events (default: %(default)s)"
+        "--n-signal", type=int, default=2_000, help="signal pool (default: %(default)s)"
     )
+    parser.add_argument(
+        "--n-injected",
+        type=int,
+        default=600,
+        help="signal events in the scanned data set (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--injections",
+        type=int,
+        nargs="+",
+        default=[150, 300, 600, 1200],
+        help="injection levels of the calibration",
+    )
+    parser.add_argument(
+        "--n-background-only",
+        type=int,
+        default=60,
+        help="background-only pseudo-experiments (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-per-injection",
+        type=int,
+        default=8,
+        help="pseudo-experiments per injection level (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-ensemble",
+        type=int,
+        default=2,
+        help="k-means initialisations per scan (default: %(default)s)",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
     parser.set_defaults(handler=_run_demo)
@@ -44,6 +77,12 @@ def _run_demo(args):
         args.output,
         n_background=args.n_background,
         n_signal=args.n_signal,
+        n_injected=args.n_injected,
+        signal_injections=tuple(args.injections),
+        n_background_only=args.n_background_only,
+        n_per_injection=args.n_per_injection,
+        n_ensemble=args.n_ensemble,
+        n_jobs=args.n_jobs,
         random_state=args.seed,
         plots=not args.no_plots,
     )

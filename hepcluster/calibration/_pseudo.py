@@ -165,7 +165,15 @@ def _run_one(problem, seed, n_signal):
 
 
 def _run_chunk(problem, tasks):
-    return [(task_id, _run_one(problem, seed, n_signal)) for task_id, seed, n_signal in tasks]
+    # Thousands of toys: the per-fit INFO messages (events outside the bins, ...) would
+    # drown the log; warnings still come through.
+    package_logger = logging.getLogger("hepcluster")
+    level = package_logger.level
+    package_logger.setLevel(max(level, logging.WARNING))
+    try:
+        return [(task, _run_one(problem, seed, n_signal)) for task, seed, n_signal in tasks]
+    finally:
+        package_logger.setLevel(level)
 
 
 def _config_key(config):

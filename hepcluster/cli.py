@@ -226,6 +226,90 @@ def _run_scan(args):
     logger.info("results written to %s", args.output.resolve())
 
 
+def _add_calibrate(subparsers):
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="calibrate Cluster Scanning or the dijet fit on bootstrap pseudo-experiments",
+        description=(
+            "Run background-only and signal-injected bootstrap pseudo-experiments of the "
+            "events of an EventTable file and write the CalibrationResult, a table of "
+            "significances and a figure. Killed runs resume from --checkpoint."
+        ),
+    )
+    parser.add_argument("events", type=Path, help="EventTable HDF5 file")
+    parser.add_argument(
+        "--method", choices=["cluster-scanning", "dijet-fit"], default="cluster-scanning"
+    )
+    parser.add_argument(
+        "--idealised",
+        action="store_true",
+        help="idealised Cluster Scanning / parametric bootstrap of the fit",
+    )
+    parser.add_argument("--output", type=Path, default=Path("hepcluster-calibration"))
+    parser.add_argument("--n-background-only", type=int, default=100)
+    parser.add_argument(
+        "--injections", type=int, nargs="*", default=[], help="numbers of injected signal events"
+    )
+    parser.add_argument("--n-per-injection", type=int, default=20)
+    parser.add_argument("--n-clusters", type=int, default=50)
+    parser.add_argument("--n-ensemble", type=int, default=15)
+    parser.add_argument("--bootstrap", choices=["poisson", "multinomial"], default="poisson")
+    parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="JSON checkpoint to resume a killed run"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-plots", action="store_true")
+    parser.set_defaults(handler=_run_calibrate)
+
+
+def _run_calibrate(args):
+    import json
+
+    from ._analysis import calibration_estimators
+    from .calibration import run_pseudo_experiments
+    from .datasets import EventTable
+
+    if not args.events.exists():
+        raise FileNotFoundError(f"no such event file: {args.events}")
+    events = EventTable.read_hdf5(args.events)
+    methods = calibration_estimators(
+        n_clusters=args.n_clusters, n_ensemble=args.n_ensemble, idealised=args.idealised
+    )
+    estimator, bootstrap = methods[args.method.replace("-", "_")]
+    if not (args.idealised and args.method == "dijet-fit"):
+        bootstrap = args.bootstrap
+    result = run_pseudo_experiments(
+        estimator,
+        events,
+        n_background_only=args.n_background_only,
+        signal_injections=args.injections,
+        n_per_injection=args.n_per_injection,
+        bootstrap=bootstrap,
+        n_jobs=args.n_jobs,
+        random_state=args.seed,
+        checkpoint=args.checkpoint,
+        name=args.method + (" (idealised)" if args.idealised else ""),
+    )
+    args.output.mkdir(parents=True, exist_ok=True)
+    result.save(args.output / "calibration.npz")
+    with open(args.output / "calibration.json", "w") as file:
+        json.dump(
+            {"summary": result.summary(), "max_significance": result.max_significance},
+            file,
+            indent=2,
+        )
+    if not args.no_plots and result.signal_injections.size:
+        from .plotting._style import hep_style, pyplot
+
+        plt = pyplot()
+        with hep_style():
+            ax = result.plot()
+            ax.figure.savefig(args.output / "calibration.png", dpi=90)
+            plt.close(ax.figure)
+    sys.stdout.write(f"{result!r}\n")
+
+
 def _add_info(subparsers):
     parser = subparsers.add_parser(
         "info", help="versions of hepcluster and its dependencies, available extras"
@@ -278,6 +362,7 @@ def build_parser():
     _add_demo(subparsers)
     _add_generate(subparsers)
     _add_scan(subparsers)
+    _add_calibrate(subparsers)
     _add_info(subparsers)
     return parser
 

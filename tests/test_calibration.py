@@ -36,6 +36,12 @@ def test_no_null_statistic_above_gives_the_flagged_lower_bound():
     assert z[0] == pytest.approx(stats.norm.isf(1 / 3900))
 
 
+def test_observation_below_every_null_value_gives_a_finite_floor():
+    z, bound = global_significance(np.arange(1.0, 101.0), [0.0])
+    assert z[0] == pytest.approx(stats.norm.ppf(1 / 100))
+    assert not bound[0]
+
+
 def test_significance_is_the_inverse_normal_of_one_minus_p():
     rng = np.random.default_rng(0)
     null = rng.normal(size=500)

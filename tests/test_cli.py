@@ -14,7 +14,7 @@ def test_help_lists_the_subcommands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("demo", "generate", "scan", "info"):
+    for command in ("demo", "generate", "scan", "calibrate", "info"):
         assert command in text
 
 
@@ -64,32 +64,47 @@ def test_generate_reports_bad_arguments_without_a_traceback(tmp_path, caplog):
     assert "n_constituents" in caplog.text
 
 
-def test_demo_writes_summary_and_figures(tmp_path):
+def test_demo_writes_the_study_its_table_and_figures(tmp_path):
     out = tmp_path / "demo"
-    assert (
-        main(
-            [
-                "-q",
-                "demo",
-                "--output",
-                str(out),
-                "--n-background",
-                "3000",
-                "--n-signal",
-                "600",
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
+    status = main(
+        [
+            "-q",
+            "demo",
+            "--output",
+            str(out),
+            "--n-background",
+            "6000",
+            "--n-signal",
+            "600",
+            "--n-injected",
+            "300",
+            "--injections",
+            "100",
+            "400",
+            "--n-background-only",
+            "6",
+            "--n-per-injection",
+            "2",
+            "--n-ensemble",
+            "1",
+            "--seed",
+            "1",
+        ]
     )
+    assert status == 0
     summary = json.loads((out / "summary.json").read_text())
     events = summary["events"]
-    assert events["n_events"] == 3600
+    assert events["n_events"] == 6600
     assert abs(events["signal"]["mjj_median_GeV"] - 3500.0) < 0.05 * 3500.0
     assert abs(events["signal"]["heavier_jet_mass_peak_GeV"] - 500.0) < 50.0
     assert events["signal"]["mean_tau21"] < events["background"]["mean_tau21"]
-    assert (out / "events.png").stat().st_size > 10_000
+    rows = summary["comparison"]["rows"]
+    assert [row["n_signal"] for row in rows] == [100, 400]
+    assert "z_dijet_fit" in rows[0]
+    assert summary["scan"]["statistic"] >= 0.0
+    for figure in ("events.png", "scan.png", "calibration.png"):
+        assert (out / figure).stat().st_size > 10_000
+    assert "| injected signal |" in (out / "comparison.md").read_text()
     table = EventTable.read_hdf5(out / "events.h5")
     np.testing.assert_array_equal(table.is_signal.sum(), 600)
 
@@ -139,3 +154,38 @@ def test_scan_subcommand_writes_result_summary_and_figure(tmp_path):
 def test_scan_of_a_missing_file_fails_cleanly(tmp_path, caplog):
     assert main(["scan", str(tmp_path / "nothing.h5")]) == 1
     assert "no such event file" in caplog.text
+
+
+def test_calibrate_subcommand_writes_a_calibration(tmp_path):
+    from hepcluster.calibration import CalibrationResult
+    from hepcluster.datasets import make_dijet_events
+
+    path = tmp_path / "events.h5"
+    make_dijet_events(3000, 300, mjj_range=(2950.0, 4700.0), random_state=2).to_hdf5(path)
+    out = tmp_path / "calibration"
+    status = main(
+        [
+            "-q",
+            "calibrate",
+            str(path),
+            "--method",
+            "dijet-fit",
+            "--idealised",
+            "--output",
+            str(out),
+            "--n-background-only",
+            "20",
+            "--injections",
+            "100",
+            "--n-per-injection",
+            "3",
+            "--checkpoint",
+            str(tmp_path / "ck.json"),
+        ]
+    )
+    assert status == 0
+    result = CalibrationResult.load(out / "calibration.npz")
+    assert result.null_statistics.shape == (20,)
+    assert result.metadata["bootstrap"] == "parametric"
+    assert (out / "calibration.png").exists()
+    assert (tmp_path / "ck.json").exists()

@@ -68,6 +68,11 @@ def global_significance(null_statistics, observed, *, mid_p=False):
     is_bound : ndarray of bool
         Where ``z`` is only a lower bound.
 
+    Notes
+    -----
+    Where every null statistic is at least as large as the observation (p = 1), ``z`` is
+    floored at Φ⁻¹(1/N_tot) instead of −∞, so that medians and quantiles stay finite.
+
     Examples
     --------
     >>> from hepcluster.calibration import global_significance
@@ -76,4 +81,7 @@ def global_significance(null_statistics, observed, *, mid_p=False):
     ([0.0, 3.09], [False, True])
     """
     p, is_bound = empirical_p_value(null_statistics, observed, mid_p=mid_p)
-    return stats.norm.isf(p), is_bound
+    # p = 1 (every null value at least as large) would give Z = −∞; the null sample
+    # resolves no more than Φ⁻¹(1/N_tot) on that side, the mirror of the upper bound.
+    floor = stats.norm.ppf(1.0 / np.size(null_statistics))
+    return np.maximum(stats.norm.isf(p), floor), is_bound

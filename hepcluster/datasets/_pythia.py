@@ -148,7 +148,7 @@ def generate_pythia_events(
     configurable masses; hadronised events (without multiparton interactions by default,
     as the LHCO R&D sample), all visible final-state particles (neutrinos excluded) clustered with
     anti-kT of radius ``jet_radius`` (FastJet, massless particles from (pT, η, φ) like
-    :func:`read_lhco`), jets with |η| < ``max_jet_eta``, the two leading jets kept.
+    :func:`read_lhco`), jets with ``|η| < max_jet_eta``, the two leading jets kept.
     Requires the extra ``[generate]``.
 
     Parameters
@@ -173,7 +173,7 @@ def generate_pythia_events(
     jet_radius : float, default=1.0
         Anti-kT radius R.
     max_jet_eta : float, default=2.5
-        Jets with |η| ≥ this are ignored; events with fewer than two central jets are
+        Jets with ``|η| ≥ max_jet_eta`` are ignored; events with fewer than two central jets are
         cut (and replaced).
     mpi : bool, default=False
         Simulate multiparton interactions (the underlying event, ``PartonLevel:MPI``).
@@ -392,7 +392,7 @@ def generate_pythia_jets(
     Pythia8 events with a boosted boson or top (hadronic decays forced) or QCD dijets,
     hadronised, clustered with anti-kT R = ``jet_radius``; signal jets are the jets within
     ΔR < 0.6 of the boson or top (its last copy before the decay), QCD jets the two
-    leading jets; only jets with ``pt_min < pT < pt_max`` and |η| < 2.5 are kept.
+    leading jets; only jets with ``pt_min < pT < pt_max`` and ``|η| < 2.5`` are kept.
     Requires the extra ``[generate]``.
 
     Parameters

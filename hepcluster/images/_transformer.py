@@ -180,7 +180,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     ----------
     n_features_in_ : int
         Width ``3·P`` of the constituent matrix seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of ``X`` when it is a DataFrame with string column names.
 
     See Also

@@ -33,7 +33,7 @@ class JetKinematics(NamedTuple):
     phi : ndarray
         Azimuth in radians, wrapped to (−π, π].
     mass : ndarray
-        Invariant mass in GeV, sqrt(max(E² − |p|², 0)).
+        Invariant mass in GeV, ``sqrt(max(E² − |p|², 0))``.
 
     See Also
     --------
@@ -218,7 +218,7 @@ def four_momentum_kinematics(p4):
     Notes
     -----
     pT = sqrt(px² + py²), η = asinh(pz / pT), φ = atan2(py, px) and
-    m = sqrt(max(E² − |p|², 0)); the clip at zero absorbs rounding for (nearly) massless
+    ``m = sqrt(max(E² − |p|², 0))``; the clip at zero absorbs rounding for (nearly) massless
     four-vectors. A four-vector with pT = 0 gets η = ±inf according to the sign of pz, and
     η = 0 when pz = 0 as well.
 
@@ -304,7 +304,7 @@ def dijet_mass(p4_jet1, p4_jet2):
     Returns
     -------
     mjj : ndarray of shape (n,)
-        sqrt(max((E_1 + E_2)² − |p_1 + p_2|², 0)) in GeV.
+        ``sqrt(max((E_1 + E_2)² − |p_1 + p_2|², 0))`` in GeV.
 
     Raises
     ------

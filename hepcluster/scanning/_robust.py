@@ -8,7 +8,7 @@ def trimmed_sd_correction(outlier_fraction):
     r"""Factor g(f) that turns the SD of a symmetrically trimmed normal sample into σ.
 
     Dropping the fraction f of a normal sample farthest from its centre leaves a normal
-    truncated to |x| < z with z = Φ⁻¹(1 − f/2), whose variance is
+    truncated to ``|x| < z`` with z = Φ⁻¹(1 − f/2), whose variance is
     1 − 2zφ(z)/(1 − f); hence
 
     .. math:: g(f) = \left[1 - \frac{2 z \varphi(z)}{1 - f}\right]^{-1/2}.

@@ -91,10 +91,28 @@ def _run_demo(args):
 def _add_generate(subparsers):
     parser = subparsers.add_parser(
         "generate",
-        help="generate dijet events (synthetic or Pythia8) into an EventTable HDF5 file",
-        description="Generate dijet events and write them as an EventTable HDF5 file.",
+        help="generate dijet events or boosted jets (synthetic or Pythia8) into HDF5",
+        description=(
+            "Generate dijet events (written as an EventTable) or, with --jets, boosted "
+            "W/Z/top jets (written in the hls4ml LHC jet layout, read by read_hls4ml)."
+        ),
     )
-    parser.add_argument("output", type=Path, help="EventTable HDF5 file to write")
+    parser.add_argument(
+        "output", type=Path, help="HDF5 file to write (an EventTable; hls4ml layout with --jets)"
+    )
+    parser.add_argument(
+        "--jets",
+        action="store_true",
+        help="boosted W/Z/top jets (UCluster's task) instead of dijet events",
+    )
+    parser.add_argument(
+        "--classes",
+        nargs="+",
+        choices=["W", "Z", "top"],
+        default=["W", "Z", "top"],
+        help="jet classes with --jets",
+    )
+    parser.add_argument("--n-per-class", type=int, default=10_000, help="jets per class")
     parser.add_argument(
         "--generator",
         choices=["synthetic", "pythia"],
@@ -115,6 +133,19 @@ def _add_generate(subparsers):
 def _run_generate(args):
     from . import datasets
 
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.jets:
+        options = dict(n_constituents=args.n_constituents, random_state=args.seed)
+        if args.generator == "pythia":
+            X, y = datasets.generate_pythia_jets(
+                args.n_per_class, tuple(args.classes), n_jobs=args.n_jobs, **options
+            )
+        else:
+            X, y = datasets.make_jets(args.n_per_class, tuple(args.classes), **options)
+        datasets.write_hls4ml(args.output, X, y)
+        logger.info("wrote %d jets (%s) to %s", len(y), ", ".join(args.classes), args.output)
+        return
+
     options = dict(
         m_resonance=args.m_resonance,
         m_x=args.m_x,
@@ -128,7 +159,6 @@ def _run_generate(args):
         )
     else:
         events = datasets.make_dijet_events(args.n_background, args.n_signal, **options)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     events.to_hdf5(args.output)
     logger.info("wrote %r to %s", events, args.output)
 

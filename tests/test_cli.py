@@ -58,6 +58,31 @@ def test_generate_writes_a_readable_event_table(tmp_path):
     assert events.n_constituents == 30
 
 
+def test_generate_jets_writes_the_hls4ml_layout(tmp_path):
+    from hepcluster.datasets import read_hls4ml
+
+    path = tmp_path / "jets.h5"
+    status = main(
+        [
+            "-q",
+            "generate",
+            str(path),
+            "--jets",
+            "--classes",
+            "W",
+            "top",
+            "--n-per-class",
+            "20",
+            "--n-constituents",
+            "30",
+        ]
+    )
+    assert status == 0
+    X, y = read_hls4ml(path)
+    assert X.shape == (40, 90)
+    assert sorted(set(y)) == ["W", "top"]
+
+
 def test_generate_reports_bad_arguments_without_a_traceback(tmp_path, caplog):
     status = main(["generate", str(tmp_path / "x.h5"), "--n-constituents", "0"])
     assert status == 1

@@ -30,9 +30,10 @@ EXPECTED_FAILED_CHECKS = {
     "DijetFitBackground": {
         "check_positive_only_tag_during_fit": "only the m_jj column of X must be positive",
     },
-    # MiniBatchKMeans draws its mini-batches from the rows, so integer weights and repeated
-    # rows give different batches; scikit-learn marks MiniBatchKMeans itself the same way.
-    # The scan (spectra, MLS) is weight-exact: tests/test_scanning.py checks it.
+    # Mini-batch k-means: zero weights equal removal, but integer weights and repeated
+    # rows stop at different steps (the step budget counts rows), as for scikit-learn's
+    # MiniBatchKMeans, which is marked the same way. The scan itself (spectra, MLS) is
+    # weight-exact: tests/test_scanning.py checks it.
     "ClusterScanner": {
         "check_sample_weight_equivalence_on_dense_data": (
             "k-means mini-batches: sample_weight is not equivalent to repeating samples"

@@ -282,7 +282,7 @@ def test_sparse_and_dense_images_give_the_same_scan(background_sample):
     _, images, mjj = background_sample
     subset = np.flatnonzero(mjj < 3500.0)[:6000]
     sparse, mjj = images[subset], mjj[subset]
-    dense = sparse.to_dense(smear=True, dtype=np.float32)
+    dense = sparse.to_dense(smear=True, dtype=np.float64)
     params = dict(n_clusters=8, max_iter=10, bins=(3000.0, 3100.0, 3300.0, 3500.0))
     from_sparse = _scanner(**params).fit(sparse, mjj)
     from_dense = _scanner(**params).fit(dense, mjj)

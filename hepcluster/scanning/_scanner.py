@@ -5,13 +5,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.cluster import MiniBatchKMeans
+from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..images import SparseImages, nearest_centroid
+from ._kmeans import minibatch_kmeans, smeared_squared_norms
 from ._mls import STATISTICS
 from ._result import ScanResult
 from ._spectra import analyse_spectra, cluster_spectra
@@ -66,7 +67,8 @@ class ClusterScanner(BaseEstimator):
     n_ensemble : int, default=15
         Number of k-means initialisations whose MLS values are averaged.
     batch_size : int, default=2048
-        Mini-batch size of :class:`~sklearn.cluster.MiniBatchKMeans`.
+        Mini-batch size of the k-means (scikit-learn's ``MiniBatchKMeans`` algorithm,
+        run on sparse jet images without building the dense smeared rows).
     max_iter : int, default=100
         Maximum number of passes over the training jets of each k-means.
     idealised : bool, default=False
@@ -83,8 +85,9 @@ class ClusterScanner(BaseEstimator):
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         Centroids of the first ensemble member.
-    ensemble_ : list of MiniBatchKMeans
-        The fitted k-means of every member.
+    ensemble_ : list of MiniBatchKMeansResult
+        The fitted k-means of every member (``centers`` live in the space of the
+        smeared images, like ``MiniBatchKMeans.cluster_centers_``).
     ensemble_seeds_ : ndarray of shape (n_ensemble,)
         Seed of each member.
     bins_ : ndarray of shape (n_bins + 1,)
@@ -252,8 +255,8 @@ class ClusterScanner(BaseEstimator):
         self.bins_ = self._resolve_bins(y)
         self.train_window_ = self._resolve_train_window(self.bins_)
         low, high = self.train_window_
-        in_window = (y >= low) & (y < high) & (weight > 0)
-        self.n_train_ = int(in_window.sum())
+        window = (y >= low) & (y < high)
+        self.n_train_ = int((window & (weight > 0)).sum())
         if self.n_train_ == 0:
             raise ValueError(
                 f"no jets in the training window [{low:g}, {high:g}) GeV: the data cover "
@@ -266,10 +269,11 @@ class ClusterScanner(BaseEstimator):
             )
         rng = check_random_state(self.random_state)
         self.ensemble_seeds_ = rng.randint(np.iinfo(np.int32).max, size=self.n_ensemble)
-        X_train = X[np.flatnonzero(in_window)]
-        if _is_sparse_images(X_train):
-            X_train = X_train.to_dense(smear=True, dtype=np.float32)
-        w_train = weight[in_window]
+        # All window rows go in, zero weights included: they never enter a mini-batch,
+        # and the training set (and its norms) is then the same for every bootstrap.
+        X_train = X[np.flatnonzero(window)]
+        w_train = weight[window]
+        norms = smeared_squared_norms(X_train) if _is_sparse_images(X_train) else None
         logger.info(
             "fitting %d k-means (k=%d) on %d jets in [%g, %g) GeV",
             self.n_ensemble,
@@ -279,28 +283,29 @@ class ClusterScanner(BaseEstimator):
             high,
         )
         self.ensemble_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(self._fit_member)(X_train, w_train, seed) for seed in self.ensemble_seeds_
+            delayed(minibatch_kmeans)(
+                X_train,
+                self.n_clusters,
+                sample_weight=w_train,
+                batch_size=self.batch_size,
+                max_iter=self.max_iter,
+                compute_labels=False,
+                x_squared_norms=norms,
+                random_state=seed,
+                n_jobs=1,
+            )
+            for seed in self.ensemble_seeds_
         )
-        self.cluster_centers_ = self.ensemble_[0].cluster_centers_
+        self.cluster_centers_ = self.ensemble_[0].centers
         return self
-
-    def _fit_member(self, X_train, w_train, seed):
-        kmeans = MiniBatchKMeans(
-            n_clusters=self.n_clusters,
-            batch_size=self.batch_size,
-            max_iter=self.max_iter,
-            n_init=1,
-            random_state=seed,
-        )
-        return kmeans.fit(X_train, sample_weight=w_train)
 
     # -- labelling and scanning ---------------------------------------------------------
 
     def _labels(self, X, member):
-        centers = self.ensemble_[member].cluster_centers_
+        centers = self.ensemble_[member].centers
         if _is_sparse_images(X):
             return nearest_centroid(X, centers, smeared=True)
-        return self.ensemble_[member].predict(X)
+        return pairwise_distances_argmin(X, centers.astype(X.dtype, copy=False))
 
     def predict(self, X):
         """Cluster of each jet under the first ensemble member.

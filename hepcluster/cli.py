@@ -31,7 +31,7 @@ def _add_demo(subparsers):
         "--n-background", type=int, default=50_000, help="QCD dijet events (default: %(default)s)"
     )
     parser.add_argument(
-        "--n-signal", type=int, default=2_000, help="signal pool (default: %(default)s)"
+        "--n-signal", type=int, default=3_000, help="signal pool (default: %(default)s)"
     )
     parser.add_argument(
         "--n-injected",
@@ -43,19 +43,19 @@ def _add_demo(subparsers):
         "--injections",
         type=int,
         nargs="+",
-        default=[150, 300, 600, 1200],
+        default=[300, 600, 1200, 2400],
         help="injection levels of the calibration",
     )
     parser.add_argument(
         "--n-background-only",
         type=int,
-        default=60,
+        default=200,
         help="background-only pseudo-experiments (default: %(default)s)",
     )
     parser.add_argument(
         "--n-per-injection",
         type=int,
-        default=8,
+        default=10,
         help="pseudo-experiments per injection level (default: %(default)s)",
     )
     parser.add_argument(

@@ -348,5 +348,7 @@ class EventTable:
 
 
 def _sort_constituents_by_pt(constituents):
+    if np.all(constituents[:, 1:, 0] <= constituents[:, :-1, 0]):
+        return constituents  # generators and readers deliver sorted jets: no copy
     order = np.argsort(-constituents[:, :, 0], axis=1, kind="stable")
     return np.take_along_axis(constituents, order[:, :, None], axis=1)

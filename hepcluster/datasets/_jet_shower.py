@@ -7,11 +7,13 @@ placed with the small-angle two-body kinematics
 
 so that the jet mass comes out at the requested value; each prong is a spray of
 constituents whose own mass is a small QCD-like fraction of its pT, and a little soft
-wide-angle radiation fills the jet. Everything is vectorised over jets (numpy), so 10⁵
-events take seconds.
+wide-angle radiation fills the jet. The prongs are placed vectorised over jets (numpy), the
+sprays by a parallel numba kernel (:mod:`._shower_kernels`), so 10⁵ events take seconds.
 """
 
 import numpy as np
+
+from ._shower_kernels import shower_kernel
 
 # Fragmentation: momentum fractions inside a prong ~ Gamma(shape); harder particles sit
 # closer to the prong axis with offsets ∝ (x / x_max)^(-_COLLINEAR_POWER).
@@ -136,8 +138,25 @@ def prong_structure(rng, pt, mass, n_prongs, sub_mass=None):
     return positions, prong_pt, prong_mass
 
 
+def _max_multiplicity(n_constituents):
+    """Largest number of particles drawn per jet (the softest beyond P are dropped anyway)."""
+    return max(int(1.5 * n_constituents), 8)
+
+
 def shower_constituents(rng, positions, prong_pt, prong_mass, n_constituents, jet_radius):
     """Spray each prong into massless constituents relative to the jet axis.
+
+    Per jet: a Poisson multiplicity (mean a + b·ln(pT / 100 GeV), +30 % per extra prong,
+    clipped to [n_prongs + 2, max(1.5 P, 8)]); the first particles seed every prong, the
+    others go to a prong with probability ∝ sqrt(prong pT) or, 15 % of them, to soft
+    radiation. Momentum fractions ~ Gamma(0.6) are normalised per prong; prong particles
+    sit at Gaussian offsets × min((x / x_max)^-0.3, 10), recentred on the prong axis and
+    scaled so that the prong has its mass, m_k² ≈ p_k² Σ_i x_i |δ_i − δ̄|²; soft particles
+    carry a fraction U(0.001, 0.005) of the jet pT, uniform in azimuth and in radius ∈ [0, R].
+
+    The jets are showered in parallel by a numba kernel; each jet draws from its own random
+    stream, seeded from ``rng``, so the output depends only on the state of ``rng``, never
+    on the number of threads.
 
     Parameters
     ----------
@@ -153,6 +172,40 @@ def shower_constituents(rng, positions, prong_pt, prong_mass, n_constituents, je
     -------
     constituents : ndarray of shape (n, P, 3)
         ``(pT, Δη, Δφ)`` relative to the jet axis, sorted by decreasing pT, zero padded.
+
+    Notes
+    -----
+    numba seeds its generator with 32 bits, so the per-jet seeds are drawn as 32-bit
+    integers.
+    """
+    n = prong_pt.shape[0]
+    seeds = rng.integers(0, 2**32, size=n, dtype=np.uint32)
+    parameters = (
+        float(_FRAGMENTATION_SHAPE),
+        float(_COLLINEAR_POWER),
+        float(_MAX_OFFSET_RATIO),
+        float(_SOFT_PT_FRACTION[0]),
+        float(_SOFT_PT_FRACTION[1]),
+        float(_SOFT_PARTICLE_FRACTION),
+        *(float(value) for value in _MULTIPLICITY),
+    )
+    return shower_kernel(
+        seeds,
+        np.ascontiguousarray(positions, dtype=np.float64),
+        np.ascontiguousarray(prong_pt, dtype=np.float64),
+        np.ascontiguousarray(prong_mass, dtype=np.float64),
+        int(n_constituents),
+        float(jet_radius),
+        _max_multiplicity(n_constituents),
+        parameters,
+    )
+
+
+def _shower_constituents_numpy(rng, positions, prong_pt, prong_mass, n_constituents, jet_radius):
+    """Plain-numpy twin of :func:`shower_constituents`, vectorised over jets (reference).
+
+    The same distributions, drawn from one stream shared by all jets in a different order:
+    the output differs from :func:`shower_constituents` number by number, not in law.
     """
     n, n_leaves = prong_pt.shape
     jet_pt = prong_pt.sum(axis=1)
@@ -162,7 +215,7 @@ def shower_constituents(rng, positions, prong_pt, prong_mass, n_constituents, je
     mean_multiplicity = (a + b * np.log(np.maximum(jet_pt, 100.0) / 100.0)) * (
         1.0 + per_prong * (n_active - 1)
     )
-    max_multiplicity = max(int(1.5 * n_constituents), 8)
+    max_multiplicity = _max_multiplicity(n_constituents)
     multiplicity = np.clip(rng.poisson(mean_multiplicity), n_active + 2, max_multiplicity)
     n_slots = int(multiplicity.max())
 

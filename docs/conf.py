@@ -21,7 +21,7 @@ extensions = [
 autosummary_generate = True
 autodoc_default_options = {
     "members": True,
-    "inherited-members": False,
+    "inherited-members": "BaseEstimator, _MetadataRequester, _SetOutputMixin, object",
     # scikit-learn's generated metadata-routing setters document scikit-learn's glossary.
     "exclude-members": "set_fit_request, set_score_request, set_transform_request, "
     "set_predict_request, set_partial_fit_request",

@@ -1,17 +1,15 @@
 """CalibrationResult: test statistics of pseudo-experiments and the significances they give."""
 
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..utils._results import ResultIO
 from ._significance import empirical_p_value, global_significance
-
-_ARRAY_FIELDS = ("null_statistics", "signal_injections", "injected_statistics")
 
 
 @dataclass(eq=False)
-class CalibrationResult:
+class CalibrationResult(ResultIO):
     """Test statistics of background-only and signal-injected pseudo-experiments.
 
     Produced by :func:`run_pseudo_experiments`; turns a test statistic into a calibrated
@@ -46,6 +44,8 @@ class CalibrationResult:
     >>> result.median_significance().round(1).tolist()
     [1.0, 3.1]
     """
+
+    _ARRAY_FIELDS = ("null_statistics", "signal_injections", "injected_statistics")
 
     null_statistics: np.ndarray
     signal_injections: np.ndarray
@@ -219,31 +219,6 @@ class CalibrationResult:
             f"CalibrationResult(name={self.name!r}, n_null={self.n_null}, "
             f"median Z per injected signal {{{medians}}})"
         )
-
-    def to_dict(self):
-        """All fields as a dict (round-trips with :meth:`from_dict`)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, values):
-        """Rebuild a result from :meth:`to_dict` output."""
-        return cls(**values)
-
-    def save(self, path):
-        """Write the result to a ``.npz`` file (read it back with :meth:`load`)."""
-        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
-        scalars = {
-            f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAY_FIELDS
-        }
-        np.savez_compressed(path, **arrays, _scalars=json.dumps(scalars, default=str))
-
-    @classmethod
-    def load(cls, path):
-        """Read a result written by :meth:`save`."""
-        with np.load(path) as data:
-            values = {name: data[name] for name in _ARRAY_FIELDS}
-            values.update(json.loads(str(data["_scalars"])))
-        return cls(**values)
 
     def plot(self, *others, x="n_signal", ax=None):
         """Median and quartiles of the global significance against the injected signal.

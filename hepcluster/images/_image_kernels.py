@@ -402,6 +402,45 @@ def smear_to_dense(indptr, indices, values, n_pixels, g_t, lo, hi, renormalize, 
                 out[j, p] = image[p] / total
 
 
+@njit(cache=True, nogil=True, inline="always")
+def best_score(indptr, indices, values, r, weights, bias, scores):
+    """Largest ``x_r · weights[:, k] + bias[k]`` over k and its k (lowest on ties).
+
+    ``weights`` is centroid-major, (n_pixels², n_clusters): each non-zero pixel adds one
+    contiguous row; ``scores`` is scratch of length n_clusters.
+    """
+    n_clusters = bias.shape[0]
+    scores[:] = bias
+    t = indptr[r]
+    end = indptr[r + 1]
+    # Four pixels per pass: one load and store of the scores per four weight rows.
+    while t + 4 <= end:
+        v0 = values[t]
+        v1 = values[t + 1]
+        v2 = values[t + 2]
+        v3 = values[t + 3]
+        r0 = weights[indices[t]]
+        r1 = weights[indices[t + 1]]
+        r2 = weights[indices[t + 2]]
+        r3 = weights[indices[t + 3]]
+        for k in range(n_clusters):
+            scores[k] += (v0 * r0[k] + v1 * r1[k]) + (v2 * r2[k] + v3 * r3[k])
+        t += 4
+    while t < end:
+        v = values[t]
+        row = weights[indices[t]]
+        for k in range(n_clusters):
+            scores[k] += v * row[k]
+        t += 1
+    arg = 0
+    top = scores[0]
+    for k in range(1, n_clusters):
+        if scores[k] > top:
+            top = scores[k]
+            arg = k
+    return arg, top
+
+
 @njit(cache=True, parallel=True)
 def nearest_centroid_scores(indptr, indices, values, weights, bias, labels, best):
     """Label sparse images by the largest score ``x · weights[:, k] + bias[k]``.
@@ -429,34 +468,7 @@ def nearest_centroid_scores(indptr, indices, values, weights, bias, labels, best
     for b in prange(n_blocks):
         scores = np.empty(n_clusters)
         for j in range(b * _BLOCK, min(n_jets, (b + 1) * _BLOCK)):
-            scores[:] = bias
-            # Four pixels per pass: one load and store of the scores per four rows.
-            t = indptr[j]
-            end = indptr[j + 1]
-            while t + 4 <= end:
-                v0 = values[t]
-                v1 = values[t + 1]
-                v2 = values[t + 2]
-                v3 = values[t + 3]
-                r0 = weights[indices[t]]
-                r1 = weights[indices[t + 1]]
-                r2 = weights[indices[t + 2]]
-                r3 = weights[indices[t + 3]]
-                for k in range(n_clusters):
-                    scores[k] += (v0 * r0[k] + v1 * r1[k]) + (v2 * r2[k] + v3 * r3[k])
-                t += 4
-            while t < end:
-                v = values[t]
-                row = weights[indices[t]]
-                for k in range(n_clusters):
-                    scores[k] += v * row[k]
-                t += 1
-            arg = 0
-            top = scores[0]
-            for k in range(1, n_clusters):
-                if scores[k] > top:
-                    top = scores[k]
-                    arg = k
+            arg, top = best_score(indptr, indices, values, j, weights, bias, scores)
             labels[j] = arg
             if store_best:
                 best[j] = top

@@ -24,43 +24,10 @@ The plain-numpy twins of these kernels live in ``tests/test_kmeans.py``.
 import numpy as np
 from numba import njit, prange
 
+from ..images._image_kernels import best_score as _best_score
+
 # Rows per parallel work item of the passes over all rows.
 _BLOCK = 256
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _best_score(indptr, indices, values, r, weights, bias, scores):
-    """Largest ``x_r · weights[:, k] + bias[k]`` and its ``k`` (lowest on ties)."""
-    n_clusters = bias.shape[0]
-    scores[:] = bias
-    t = indptr[r]
-    end = indptr[r + 1]
-    # Four pixels per pass: one load and store of the scores per four weight rows.
-    while t + 4 <= end:
-        v0 = values[t]
-        v1 = values[t + 1]
-        v2 = values[t + 2]
-        v3 = values[t + 3]
-        r0 = weights[indices[t]]
-        r1 = weights[indices[t + 1]]
-        r2 = weights[indices[t + 2]]
-        r3 = weights[indices[t + 3]]
-        for k in range(n_clusters):
-            scores[k] += (v0 * r0[k] + v1 * r1[k]) + (v2 * r2[k] + v3 * r3[k])
-        t += 4
-    while t < end:
-        v = values[t]
-        row = weights[indices[t]]
-        for k in range(n_clusters):
-            scores[k] += v * row[k]
-        t += 1
-    arg = 0
-    top = scores[0]
-    for k in range(1, n_clusters):
-        if scores[k] > top:
-            top = scores[k]
-            arg = k
-    return arg, top
 
 
 @njit(cache=True, nogil=True, parallel=True)

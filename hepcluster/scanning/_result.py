@@ -1,27 +1,14 @@
 """ScanResult: everything one Cluster Scanning pass produced, for tables and figures."""
 
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
-_ARRAY_FIELDS = (
-    "bins",
-    "cluster_spectra",
-    "normalised_spectra",
-    "robust_mean",
-    "robust_std",
-    "standardised_spectra",
-    "selected",
-    "signal_rich_spectrum",
-    "background_estimate",
-    "local_significance",
-    "mls_members",
-)
+from ..utils._results import ResultIO
 
 
 @dataclass(eq=False)
-class ScanResult:
+class ScanResult(ResultIO):
     """Result of :meth:`ClusterScanner.scan`, one entry per ensemble member.
 
     Attributes
@@ -60,6 +47,20 @@ class ScanResult:
         Anything else worth keeping (estimator parameters).
     """
 
+    _ARRAY_FIELDS = (
+        "bins",
+        "cluster_spectra",
+        "normalised_spectra",
+        "robust_mean",
+        "robust_std",
+        "standardised_spectra",
+        "selected",
+        "signal_rich_spectrum",
+        "background_estimate",
+        "local_significance",
+        "mls_members",
+    )
+
     bins: np.ndarray
     cluster_spectra: np.ndarray
     normalised_spectra: np.ndarray
@@ -94,31 +95,6 @@ class ScanResult:
             f"mean of {self.n_members}), n_selected={self.n_selected.tolist()}, "
             f"n_jets={self.n_jets}, n_outside={self.n_outside})"
         )
-
-    def to_dict(self):
-        """All fields as a dict of plain values and arrays (round-trips with from_dict)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, values):
-        """Rebuild a result from :meth:`to_dict` output."""
-        return cls(**values)
-
-    def save(self, path):
-        """Write the result to a ``.npz`` file (read it back with :meth:`load`)."""
-        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
-        scalars = {
-            f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAY_FIELDS
-        }
-        np.savez_compressed(path, **arrays, _scalars=json.dumps(scalars, default=str))
-
-    @classmethod
-    def load(cls, path):
-        """Read a result written by :meth:`save`."""
-        with np.load(path) as data:
-            values = {name: data[name] for name in _ARRAY_FIELDS}
-            values.update(json.loads(str(data["_scalars"])))
-        return cls(**values)
 
     def plot(self, member=0, axes=None):
         """Draw the three figures of a scan (arXiv:2402.17714, Figs. 2–4) side by side.

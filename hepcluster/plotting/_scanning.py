@@ -11,6 +11,13 @@ def _centres(result):
     return 0.5 * (result.bins[1:] + result.bins[:-1])
 
 
+def _cluster_styles(selected):
+    """Clusters in drawing order (signal-rich last, on top) with their line styles."""
+    for cluster in np.argsort(selected, kind="stable"):
+        rich = bool(selected[cluster])
+        yield cluster, {"color": "tab:red" if rich else "0.6", "linewidth": 1.5 if rich else 0.8}
+
+
 def plot_cluster_spectra(result, *, member=0, normalised=True, ax=None):
     """Draw the m_jj spectrum of every cluster (Fig. 2), signal-rich ones in red.
 
@@ -30,13 +37,8 @@ def plot_cluster_spectra(result, *, member=0, normalised=True, ax=None):
     ax = new_axes(ax)
     spectra = (result.normalised_spectra if normalised else result.cluster_spectra)[member]
     selected = result.selected[member]
-    for cluster in np.argsort(selected, kind="stable"):
-        ax.stairs(
-            spectra[cluster],
-            result.bins,
-            color="tab:red" if selected[cluster] else "0.6",
-            linewidth=1.5 if selected[cluster] else 0.8,
-        )
+    for cluster, style in _cluster_styles(selected):
+        ax.stairs(spectra[cluster], result.bins, **style)
     ax.set_xlabel(_MJJ_LABEL)
     ax.set_ylabel("normalised cluster spectrum" if normalised else "jets / bin")
     if not normalised:
@@ -62,14 +64,8 @@ def plot_standardised_spectra(result, *, member=0, ax=None):
     centres = _centres(result)
     selected = result.selected[member]
     z = result.standardised_spectra[member]
-    for cluster in np.argsort(selected, kind="stable"):
-        ax.plot(
-            centres,
-            z[cluster],
-            color="tab:red" if selected[cluster] else "0.6",
-            linewidth=1.5 if selected[cluster] else 0.8,
-            marker="." if selected[cluster] else "",
-        )
+    for cluster, style in _cluster_styles(selected):
+        ax.plot(centres, z[cluster], marker="." if selected[cluster] else "", **style)
     ax.axhline(
         result.threshold, color="k", linestyle="--", label=rf"$\theta = {result.threshold:g}$"
     )

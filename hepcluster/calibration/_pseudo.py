@@ -267,7 +267,9 @@ def run_pseudo_experiments(
     -----
     On a cluster, start a ``dask.distributed.Client`` (``Client("tcp://scheduler:8786")``)
     and run inside ``joblib.parallel_config(backend="dask")`` or pass ``backend="dask"``;
-    seeds do not depend on the backend, so results match a local run.
+    seeds do not depend on the backend, so results match a local run. With
+    ``backend="dask"`` the prepared data (jet images, masses) are scattered to the
+    workers once; with loky, joblib memory-maps them once per run.
 
     Examples
     --------
@@ -331,10 +333,14 @@ def run_pseudo_experiments(
     workers = max(1, abs(n_jobs)) if n_jobs is not None else 1
     size = chunk_size or int(np.clip(np.ceil(len(todo) / (4 * workers)), 1, 25))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-    # joblib registers external backends such as "dask" only through parallel_config.
-    backend_context = (
-        joblib.parallel_config(backend=backend) if backend is not None else nullcontext()
-    )
+    # joblib registers external backends such as "dask" only through parallel_config;
+    # on dask the shared problem (images, masses) is scattered to the workers once.
+    if backend == "dask":
+        backend_context = joblib.parallel_config(backend="dask", scatter=[problem])
+    elif backend is not None:
+        backend_context = joblib.parallel_config(backend=backend)
+    else:
+        backend_context = nullcontext()
     with (
         backend_context,
         progress(total=len(todo), desc="pseudo-experiments", unit="toy") as bar,

@@ -15,13 +15,16 @@ from ._version import __version__
 from .fits import DijetFitBackground
 from .images import JetImageTransformer
 from .scanning import ClusterScanner
+from .ucluster import DeepKMeans, UClusterEmbedding
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ClusterScanner",
+    "DeepKMeans",
     "DijetFitBackground",
     "JetImageTransformer",
+    "UClusterEmbedding",
     "__version__",
     "config_context",
     "get_config",

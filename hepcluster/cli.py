@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import __version__, set_config
 from ._logging import configure_logging
+from .ucluster._command import add_ucluster_command
 
 logger = logging.getLogger(__name__)
 
@@ -393,6 +394,7 @@ def build_parser():
     _add_generate(subparsers)
     _add_scan(subparsers)
     _add_calibrate(subparsers)
+    add_ucluster_command(subparsers)
     _add_info(subparsers)
     return parser
 

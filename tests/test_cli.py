@@ -14,7 +14,7 @@ def test_help_lists_the_subcommands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("demo", "generate", "scan", "calibrate", "info"):
+    for command in ("demo", "generate", "scan", "calibrate", "ucluster", "info"):
         assert command in text
 
 

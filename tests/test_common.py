@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hepcluster
+from hepcluster.ucluster import UClusterEmbedding  # for the DeepKMeans entry below (no TF)
 from hepcluster.utils import all_estimators
 
 # Estimators whose defaults only make sense on physics data get a generic configuration
@@ -21,10 +22,60 @@ CHECK_PARAMS = {
         "max_iter": 20,
         "random_state": 0,
     },
+    # UCluster trains a graph network in every fit: a tiny one (a quarter of ABCNet's
+    # widths, 4 neighbours, one epoch each for pre-training and joint training, run
+    # eagerly) keeps each of the dozens of fits well under a second; seeded because the
+    # idempotence and pickling checks compare two fits.
+    "UClusterEmbedding": {
+        "width": 0.25,
+        "n_neighbors": 4,
+        "epochs": 1,
+        "batch_size": 32,
+        "random_state": 0,
+    },
+    "DeepKMeans": {
+        "embedding": UClusterEmbedding(width=0.25, n_neighbors=4, epochs=1, batch_size=32),
+        "epochs": 1,
+        "batch_size": 32,
+        "n_init": 1,
+        "random_state": 0,
+    },
+}
+
+# UCluster reads a constituent matrix (3·P columns, a pT ≥ 0 per constituent and at least
+# one particle per jet) and raises a clear ValueError otherwise (tested). These checks feed
+# 2, 4, 5 or 10 columns, or a row whose only pT is 0; tests/test_ucluster_estimators.py
+# runs all of them on a test-only subclass that pads the width, so they are still covered.
+_UCLUSTER_WIDTH_CHECKS = {
+    check: "needs a constituent matrix: 3·P columns, a particle in every jet"
+    for check in (
+        "check_estimators_dtypes",
+        "check_dtype_object",
+        "check_fit2d_1sample",
+        "check_fit2d_1feature",
+        "check_estimators_fit_returns_self",
+        "check_estimators_overwrite_params",
+        "check_readonly_memmap_input",
+        "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit",
+        "check_fit_idempotent",
+        "check_fit_check_is_fitted",
+        "check_n_features_in",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+        "check_transformer_data_not_an_array",
+    )
 }
 
 # Checks an estimator must skip, each with the reason (see the developer guide).
 EXPECTED_FAILED_CHECKS = {
+    "UClusterEmbedding": _UCLUSTER_WIDTH_CHECKS,
+    "DeepKMeans": {
+        **_UCLUSTER_WIDTH_CHECKS,
+        # 2-D blobs read as one-particle jets lose their structure (a lone particle has
+        # Δη = Δφ = 0 to its jet axis), so the clustering-quality check cannot pass.
+        "check_clustering": "2-D blobs are not jets; the clusters of W/Z/top are tested",
+    },
     # Only the m_jj column must be non-negative (and is checked); the check makes other
     # columns negative and expects an error. tests/test_fits.py checks the m_jj column.
     "DijetFitBackground": {

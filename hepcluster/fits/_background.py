@@ -338,7 +338,8 @@ class DijetFitBackground(BaseEstimator):
         except np.linalg.LinAlgError:  # pragma: no cover - pinv is robust
             return np.full(self.n_params, np.nan)
         errors = np.sqrt(np.clip(np.diag(covariance), 0.0, None))[: self.n_params].copy()
-        errors[0] = errors[0] * self.params_[0]  # p0 = exp(θ0)
+        with np.errstate(over="ignore"):  # a runaway fit may have an enormous p0
+            errors[0] = errors[0] * self.params_[0]  # p0 = exp(θ0)
         return errors
 
     def expected_counts(self, bins=None):

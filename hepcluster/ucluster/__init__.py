@@ -1,0 +1,87 @@
+"""UCluster: unsupervised clustering with a graph network and a differentiable k-means.
+
+The second method of hepcluster (V. Mikuni, F. Canelli, *Unsupervised clustering for
+collider physics*, Phys. Rev. D 103, 092007, arXiv:2010.07106):
+
+- :class:`UClusterEmbedding` — ABCNet (graph attention, :class:`GAPLayer`) pre-trained on
+  an auxiliary mass classification computed from the constituents; a transformer to the
+  embedding.
+- :class:`DeepKMeans` — the clusterer: k-means initialisation on the pre-trained
+  embedding, then joint training with the focal loss plus β times the clustering loss.
+- Event-level anomaly detection (:func:`anomaly_search`): clusters of whole dijet events,
+  signal-rich clusters and a background from the dijet-function fit of the nearest
+  cluster.
+
+TensorFlow/Keras (extra ``ucluster``) are imported only when a network is built, trained
+or unpickled: the Keras names of this module (:class:`GAPLayer`, :func:`build_abcnet`, the
+losses) are loaded on first access.
+"""
+
+import importlib
+
+from ._anomaly import (
+    AnomalySearchResult,
+    anomaly_search,
+    event_matrix,
+    nearest_cluster_background,
+)
+from ._deep_kmeans import DeepKMeans
+from ._embedding import UClusterEmbedding, as_constituent_matrix
+from ._features import (
+    EVENT_MASS_BINS,
+    JET_MASS_BINS,
+    NetworkInputs,
+    event_inputs,
+    event_mass_targets,
+    jet_inputs,
+    jet_mass_targets,
+    mass_bin_targets,
+)
+from ._schedules import alpha_schedule, learning_rate_schedule
+
+# Names that need Keras: module that defines each, imported on first access.
+_LAZY = {
+    "ABCNET_WIDTHS": "._models",
+    "build_abcnet": "._models",
+    "GAPLayer": "._layers",
+    "MaskedPooling": "._layers",
+    "ParticleDense": "._layers",
+    "BroadcastParticles": "._layers",
+    "MaskedStandardization": "._layers",
+    "ScaleNormalization": "._layers",
+    "ClusteringLayer": "._losses",
+    "FocalLoss": "._losses",
+    "PassThroughLoss": "._losses",
+    "clustering_loss": "._losses",
+    "focal_loss": "._losses",
+    "sinkhorn_assignment": "._losses",
+}
+
+__all__ = [
+    "EVENT_MASS_BINS",
+    "JET_MASS_BINS",
+    "AnomalySearchResult",
+    "DeepKMeans",
+    "NetworkInputs",
+    "UClusterEmbedding",
+    "alpha_schedule",
+    "anomaly_search",
+    "as_constituent_matrix",
+    "event_inputs",
+    "event_mass_targets",
+    "event_matrix",
+    "jet_inputs",
+    "jet_mass_targets",
+    "learning_rate_schedule",
+    "mass_bin_targets",
+    "nearest_cluster_background",
+    *sorted(_LAZY),
+]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

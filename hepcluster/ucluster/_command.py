@@ -1,0 +1,337 @@
+"""The ``hepcluster ucluster`` subcommand: UCluster on jets (W/Z/top) or on dijet events.
+
+``add_ucluster_command(subparsers)`` registers it with the ``argparse`` subparsers of
+:mod:`hepcluster.cli`; its handler is called with the parsed arguments.
+"""
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["add_ucluster_command", "run_ucluster"]
+
+
+def _add_training_options(parser, *, n_clusters, embedding_dim):
+    group = parser.add_argument_group(
+        "network and training",
+        "Defaults suit a CPU run of minutes (a quarter-width ABCNet, a few epochs, a soft "
+        "start of α and fast centroids); the paper's settings are --width 1 "
+        "--pretrain-epochs 10 --epochs 90 --batch-size 1024 --alpha 1 --alpha-step 2 "
+        "--centroid-lr-factor 1.",
+    )
+    group.add_argument(
+        "--n-clusters", type=int, default=n_clusters, help="clusters k (default: %(default)s)"
+    )
+    group.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=embedding_dim,
+        help="embedding dimension E (default: %(default)s)",
+    )
+    group.add_argument(
+        "--width",
+        type=float,
+        default=0.25,
+        help="multiplier of ABCNet's layer widths; 1 is the paper's network "
+        "(default: %(default)s)",
+    )
+    group.add_argument("--n-neighbors", type=int, default=10, help="k of the kNN graphs")
+    group.add_argument(
+        "--pretrain-epochs", type=int, default=2, help="pre-training epochs (default: %(default)s)"
+    )
+    group.add_argument(
+        "--epochs", type=int, default=6, help="joint-training epochs (default: %(default)s)"
+    )
+    group.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
+    group.add_argument("--learning-rate", type=float, default=1e-3)
+    group.add_argument("--beta", type=float, default=10.0, help="weight of the clustering loss")
+    group.add_argument("--alpha", type=float, default=0.05, help="α at the first joint epoch")
+    group.add_argument("--alpha-step", type=float, default=0.3, help="growth of α per epoch")
+    group.add_argument(
+        "--centroid-lr-factor",
+        type=float,
+        default=100.0,
+        help="learning-rate multiplier of the centroids (default: %(default)s)",
+    )
+    group.add_argument(
+        "--label-proportions",
+        choices=["none", "uniform"],
+        default="none",
+        help="Sinkhorn label-proportion regularisation of the assignment",
+    )
+    group.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+
+
+def add_ucluster_command(subparsers):
+    """Register ``hepcluster ucluster {jets,events}`` with an argparse subparsers object.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``parser.add_subparsers()`` returned in :func:`hepcluster.cli.build_parser`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``ucluster`` parser; its ``handler`` default is :func:`run_ucluster`.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from hepcluster.ucluster._command import add_ucluster_command
+    >>> parser = argparse.ArgumentParser(prog="hepcluster")
+    >>> _ = add_ucluster_command(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["ucluster", "jets", "--n-per-class", "100"])
+    >>> args.task, args.n_per_class, args.handler.__name__
+    ('jets', 100, 'run_ucluster')
+    """
+    parser = subparsers.add_parser(
+        "ucluster",
+        help="UCluster (arXiv:2010.07106): deep clustering of jets or of dijet events",
+        description=(
+            "Train UCluster, a graph attention network (ABCNet) trained jointly with a "
+            "differentiable k-means, and write the clusters, metrics and figures. "
+            "'jets': unsupervised W/Z/top classification; 'events': anomaly detection on "
+            "dijet events with a nearest-cluster background estimate. Needs the 'ucluster' "
+            "extra (TensorFlow)."
+        ),
+    )
+    tasks = parser.add_subparsers(title="tasks", dest="task", metavar="TASK", required=True)
+
+    jets = tasks.add_parser(
+        "jets",
+        help="cluster W, Z and top jets; cluster accuracy against k-means and KNN",
+        description="Unsupervised multiclass classification of jets (UCluster §3).",
+    )
+    jets.add_argument(
+        "--input",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="hls4ml jet files (default: synthetic jets from hepcluster.datasets.make_jets)",
+    )
+    jets.add_argument(
+        "--n-per-class", type=int, default=1000, help="synthetic jets per class (default: 1000)"
+    )
+    jets.add_argument(
+        "--n-constituents", type=int, default=30, help="particles per jet (default: 30)"
+    )
+    jets.add_argument(
+        "--output", type=Path, default=Path("hepcluster-ucluster-jets"), help="output folder"
+    )
+    _add_training_options(jets, n_clusters=3, embedding_dim=3)
+
+    events = tasks.add_parser(
+        "events",
+        help="cluster dijet events and estimate the background of signal-rich clusters",
+        description="Anomaly detection on whole dijet events (UCluster §4).",
+    )
+    events.add_argument(
+        "events", type=Path, help="EventTable HDF5 file (written by hepcluster generate)"
+    )
+    events.add_argument(
+        "--n-constituents", type=int, default=30, help="particles per jet kept (default: 30)"
+    )
+    events.add_argument(
+        "--bins",
+        type=float,
+        nargs=3,
+        default=(2500.0, 6000.0, 100.0),
+        metavar=("LOW", "HIGH", "WIDTH"),
+        help="m_jj bins in GeV (default: 2500 6000 100)",
+    )
+    events.add_argument(
+        "--signal-region",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LOW", "HIGH"),
+        help="m_jj signal region in GeV (default: scanned)",
+    )
+    events.add_argument("--threshold", type=float, default=3.0, help="selection threshold (σ)")
+    events.add_argument(
+        "--output", type=Path, default=Path("hepcluster-ucluster-events"), help="output folder"
+    )
+    _add_training_options(events, n_clusters=2, embedding_dim=2)
+    parser.set_defaults(handler=run_ucluster)
+    return parser
+
+
+def _model(args, task):
+    from ._deep_kmeans import DeepKMeans
+    from ._embedding import UClusterEmbedding
+
+    embedding = UClusterEmbedding(
+        task=task,
+        embedding_dim=args.embedding_dim,
+        n_neighbors=args.n_neighbors,
+        width=args.width,
+        epochs=args.pretrain_epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        device=args.device,
+        random_state=args.seed,
+    )
+    return DeepKMeans(
+        embedding,
+        n_clusters=args.n_clusters,
+        beta=args.beta,
+        alpha=args.alpha,
+        alpha_step=args.alpha_step,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        centroid_lr_factor=args.centroid_lr_factor,
+        label_proportions=None if args.label_proportions == "none" else args.label_proportions,
+        device=args.device,
+        random_state=args.seed,
+    )
+
+
+def _throughput(model):
+    rates = model.embedding_.history_.get("samples_per_second", []) + model.history_.get(
+        "samples_per_second", []
+    )
+    # The first epoch of each phase includes building the graph; report the later ones.
+    later = rates[1:] if len(rates) > 1 else rates
+    return float(np.median(later)) if later else float("nan")
+
+
+def _run_jets(args):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ..metrics import cluster_accuracy
+
+    if args.input:
+        from ..datasets import read_hls4ml
+
+        X, y = read_hls4ml(
+            args.input, n_constituents=args.n_constituents, classes=("W", "Z", "top")
+        )
+    else:
+        from ..datasets import make_jets
+
+        X, y = make_jets(
+            args.n_per_class, n_constituents=args.n_constituents, random_state=args.seed
+        )
+    logger.info("%d jets with %d constituent slots", X.shape[0], X.shape[1] // 3)
+    model = _model(args, "jets").fit(X)
+    embedding = model.embed(X)
+    rng = np.random.default_rng(args.seed)
+    train = rng.random(len(y)) < 0.5
+    knn = KNeighborsClassifier(n_neighbors=15).fit(embedding[train], y[train])
+    summary = {
+        "n_jets": len(y),
+        "cluster_accuracy_kmeans_pretrained": cluster_accuracy(y, model.init_labels_),
+        "cluster_accuracy_ucluster": cluster_accuracy(y, model.labels_),
+        "accuracy_supervised_knn": float(knn.score(embedding[~train], y[~train])),
+        "training_jets_per_second": _throughput(model),
+    }
+    args.output.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        args.output / "clusters.npz",
+        labels=model.labels_,
+        init_labels=model.init_labels_,
+        embedding=embedding,
+        y=np.asarray(y, dtype=str),
+        cluster_centers=model.cluster_centers_,
+    )
+    if not args.no_plots:
+        _plot_jets(args.output / "ucluster_jets.png", embedding, y, model)
+    return summary
+
+
+def _plot_jets(path, embedding, y, model):
+    from ..plotting._style import hep_style, pyplot
+
+    plt = pyplot()
+    with hep_style():
+        fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+        for name in np.unique(y):
+            chosen = y == name
+            axes[0].scatter(embedding[chosen, 0], embedding[chosen, 1], s=2, label=str(name))
+        axes[0].scatter(*model.cluster_centers_[:, :2].T, marker="x", color="black", s=80)
+        axes[0].set_xlabel("embedding 0")
+        axes[0].set_ylabel("embedding 1")
+        axes[0].legend(markerscale=5)
+        classes = np.unique(y)
+        matrix = np.array(
+            [
+                [np.sum((y == c) & (model.labels_ == k)) for k in range(model.n_clusters)]
+                for c in classes
+            ]
+        )
+        axes[1].imshow(matrix, cmap="Blues")
+        axes[1].set_xticks(range(model.n_clusters))
+        axes[1].set_yticks(range(len(classes)), [str(c) for c in classes])
+        axes[1].set_xlabel("cluster")
+        for (i, k), value in np.ndenumerate(matrix):
+            axes[1].text(k, i, str(value), ha="center", va="center")
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+
+
+def _run_events(args):
+    from ..datasets import EventTable
+    from ._anomaly import anomaly_search
+
+    if not args.events.exists():
+        raise FileNotFoundError(f"no such event file: {args.events}")
+    events = EventTable.read_hdf5(args.events)
+    if events.n_constituents > args.n_constituents:
+        events.constituents = np.ascontiguousarray(
+            events.constituents[:, :, : args.n_constituents]
+        )
+    logger.info("read %r", events)
+    low, high, width = args.bins
+    bins = np.arange(low, high + 0.5 * width, width)
+    model = _model(args, "events")
+    result = anomaly_search(
+        events,
+        model,
+        bins=bins,
+        signal_region=args.signal_region,
+        threshold=args.threshold,
+    )
+    args.output.mkdir(parents=True, exist_ok=True)
+    result.save(args.output / "anomaly.npz")
+    summary = result.summary()
+    summary["training_events_per_second"] = _throughput(model)
+    if not args.no_plots:
+        from ..plotting._style import hep_style, pyplot
+
+        plt = pyplot()
+        with hep_style():
+            fig, axes = plt.subplots(1, result.n_clusters, figsize=(8 * result.n_clusters, 6))
+            for k, ax in enumerate(np.atleast_1d(axes)):
+                result.plot(cluster=k, ax=ax)
+            fig.tight_layout()
+            fig.savefig(args.output / "ucluster_events.png", dpi=90)
+            plt.close(fig)
+    return summary
+
+
+def run_ucluster(args):
+    """Handler of ``hepcluster ucluster``: train, evaluate, write ``summary.json``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of the ``ucluster`` subcommand.
+    """
+    # TensorFlow's C++ start-up messages are noise on a command line.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    summary = _run_jets(args) if args.task == "jets" else _run_events(args)
+    with open(args.output / "summary.json", "w") as file:
+        json.dump(summary, file, indent=2, default=float)
+    sys.stdout.write(json.dumps(summary, indent=2, default=float) + "\n")
+    logger.info("results written to %s", args.output.resolve())

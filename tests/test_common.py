@@ -1,5 +1,6 @@
 """scikit-learn's common estimator checks over every public estimator of hepcluster."""
 
+from _width_checks import IMAGE_WIDTH_CHECKS, UCLUSTER_WIDTH_CHECKS
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hepcluster
@@ -46,26 +47,9 @@ CHECK_PARAMS = {
 # one particle per jet) and raises a clear ValueError otherwise (tested). These checks feed
 # 2, 4, 5 or 10 columns, or a row whose only pT is 0; tests/test_ucluster_estimators.py
 # runs all of them on a test-only subclass that pads the width, so they are still covered.
-_UCLUSTER_WIDTH_CHECKS = {
-    check: "needs a constituent matrix: 3·P columns, a particle in every jet"
-    for check in (
-        "check_estimators_dtypes",
-        "check_dtype_object",
-        "check_fit2d_1sample",
-        "check_fit2d_1feature",
-        "check_estimators_fit_returns_self",
-        "check_estimators_overwrite_params",
-        "check_readonly_memmap_input",
-        "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit",
-        "check_fit_idempotent",
-        "check_fit_check_is_fitted",
-        "check_n_features_in",
-        "check_transformer_general",
-        "check_transformer_preserve_dtypes",
-        "check_transformer_data_not_an_array",
-    )
-}
+_UCLUSTER_WIDTH_CHECKS = dict.fromkeys(
+    UCLUSTER_WIDTH_CHECKS, "needs a constituent matrix: 3·P columns, a particle in every jet"
+)
 
 # Checks an estimator must skip, each with the reason (see the developer guide).
 EXPECTED_FAILED_CHECKS = {
@@ -94,22 +78,9 @@ EXPECTED_FAILED_CHECKS = {
     # 3·P columns (pT, η, φ per constituent), so fit raises a clear ValueError by design.
     # tests/test_images.py runs the same checks on a test-only subclass that pads the
     # width, so everything but the width check is still covered.
-    "JetImageTransformer": {
-        check: "needs a width that is a multiple of 3 (constituent matrix)"
-        for check in (
-            "check_estimators_dtypes",
-            "check_dtype_object",
-            "check_fit2d_1sample",
-            "check_estimators_fit_returns_self",
-            "check_estimators_overwrite_params",
-            "check_readonly_memmap_input",
-            "check_n_features_in_after_fitting",
-            "check_positive_only_tag_during_fit",
-            "check_fit_idempotent",
-            "check_fit_check_is_fitted",
-            "check_n_features_in",
-        )
-    },
+    "JetImageTransformer": dict.fromkeys(
+        IMAGE_WIDTH_CHECKS, "needs a width that is a multiple of 3 (constituent matrix)"
+    ),
 }
 
 

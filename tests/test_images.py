@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pytest
 import scipy.ndimage
+from _width_checks import IMAGE_WIDTH_CHECKS
 from sklearn.base import clone
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.pipeline import make_pipeline
@@ -534,22 +535,7 @@ class _AnyWidthJetImageTransformer(JetImageTransformer):
         return X
 
 
-@pytest.mark.parametrize(
-    "check_name",
-    [
-        "check_estimators_dtypes",
-        "check_dtype_object",
-        "check_fit2d_1sample",
-        "check_estimators_fit_returns_self",
-        "check_estimators_overwrite_params",
-        "check_readonly_memmap_input",
-        "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit",
-        "check_fit_idempotent",
-        "check_fit_check_is_fitted",
-        "check_n_features_in",
-    ],
-)
+@pytest.mark.parametrize("check_name", IMAGE_WIDTH_CHECKS)
 def test_width_independent_common_checks(check_name):
     # tests/test_common.py marks these as expected failures because they feed widths
     # that are not multiples of 3; everything else they check must still hold.

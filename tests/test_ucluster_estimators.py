@@ -13,6 +13,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+from _width_checks import UCLUSTER_WIDTH_CHECKS
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
@@ -260,26 +261,7 @@ class _AnyWidthUClusterEmbedding(UClusterEmbedding):
         return X
 
 
-WIDTH_CHECKS = [
-    "check_estimators_dtypes",
-    "check_dtype_object",
-    "check_fit2d_1sample",
-    "check_fit2d_1feature",
-    "check_estimators_fit_returns_self",
-    "check_estimators_overwrite_params",
-    "check_readonly_memmap_input",
-    "check_n_features_in_after_fitting",
-    "check_positive_only_tag_during_fit",
-    "check_fit_idempotent",
-    "check_fit_check_is_fitted",
-    "check_n_features_in",
-    "check_transformer_general",
-    "check_transformer_preserve_dtypes",
-    "check_transformer_data_not_an_array",
-]
-
-
-@pytest.mark.parametrize("check_name", WIDTH_CHECKS)
+@pytest.mark.parametrize("check_name", UCLUSTER_WIDTH_CHECKS)
 def test_width_independent_common_checks_of_the_embedding(check_name):
     # tests/test_common.py marks these as expected failures (widths that are not multiples
     # of 3, or a row whose only pT is 0); everything else they check must still hold.
@@ -287,7 +269,7 @@ def test_width_independent_common_checks_of_the_embedding(check_name):
     check("UClusterEmbedding", _AnyWidthUClusterEmbedding(**TINY, random_state=0))
 
 
-@pytest.mark.parametrize("check_name", WIDTH_CHECKS)
+@pytest.mark.parametrize("check_name", UCLUSTER_WIDTH_CHECKS)
 def test_width_independent_common_checks_of_deep_kmeans(check_name):
     check = getattr(estimator_checks, check_name)
     check("DeepKMeans", DeepKMeans(_AnyWidthUClusterEmbedding(**TINY), epochs=1, random_state=0))

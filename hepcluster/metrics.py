@@ -50,6 +50,14 @@ def cluster_accuracy(y_true, labels):
     return float(contingency[rows, cols].sum() / y_true.size)
 
 
+def _selected_signal_and_background(is_signal, selected, sample_weight):
+    """Weighted signal S and background B inside a selection (everything when None)."""
+    is_signal = np.asarray(is_signal, dtype=bool)
+    selected = np.ones_like(is_signal) if selected is None else np.asarray(selected, dtype=bool)
+    weight = np.ones(is_signal.shape) if sample_weight is None else np.asarray(sample_weight)
+    return weight[selected & is_signal].sum(), weight[selected & ~is_signal].sum()
+
+
 def signal_to_background(is_signal, selected=None, sample_weight=None):
     """Signal-to-background ratio S/B of a selection.
 
@@ -65,11 +73,7 @@ def signal_to_background(is_signal, selected=None, sample_weight=None):
     float
         S/B (inf when the selection contains no background).
     """
-    is_signal = np.asarray(is_signal, dtype=bool)
-    selected = np.ones_like(is_signal) if selected is None else np.asarray(selected, dtype=bool)
-    weight = np.ones(is_signal.shape) if sample_weight is None else np.asarray(sample_weight)
-    signal = weight[selected & is_signal].sum()
-    background = weight[selected & ~is_signal].sum()
+    signal, background = _selected_signal_and_background(is_signal, selected, sample_weight)
     return float(signal / background) if background > 0 else float("inf")
 
 
@@ -127,11 +131,7 @@ def signal_significance(is_signal, selected=None, sample_weight=None):
     >>> signal_significance([True, True, False, False, False, False])
     1.0
     """
-    is_signal = np.asarray(is_signal, dtype=bool)
-    selected = np.ones_like(is_signal) if selected is None else np.asarray(selected, dtype=bool)
-    weight = np.ones(is_signal.shape) if sample_weight is None else np.asarray(sample_weight)
-    signal = weight[selected & is_signal].sum()
-    background = weight[selected & ~is_signal].sum()
+    signal, background = _selected_signal_and_background(is_signal, selected, sample_weight)
     if background > 0:
         return float(signal / np.sqrt(background))
     return float("inf") if signal > 0 else 0.0

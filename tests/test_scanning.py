@@ -163,6 +163,37 @@ def test_background_estimate_is_scaled_poor_spectrum():
     assert analysis["mls"][0] == pytest.approx(max(z.max(), 0.0))
 
 
+def test_bins_without_background_estimate_are_excluded_and_counted():
+    rng = np.random.default_rng(6)
+    spectra = rng.poisson(200.0, size=(2, 30, 6)).astype(float)
+    # member 0: cluster 3 is signal-rich (bin 2) and holds every jet of the last bin, so
+    # the background estimate of that bin is 0
+    spectra[0, 3, 2] += 1000.0
+    spectra[0, :, -1] = 0.0
+    spectra[0, 3, -1] = 5.0
+    analysis = analyse_spectra(spectra, outlier_fraction=0.2, threshold=3.0, statistic="poisson")
+    assert analysis["selected"][0, 3]
+    assert analysis["background_estimate"][0, -1] == 0.0
+    assert analysis["untestable_bins"][0].tolist() == [False] * 5 + [True]
+    assert not analysis["untestable_bins"][1].any()
+    assert np.all(np.isfinite(analysis["mls"]))
+    # the other bins are tested exactly as before
+    rich, background = analysis["signal_rich_spectrum"][0], analysis["background_estimate"][0]
+    expected = local_significance(rich[:-1], background[:-1]).max(initial=0.0)
+    assert analysis["mls"][0] == pytest.approx(expected)
+
+
+def test_min_background_excludes_bins_with_a_tiny_estimate():
+    spectra = np.random.default_rng(7).poisson(100.0, size=(1, 20, 4)).astype(float)
+    spectra[0, 0, 3] += 300.0
+    strict = analyse_spectra(spectra, outlier_fraction=0.2, threshold=3.0, statistic="poisson")
+    loose = analyse_spectra(
+        spectra, outlier_fraction=0.2, threshold=3.0, statistic="poisson", min_background=1e6
+    )
+    assert strict["mls"][0] > 0 and not strict["untestable_bins"].any()
+    assert loose["untestable_bins"][0].all() and loose["mls"][0] == 0.0
+
+
 # -- the scanner on synthetic events --------------------------------------------------------
 
 

@@ -30,7 +30,13 @@ class ScanResult(ResultIO):
     background_estimate : ndarray of shape (n_members, n_bins)
         N_{bkg,b}: the summed spectra of the other clusters, scaled to the same total.
     local_significance : ndarray of shape (n_members, n_bins)
-        Z_b of the excess (0 where there is none or no cluster is selected).
+        Z_b of the excess (0 where there is none, no cluster is selected or the bin
+        cannot be tested).
+    untestable_bins : ndarray of shape (n_members, n_bins), bool
+        Bins of a member with selected clusters whose background estimate is at most
+        ``min_background`` (by default: zero, every jet of the bin sits in a signal-rich
+        cluster). A Poisson p-value there would be 0 and Z infinite, so these bins are
+        excluded from the maximum (Z_b = 0) and counted here.
     mls_members : ndarray of shape (n_members,)
         Maximum local significance of each member.
     statistic : float
@@ -58,6 +64,7 @@ class ScanResult(ResultIO):
         "signal_rich_spectrum",
         "background_estimate",
         "local_significance",
+        "untestable_bins",
         "mls_members",
     )
 
@@ -71,6 +78,7 @@ class ScanResult(ResultIO):
     signal_rich_spectrum: np.ndarray
     background_estimate: np.ndarray
     local_significance: np.ndarray
+    untestable_bins: np.ndarray
     mls_members: np.ndarray
     statistic: float
     statistic_name: str
@@ -85,6 +93,11 @@ class ScanResult(ResultIO):
         return self.cluster_spectra.shape[0]
 
     @property
+    def n_untestable(self):
+        """Number of bins of each member excluded from the test (no background estimate)."""
+        return self.untestable_bins.sum(axis=1)
+
+    @property
     def n_selected(self):
         """Number of signal-rich clusters of each member."""
         return self.selected.sum(axis=1)
@@ -92,7 +105,8 @@ class ScanResult(ResultIO):
     def __repr__(self):
         return (
             f"ScanResult(statistic={self.statistic:.3f} ({self.statistic_name} MLS, "
-            f"mean of {self.n_members}), n_selected={self.n_selected.tolist()}, "
+            f"mean of {self.n_members}, local), n_selected={self.n_selected.tolist()}, "
+            f"n_untestable_bins={self.n_untestable.tolist()}, "
             f"n_jets={self.n_jets}, n_outside={self.n_outside})"
         )
 

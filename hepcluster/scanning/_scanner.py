@@ -64,6 +64,11 @@ class ClusterScanner(BaseEstimator):
     statistic : {"poisson", "poisson-midp", "gaussian"}, default="poisson"
         Local significance of the excess (see
         :func:`~hepcluster.scanning.local_significance`).
+    min_background : float, default=0.0
+        Bins whose background estimate is at most this many (weighted) events cannot
+        be tested and are excluded from the MLS (counted in
+        ``ScanResult.untestable_bins``). The default excludes only bins without any
+        background estimate, which would otherwise give an infinite Z.
     n_ensemble : int, default=15
         Number of k-means initialisations whose MLS values are averaged.
     batch_size : int, default=2048
@@ -110,6 +115,9 @@ class ClusterScanner(BaseEstimator):
     median is dropped, μ̃_b is the mean of the rest and σ̃_b their SD times
     g(f) = [1 − 2zφ(z)/(1 − f)]^(−1/2), z = Φ⁻¹(1 − f/2). Background estimate:
     N_bkg,b = N_poor,b · Σ N_sig+bkg / Σ N_poor. If no cluster is selected the MLS is 0.
+    A bin whose background estimate is zero (every jet of the bin in a signal-rich
+    cluster) has no Poisson p-value above 0; it cannot be tested, is excluded from the
+    maximum and is counted in the result, so the test statistic is always finite.
 
     ``fit`` and ``scan`` take ``sample_weight``: a bootstrap pseudo-experiment is a vector
     of per-event multiplicities applied to both jets of each event, with no copies.
@@ -143,6 +151,7 @@ class ClusterScanner(BaseEstimator):
         "outlier_fraction": [Interval(Real, 0.0, 1.0, closed="left")],
         "threshold": [Real],
         "statistic": [StrOptions(set(STATISTICS))],
+        "min_background": [Interval(Real, 0.0, None, closed="left")],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -159,6 +168,7 @@ class ClusterScanner(BaseEstimator):
         outlier_fraction=OUTLIER_FRACTION,
         threshold=THRESHOLD,
         statistic="poisson",
+        min_background=0.0,
         n_ensemble=N_ENSEMBLE,
         batch_size=BATCH_SIZE,
         max_iter=100,
@@ -172,6 +182,7 @@ class ClusterScanner(BaseEstimator):
         self.outlier_fraction = outlier_fraction
         self.threshold = threshold
         self.statistic = statistic
+        self.min_background = min_background
         self.n_ensemble = n_ensemble
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -386,6 +397,7 @@ class ClusterScanner(BaseEstimator):
             outlier_fraction=self.outlier_fraction,
             threshold=self.threshold,
             statistic=self.statistic,
+            min_background=self.min_background,
         )
         mls = analysis.pop("mls")
         return ScanResult(

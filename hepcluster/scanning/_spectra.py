@@ -36,7 +36,7 @@ def cluster_spectra(labels, bin_index, weights, n_clusters, n_bins):
     return counts.reshape(n_members, n_clusters, n_bins)
 
 
-def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic):
+def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic, min_background=0.0):
     """Standardise cluster spectra, select signal-rich clusters, estimate the background.
 
     Parameters
@@ -49,13 +49,19 @@ def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic):
         θ: cluster i is signal-rich when max_b z_{i,b} > θ.
     statistic : {"poisson", "poisson-midp", "gaussian"}
         Local significance used for the MLS.
+    min_background : float, default=0.0
+        Bins whose background estimate is at most this many events cannot be tested:
+        their local significance is 0 and they are flagged in ``untestable_bins``.
+        With the default, only bins without any background estimate are excluded, where
+        a Poisson p-value of a non-empty signal-rich bin would be 0 and Z infinite.
 
     Returns
     -------
     dict of ndarray
         ``normalised_spectra``, ``robust_mean``, ``robust_std``, ``standardised_spectra``,
         ``selected``, ``signal_rich_spectrum``, ``background_estimate``,
-        ``local_significance`` and ``mls`` (one value per member).
+        ``local_significance``, ``untestable_bins`` (bins excluded from the test, see
+        ``min_background``) and ``mls`` (one value per member).
     """
     totals = spectra.sum(axis=2, keepdims=True)
     normalised = np.divide(spectra, totals, out=np.zeros_like(spectra), where=totals > 0)
@@ -71,8 +77,9 @@ def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic):
     poor_total = poor.sum(axis=1, keepdims=True)
     scale = np.divide(rich_total, poor_total, out=np.zeros_like(rich_total), where=poor_total > 0)
     background = poor * scale
+    untestable = (background <= min_background) & selected.any(axis=1, keepdims=True)
     z = local_significance(rich, background, statistic)
-    z[~selected.any(axis=1)] = 0.0
+    z[untestable | ~selected.any(axis=1, keepdims=True)] = 0.0
     return {
         "normalised_spectra": normalised,
         "robust_mean": mean,
@@ -82,5 +89,6 @@ def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic):
         "signal_rich_spectrum": rich,
         "background_estimate": background,
         "local_significance": z,
+        "untestable_bins": untestable,
         "mls": z.max(axis=1, initial=0.0),
     }

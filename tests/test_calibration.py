@@ -12,6 +12,7 @@ from hepcluster.calibration import (
     global_significance,
     run_pseudo_experiments,
 )
+from hepcluster.calibration._pseudo import _save_checkpoint
 from hepcluster.datasets import make_dijet_events
 
 BINS = (3000.0, 3100.0, 3200.0, 3300.0, 3400.0, 3500.0, 3600.0, 3700.0, 3800.0)
@@ -63,8 +64,14 @@ def test_calibration_result_curves_by_hand():
     np.testing.assert_allclose(result.s_over_b, [0.01, 0.02, 0.03])
     assert medians[1] > 1.0
     expected = 100 + 100 * (1.0 - medians[0]) / (medians[1] - medians[0])
-    assert result.events_for(1.0) == pytest.approx(expected)
-    assert np.isnan(result.events_for(5.0))
+    needed = result.events_for(1.0)
+    assert needed.kind == "computed"
+    assert float(needed.value) == pytest.approx(expected)
+    assert needed.low < needed.value < needed.high
+    # never reached within the injected range: more than the largest injection is needed
+    beyond = result.events_for(5.0)
+    assert beyond.kind == "lower bound"
+    assert float(beyond.value) == 300.0
     other = CalibrationResult(
         null_statistics=np.arange(1000.0),
         signal_injections=[100, 200, 300],
@@ -72,9 +79,45 @@ def test_calibration_result_curves_by_hand():
         n_background=1e4,
     )
     improvement = result.significance_improvement(other)
-    assert np.isnan(improvement[0])
-    assert improvement[2] == pytest.approx(medians[2] / medians[1])
-    assert result.events_for(1.0, other) < 1.0
+    assert improvement.kind[0] == "undetermined"
+    assert np.isnan(improvement.value[0])
+    assert improvement.value[2] == pytest.approx(medians[2] / medians[1])
+    assert improvement.low[2] < improvement.value[2] < improvement.high[2]
+    assert float(result.events_for(1.0, other).value) < 1.0
+
+
+def test_median_interval_is_the_clopper_pearson_interval_of_its_p_value():
+    result = CalibrationResult(
+        null_statistics=np.arange(1000.0),
+        signal_injections=[100],
+        injected_statistics=[[989.0] * 5],
+        n_background=1e4,
+    )
+    median = result.median_estimate()
+    low, high = stats.beta.ppf(0.16, 11, 990), stats.beta.isf(0.16, 12, 989)
+    assert median.value[0] == pytest.approx(stats.norm.isf(0.011))
+    assert median.low[0] == pytest.approx(stats.norm.isf(high))
+    assert median.high[0] == pytest.approx(stats.norm.isf(low))
+
+
+def test_bounds_are_marked_and_propagate_into_events_and_improvement():
+    rng = np.random.default_rng(3)
+    bounded = CalibrationResult(
+        null_statistics=rng.normal(size=60),  # too few for a tail model
+        signal_injections=[100, 200],
+        injected_statistics=[[0.0, 0.1, 0.2], [50.0, 60.0, 70.0]],
+        n_background=1e4,
+    )
+    median = bounded.median_estimate()
+    assert median.kind.tolist() == ["computed", "lower bound"]
+    assert median.format()[1] == f"≥ {stats.norm.isf(1 / 60):.2f}"
+    assert np.isinf(median.high[1])
+    needed = bounded.events_for(1.0)
+    assert needed.kind == "upper bound"
+    assert str(needed).startswith("≤ ")
+    improvement = bounded.significance_improvement(bounded)
+    assert improvement.kind[1] == "undetermined"  # a bound over a bound says nothing
+    assert "≥" in repr(bounded)
 
 
 def test_calibration_result_round_trips_through_a_file(tmp_path):
@@ -184,10 +227,11 @@ def test_resume_from_a_checkpoint_gives_identical_results(events, tmp_path):
     path = tmp_path / "calibration.json"
     full = run_pseudo_experiments(_fit(), events, checkpoint=path, **options)
     saved = json.loads(path.read_text())
-    assert len(saved["statistics"]) == 14
+    statistics = saved["payload"]["statistics"]
+    assert len(statistics) == 14
     # a run killed half-way left only some pseudo-experiments behind
-    saved["statistics"] = {k: v for k, v in saved["statistics"].items() if int(k) % 2}
-    path.write_text(json.dumps(saved))
+    partial = {int(k): v for k, v in statistics.items() if int(k) % 2}
+    _save_checkpoint(path, saved["key"], partial, {})
     resumed = run_pseudo_experiments(_fit(), events, checkpoint=path, **options)
     np.testing.assert_array_equal(full.null_statistics, resumed.null_statistics)
     np.testing.assert_array_equal(full.injected_statistics, resumed.injected_statistics)
@@ -195,6 +239,26 @@ def test_resume_from_a_checkpoint_gives_identical_results(events, tmp_path):
         run_pseudo_experiments(
             _fit(), events, checkpoint=path, n_background_only=3, random_state=8
         )
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: text[: len(text) // 2], "not readable JSON"),
+        (lambda text: text.replace('"statistics": {"0": ', '"statistics": {"0": 1e9 + '), "JSON"),
+        (lambda text: json.dumps([1, 2]), "not a hepcluster calibration checkpoint"),
+        (lambda text: text.replace("[", "[").replace('{"0": ', '{"0": 1', 1), "checksum"),
+    ],
+)
+def test_damaged_checkpoints_are_refused_with_their_path(events, tmp_path, damage, message):
+    options = dict(n_background_only=4, random_state=7)
+    path = tmp_path / "calibration.json"
+    run_pseudo_experiments(_fit(), events, checkpoint=path, **options)
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(ValueError, match=message) as error:
+        run_pseudo_experiments(_fit(), events, checkpoint=path, **options)
+    assert str(path) in str(error.value)
+    assert "remove it" in str(error.value)
 
 
 def test_dask_cluster_gives_the_same_results_as_local_workers(events):

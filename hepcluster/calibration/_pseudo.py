@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from numbers import Integral
@@ -13,6 +14,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
@@ -149,13 +151,13 @@ def _set_seed(estimator, seed):
     return estimator
 
 
-def _run_one(problem, seed, n_signal):
+def _run_one(problem, seed, n_signal, estimator_seed):
     rng = np.random.default_rng(seed)
     if problem.bootstrap == "parametric":
         row_weight = _parametric_counts(problem, rng, n_signal)
     else:
         row_weight = _event_weights(problem, rng, n_signal)[problem.row_event]
-    estimator = _set_seed(clone(problem.estimator), seed)
+    estimator = _set_seed(clone(problem.estimator), estimator_seed)
     if problem.y is None:
         estimator.fit(problem.features, sample_weight=row_weight)
         return float(estimator.score(problem.features, sample_weight=row_weight))
@@ -164,14 +166,52 @@ def _run_one(problem, seed, n_signal):
     return float(estimator.score(problem.features, problem.y, sample_weight=row_weight, **extra))
 
 
-def _run_chunk(problem, tasks):
+def _attempt(problem, seed, n_signal, estimator_seed):
+    """One try of a pseudo-experiment: its statistic, or why it has none."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            value = _run_one(problem, seed, n_signal, estimator_seed)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+            return None, f"{type(error).__name__}: {error}"
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            return None, f"did not converge: {warning.message}"
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if not np.isfinite(value):
+        return None, f"non-finite test statistic {value}"
+    return value, None
+
+
+def _run_task(problem, seed, n_signal, max_retries):
+    """A pseudo-experiment, retried with fresh estimator seeds (same bootstrap) on failure.
+
+    The data of a pseudo-experiment never change between tries: only the estimator's
+    own randomness (e.g. k-means initialisations) is drawn anew, from the task's seed.
+    Estimators without a ``random_state`` are deterministic and are not retried.
+    """
+    retries = max_retries if "random_state" in problem.estimator.get_params() else 0
+    retry_seeds = np.random.default_rng([seed, 1]).integers(np.iinfo(np.int32).max, size=retries)
+    reasons = []
+    for estimator_seed in [seed, *retry_seeds.tolist()]:
+        value, reason = _attempt(problem, seed, n_signal, estimator_seed)
+        if reason is None:
+            return value, None
+        reasons.append(reason)
+    return None, " | ".join(reasons)
+
+
+def _run_chunk(problem, tasks, max_retries):
     # Thousands of toys: the per-fit INFO messages (events outside the bins, ...) would
     # drown the log; warnings still come through.
     package_logger = logging.getLogger("hepcluster")
     level = package_logger.level
     package_logger.setLevel(max(level, logging.WARNING))
     try:
-        return [(task, _run_one(problem, seed, n_signal)) for task, seed, n_signal in tasks]
+        return [
+            (task, *_run_task(problem, seed, n_signal, max_retries))
+            for task, seed, n_signal in tasks
+        ]
     finally:
         package_logger.setLevel(level)
 
@@ -180,24 +220,120 @@ def _config_key(config):
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _checksum(payload):
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _damaged(path, why):
+    return ValueError(
+        f"checkpoint {path} is damaged ({why}); remove it to start the calibration again."
+    )
+
+
 def _load_checkpoint(path, key):
+    """Statistics and failures of a previous run, checked against their checksum."""
     if path is None or not Path(path).exists():
-        return {}
-    with open(path) as file:
-        saved = json.load(file)
-    if saved.get("key") != key:
+        return {}, {}
+    try:
+        with open(path) as file:
+            saved = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _damaged(path, f"not readable JSON: {error}") from error
+    if not isinstance(saved, dict) or not {"key", "payload", "checksum"} <= set(saved):
+        raise _damaged(path, "not a hepcluster calibration checkpoint")
+    if saved["checksum"] != _checksum(saved["payload"]):
+        raise _damaged(path, "checksum mismatch: the file was edited or cut short")
+    if saved["key"] != key:
         raise ValueError(
             f"checkpoint {path} belongs to a different calibration (estimator, events, "
             "counts or random_state differ); remove it or choose another path."
         )
-    return {int(task): value for task, value in saved["statistics"].items()}
+    payload = saved["payload"]
+    statistics = {int(task): float(value) for task, value in payload["statistics"].items()}
+    failures = {int(task): str(reason) for task, reason in payload["failures"].items()}
+    return statistics, failures
 
 
-def _save_checkpoint(path, key, statistics):
+def _save_checkpoint(path, key, statistics, failures):
+    payload = {
+        "statistics": {str(task): value for task, value in statistics.items()},
+        "failures": {str(task): reason for task, reason in failures.items()},
+    }
     temporary = Path(f"{path}.tmp")
     with open(temporary, "w") as file:
-        json.dump({"key": key, "statistics": statistics}, file)
+        json.dump({"key": key, "payload": payload, "checksum": _checksum(payload)}, file)
     os.replace(temporary, path)
+
+
+def check_writable(path, *, what="output"):
+    """Fail early, with the path, when ``path`` cannot be written (before any work).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file that will be written later.
+    what : str, default="output"
+        What the file is, for the message.
+
+    Raises
+    ------
+    OSError
+        Naming the path and the cause.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder, expected a file path.")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{what} {path}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{what} {path}: the folder {folder} is not writable.")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(f"{what} {path} exists and is not writable.")
+
+
+def _parse_shard(shard):
+    if shard is None:
+        return 0, 1
+    if isinstance(shard, str):
+        try:
+            index, count = (int(part) for part in shard.split("/"))
+        except ValueError:
+            raise ValueError(f"shard must look like 'I/N' (e.g. '0/4'), got {shard!r}.") from None
+    else:
+        index, count = shard
+    if isinstance(index, bool) or isinstance(count, bool):
+        raise ValueError(f"shard must be two integers (index, count), got {shard!r}.")
+    if not (isinstance(index, Integral) and isinstance(count, Integral)) or not (
+        0 <= index < count
+    ):
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}.")
+    return int(index), int(count)
+
+
+def _check_count(label, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(
+            f"{label} must be an integer >= {minimum}, got {value!r}: a calibration "
+            "needs background-only pseudo-experiments."
+            if label == "n_background_only"
+            else f"{label} must be an integer >= {minimum}, got {value!r}."
+        )
+
+
+def _signal_levels(signal_injections, n_pool):
+    levels = np.asarray(signal_injections, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(levels)) or np.any(levels != np.round(levels)):
+        raise ValueError(
+            f"signal_injections must be whole numbers of events, got {levels.tolist()}."
+        )
+    levels = levels.astype(np.int64)
+    if np.any(levels < 0) or np.any(levels > n_pool):
+        raise ValueError(
+            f"signal_injections must lie in [0, {n_pool}] (the signal pool holds {n_pool} "
+            f"events), got {levels.tolist()}."
+        )
+    return levels
 
 
 def run_pseudo_experiments(
@@ -214,6 +350,8 @@ def run_pseudo_experiments(
     random_state=None,
     checkpoint=None,
     name=None,
+    shard=None,
+    max_retries=2,
 ):
     """Calibrate a test statistic on bootstrap pseudo-experiments of an event sample.
 
@@ -254,14 +392,31 @@ def run_pseudo_experiments(
         All seeds are drawn up front from it: results are identical for any ``n_jobs``,
         chunking and backend, and after resuming from a checkpoint.
     checkpoint : str or path-like, optional
-        JSON file updated after every finished task; a killed run started again with the
-        same arguments resumes where it stopped.
+        JSON file (with a checksum) updated after every finished task; a killed run
+        started again with the same arguments resumes where it stopped. Failed
+        pseudo-experiments are stored too, so a resumed run never repeats them.
     name : str, optional
         Label of the result.
+    shard : (int, int) or str, optional
+        ``(index, count)`` or ``"index/count"``: run only the pseudo-experiments whose
+        position in the up-front seed list is ``index`` modulo ``count``, e.g. one job
+        of a batch farm. :meth:`CalibrationResult.merge` combines the shards into the
+        result a single run would give.
+    max_retries : int, default=2
+        A pseudo-experiment whose fit or scan fails (an exception, a
+        ``ConvergenceWarning`` or a non-finite statistic) is tried again with fresh
+        estimator seeds on the same bootstrap sample; after that it is recorded in
+        ``CalibrationResult.failures`` with its seed and reason, and treated
+        conservatively (see :class:`CalibrationResult`).
 
     Returns
     -------
     CalibrationResult
+
+    Raises
+    ------
+    RuntimeError
+        When every pseudo-experiment failed (the estimator cannot run on these events).
 
     Notes
     -----
@@ -285,24 +440,17 @@ def run_pseudo_experiments(
     """
     if not isinstance(events, EventTable):
         raise TypeError(f"events must be an EventTable, got {type(events).__name__}.")
-    for label, value, minimum in (
-        ("n_background_only", n_background_only, 1),
-        ("n_per_injection", n_per_injection, 1),
-    ):
-        if not isinstance(value, Integral) or value < minimum:
-            raise ValueError(
-                f"{label} must be an integer >= {minimum}, got {value!r}: a calibration "
-                "needs background-only pseudo-experiments."
-            )
+    _check_count("n_background_only", n_background_only, 1)
+    _check_count("n_per_injection", n_per_injection, 1)
+    _check_count("max_retries", max_retries, 0)
+    if chunk_size is not None:
+        _check_count("chunk_size", chunk_size, 1)
     if bootstrap not in BOOTSTRAPS:
         raise ValueError(f"bootstrap must be one of {BOOTSTRAPS}, got {bootstrap!r}.")
-    signal_injections = np.asarray(signal_injections, dtype=np.int64).reshape(-1)
-    n_pool = int(events.is_signal.sum())
-    if np.any(signal_injections < 0) or np.any(signal_injections > n_pool):
-        raise ValueError(
-            f"signal_injections must lie in [0, {n_pool}] (the signal pool holds {n_pool} "
-            f"events), got {signal_injections.tolist()}."
-        )
+    shard_index, shard_count = _parse_shard(shard)
+    signal_injections = _signal_levels(signal_injections, int(events.is_signal.sum()))
+    if checkpoint is not None:
+        check_writable(checkpoint, what="checkpoint")
     if (~events.is_signal).sum() == 0:
         raise ValueError("events hold no background event to resample.")
 
@@ -318,17 +466,25 @@ def run_pseudo_experiments(
         "n_events": len(events),
         "event_ids": hashlib.sha256(events.event_id.tobytes()).hexdigest(),
         "seeds": hashlib.sha256(seeds.tobytes()).hexdigest(),
-        "n_signal": n_signal.tolist(),
+        "n_background_only": int(n_background_only),
+        "signal_injections": signal_injections.tolist(),
+        "n_per_injection": int(n_per_injection),
         "bootstrap": bootstrap,
+        "max_retries": int(max_retries),
     }
     key = _config_key(config)
-    statistics = _load_checkpoint(checkpoint, key)
-    if statistics:
-        logger.info("resuming: %d of %d pseudo-experiments done", len(statistics), n_signal.size)
+    statistics, failures = _load_checkpoint(checkpoint, key)
+    mine = [task for task in range(n_signal.size) if task % shard_count == shard_index]
+    if statistics or failures:
+        logger.info(
+            "resuming: %d of %d pseudo-experiments done",
+            len(statistics) + len(failures),
+            len(mine),
+        )
     todo = [
         (task, int(seeds[task]), int(n_signal[task]))
-        for task in range(n_signal.size)
-        if task not in statistics
+        for task in mine
+        if task not in statistics and task not in failures
     ]
     workers = max(1, abs(n_jobs)) if n_jobs is not None else 1
     size = chunk_size or int(np.clip(np.ceil(len(todo) / (4 * workers)), 1, 25))
@@ -346,14 +502,39 @@ def run_pseudo_experiments(
         progress(total=len(todo), desc="pseudo-experiments", unit="toy") as bar,
     ):
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for finished in parallel(delayed(_run_chunk)(problem, chunk) for chunk in chunks):
-            statistics.update(dict(finished))
+        tasks = (delayed(_run_chunk)(problem, chunk, max_retries) for chunk in chunks)
+        for finished in parallel(tasks):
+            for task, value, reason in finished:
+                if reason is None:
+                    statistics[task] = value
+                else:
+                    failures[task] = reason
+                    logger.warning(
+                        "pseudo-experiment %d (seed %d) failed: %s", task, seeds[task], reason
+                    )
             bar.update(len(finished))
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, key, statistics)
-    values = np.array([statistics[task] for task in range(n_signal.size)])
+                _save_checkpoint(checkpoint, key, statistics, failures)
+    if failures and not statistics:
+        first = min(failures)
+        raise RuntimeError(
+            f"every pseudo-experiment failed; the first (seed {seeds[first]}): {failures[first]}"
+        )
+    values = np.full(n_signal.size, np.nan)
+    for task, value in statistics.items():
+        values[task] = value
     elapsed = time.perf_counter() - start
-    logger.info("%d pseudo-experiments in %.1f s", n_signal.size, elapsed)
+    logger.info("%d pseudo-experiments in %.1f s (%d failed)", len(mine), elapsed, len(failures))
+    metadata = {
+        "bootstrap": bootstrap,
+        "estimator": repr(estimator),
+        "random_state": None if random_state is None else str(random_state),
+        "seconds": elapsed,
+        "config_key": key,
+        "config": {**config, "random_state": None if random_state is None else str(random_state)},
+    }
+    if shard_count > 1:
+        metadata["shards"] = {"count": shard_count, "indices": [shard_index]}
     return CalibrationResult(
         null_statistics=values[:n_background_only],
         signal_injections=signal_injections,
@@ -362,10 +543,14 @@ def run_pseudo_experiments(
         ),
         n_background=float(events.weight[~events.is_signal].sum()),
         name=name or type(_final_estimator(estimator)).__name__,
-        metadata={
-            "bootstrap": bootstrap,
-            "estimator": repr(estimator),
-            "random_state": None if random_state is None else str(random_state),
-            "seconds": elapsed,
-        },
+        metadata=metadata,
+        failures=[
+            {
+                "task": task,
+                "seed": int(seeds[task]),
+                "n_signal": int(n_signal[task]),
+                "reason": reason,
+            }
+            for task, reason in sorted(failures.items())
+        ],
     )

@@ -4,7 +4,7 @@ import numpy as np
 from scipy import stats
 
 
-def empirical_p_value(null_statistics, observed, *, mid_p=False):
+def empirical_p_value(null_statistics, observed, *, mid_p=False, n_failed=0):
     """Fraction of background-only pseudo-experiments at least as extreme as ``observed``.
 
     Parameters
@@ -17,15 +17,19 @@ def empirical_p_value(null_statistics, observed, *, mid_p=False):
         Count ties with weight ½, p = (N_{>t} + ½ N_{=t}) / N_tot; by default ties count
         fully, p = N_{≥t} / N_tot (the conservative choice; with a continuous statistic
         the two agree).
+    n_failed : int, default=0
+        Background-only pseudo-experiments whose method failed (no statistic). They
+        count in N_tot and, conservatively, as at least as extreme as any observation:
+        p = (N_{≥t} + n_failed) / (N_valid + n_failed).
 
     Returns
     -------
     p : ndarray
         p-values, the same shape as ``observed``.
     is_bound : ndarray of bool
-        True where no null pseudo-experiment reaches ``observed`` (N_{≥t} = 0): the
-        p-value is then only bounded, p < 1/N_tot (arXiv:2402.17714, Eq. 3.4), and
-        ``p`` holds that bound.
+        True where no null pseudo-experiment reaches ``observed`` (N_{≥t} = 0 and no
+        failure): the p-value is then only bounded, p < 1/N_tot (arXiv:2402.17714,
+        Eq. 3.4), and ``p`` holds that bound.
 
     Examples
     --------
@@ -40,18 +44,54 @@ def empirical_p_value(null_statistics, observed, *, mid_p=False):
     if not np.all(np.isfinite(null)):
         raise ValueError("null_statistics contain NaN or infinite values.")
     observed = np.asarray(observed, dtype=np.float64)
-    n_at_least = null.size - np.searchsorted(null, observed, side="left")
+    n_at_least = null.size - np.searchsorted(null, observed, side="left") + n_failed
     if mid_p:
-        n_above = null.size - np.searchsorted(null, observed, side="right")
+        n_above = null.size - np.searchsorted(null, observed, side="right") + n_failed
         count = n_above + 0.5 * (n_at_least - n_above)
     else:
         count = n_at_least.astype(np.float64)
+    n_total = null.size + n_failed
     is_bound = n_at_least == 0
-    p = np.where(is_bound, 1.0 / null.size, count / null.size)
+    p = np.where(is_bound, 1.0 / n_total, count / n_total)
     return p, is_bound
 
 
-def global_significance(null_statistics, observed, *, mid_p=False):
+def clopper_pearson(count, n_total, confidence_level=0.68):
+    """Central Clopper–Pearson interval of a binomial fraction ``count / n_total``.
+
+    Parameters
+    ----------
+    count : array-like
+        Successes (may be half-integers for mid-p counts; the interval is then that of
+        the neighbouring integers, widened to cover both).
+    n_total : int
+        Trials.
+    confidence_level : float, default=0.68
+
+    Returns
+    -------
+    low, high : ndarray
+        Interval of the fraction.
+
+    Examples
+    --------
+    >>> from hepcluster.calibration._significance import clopper_pearson
+    >>> low, high = clopper_pearson(5, 100, 0.95)
+    >>> round(float(low), 4), round(float(high), 4)
+    (0.0164, 0.1128)
+    """
+    alpha = 1.0 - confidence_level
+    count = np.asarray(count, dtype=np.float64)
+    below, above = np.floor(count), np.ceil(count)
+    with np.errstate(invalid="ignore"):
+        low = np.where(below > 0, stats.beta.ppf(alpha / 2, below, n_total - below + 1), 0.0)
+        high = np.where(
+            above < n_total, stats.beta.isf(alpha / 2, above + 1, n_total - above), 1.0
+        )
+    return low, high
+
+
+def global_significance(null_statistics, observed, *, mid_p=False, n_failed=0):
     """Global significance Z = Φ⁻¹(1 − p) of observed statistics against a null sample.
 
     Parameters
@@ -59,6 +99,8 @@ def global_significance(null_statistics, observed, *, mid_p=False):
     null_statistics : array-like of shape (n_null,)
     observed : float or array-like
     mid_p : bool, default=False
+    n_failed : int, default=0
+        Failed background-only pseudo-experiments (see :func:`empirical_p_value`).
 
     Returns
     -------
@@ -80,8 +122,8 @@ def global_significance(null_statistics, observed, *, mid_p=False):
     >>> z.round(3).tolist(), bound.tolist()
     ([0.0, 3.09], [False, True])
     """
-    p, is_bound = empirical_p_value(null_statistics, observed, mid_p=mid_p)
+    p, is_bound = empirical_p_value(null_statistics, observed, mid_p=mid_p, n_failed=n_failed)
     # p = 1 (every null value at least as large) would give Z = −∞; the null sample
     # resolves no more than Φ⁻¹(1/N_tot) on that side, the mirror of the upper bound.
-    floor = stats.norm.ppf(1.0 / np.size(null_statistics))
+    floor = stats.norm.ppf(1.0 / (np.size(null_statistics) + n_failed))
     return np.maximum(stats.norm.isf(p), floor), is_bound

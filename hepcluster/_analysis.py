@@ -74,7 +74,9 @@ def scan_events(events, *, transformer=None, scanner=None, idealised=False):
     return scanner, result, summary
 
 
-def calibration_estimators(*, n_clusters=50, n_ensemble=15, bins=None, idealised=False):
+def calibration_estimators(
+    *, n_clusters=50, n_ensemble=15, bins=None, threshold=3.0, idealised=False
+):
     """The two methods of the Cluster Scanning paper, ready for run_pseudo_experiments.
 
     Parameters
@@ -83,6 +85,8 @@ def calibration_estimators(*, n_clusters=50, n_ensemble=15, bins=None, idealised
         Cluster Scanning settings (50 and 15 in the paper).
     bins : tuple of float, optional
         Bin edges of the evaluation region (the paper's 16 bins of 100 GeV by default).
+    threshold : float, default=3.0
+        θ of the signal-rich selection.
     idealised : bool, default=False
         Idealised Cluster Scanning and the idealised (parametric) fit.
 
@@ -99,7 +103,11 @@ def calibration_estimators(*, n_clusters=50, n_ensemble=15, bins=None, idealised
 
     bins = BINS if bins is None else tuple(bins)
     scanner = ClusterScanner(
-        n_clusters=n_clusters, bins=bins, n_ensemble=n_ensemble, idealised=idealised
+        n_clusters=n_clusters,
+        bins=bins,
+        threshold=threshold,
+        n_ensemble=n_ensemble,
+        idealised=idealised,
     )
     return {
         "cluster_scanning": (
@@ -107,47 +115,4 @@ def calibration_estimators(*, n_clusters=50, n_ensemble=15, bins=None, idealised
             "poisson",
         ),
         "dijet_fit": (DijetFitBackground(bins=bins), "parametric" if idealised else "poisson"),
-    }
-
-
-def compare_methods(results, reference="dijet_fit"):
-    """Table of median significances per injection and the events-for-Z ratios.
-
-    Parameters
-    ----------
-    results : dict of str to CalibrationResult
-        Methods calibrated on the same pseudo-experiments.
-    reference : str, default="dijet_fit"
-        The baseline every other method is compared with.
-
-    Returns
-    -------
-    dict
-        ``rows`` (one per injection level) and ``events_for_z`` (the target z, chosen as
-        3σ or, with too few null pseudo-experiments, 90 % of what they can establish,
-        and the ratio of events each method needs).
-    """
-    base = results[reference]
-    limit = min(result.max_significance for result in results.values())
-    target = 3.0 if limit > 3.0 else round(0.9 * limit, 2)
-    rows = []
-    for level, n_signal in enumerate(base.signal_injections):
-        row = {"n_signal": int(n_signal), "s_over_b": float(base.s_over_b[level])}
-        for name, result in results.items():
-            q25, median, q75 = result.significance_quantiles()[:, level]
-            row[f"z_{name}"] = [float(q25), float(median), float(q75)]
-            if name != reference:
-                row[f"significance_improvement_{name}"] = float(
-                    result.significance_improvement(base)[level]
-                )
-        rows.append(row)
-    ratios = {
-        name: result.events_for(target, base)
-        for name, result in results.items()
-        if name != reference
-    }
-    return {
-        "rows": rows,
-        "events_for_z": {"z": target, "ratio_to_reference": ratios},
-        "null_limit_sigma": limit,
     }

@@ -2,7 +2,9 @@
 
 import argparse
 import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__, set_config
@@ -164,13 +166,86 @@ def _run_generate(args):
     logger.info("wrote %r to %s", events, args.output)
 
 
+def _output_folder(path, flag="--output"):
+    """Create (or reuse) an output folder before any computation, or fail with its path."""
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{flag} {path} is an existing file, expected a folder.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"{flag} {path} cannot be created: {error.strerror or error}.") from error
+    if not os.access(path, os.W_OK):
+        raise PermissionError(f"{flag} {path} is not writable.")
+    return path
+
+
+def _read_events(path):
+    from .datasets import EventTable
+
+    if not path.exists():
+        raise FileNotFoundError(f"no such event file: {path}")
+    return EventTable.read_hdf5(path)
+
+
+def _region_bins(region, n_bins):
+    import numpy as np
+
+    low, high = region
+    if not low < high:
+        raise ValueError(f"--region LOW HIGH needs LOW < HIGH, got {low:g} {high:g}.")
+    if n_bins < 1:
+        raise ValueError(f"--n-bins must be at least 1, got {n_bins}.")
+    return tuple(float(edge) for edge in np.linspace(low, high, n_bins + 1))
+
+
+def _add_region_options(parser):
+    parser.add_argument(
+        "--region",
+        type=float,
+        nargs=2,
+        default=(3000.0, 4600.0),
+        metavar=("LOW", "HIGH"),
+        help="m_jj evaluation region in GeV (default: 3000 4600)",
+    )
+    parser.add_argument(
+        "--n-bins",
+        type=int,
+        default=16,
+        help="equal m_jj bins of the region (default: %(default)s, 100 GeV each)",
+    )
+    parser.add_argument(
+        "--n-clusters", type=int, default=50, help="k-means clusters k (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--n-ensemble",
+        type=int,
+        default=15,
+        help="k-means initialisations whose MLS is averaged (default: %(default)s, as in "
+        "the paper; each costs one k-means fit per pseudo-experiment)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=3.0,
+        help="θ: a cluster is signal-rich above it in a standardised bin (default: %(default)s)",
+    )
+
+
+_N_JOBS_HELP = (
+    "parallel workers: an integer, -1 for every core, -2 for all but one "
+    "(default: 1, no parallelism)"
+)
+
+
 def _add_scan(subparsers):
     parser = subparsers.add_parser(
         "scan",
-        help="Cluster Scanning of an EventTable file: images, k-means, spectra, MLS",
+        help="Cluster Scanning of an EventTable file: images, k-means, spectra, local MLS",
         description=(
             "Run Cluster Scanning (arXiv:2402.17714) on the events of an EventTable HDF5 "
-            "file and write the ScanResult, a summary and the figures into a folder."
+            "file and write the ScanResult, a summary and the figures into a folder. The "
+            "MLS it reports is a local significance; turn it into a global one with "
+            "'hepcluster calibrate EVENTS --observed OUTPUT/scan.npz'."
         ),
     )
     parser.add_argument("events", type=Path, help="EventTable HDF5 file (hepcluster generate)")
@@ -180,57 +255,51 @@ def _add_scan(subparsers):
         default=Path("hepcluster-scan"),
         help="output folder (default: %(default)s)",
     )
-    parser.add_argument("--n-clusters", type=int, default=50)
-    parser.add_argument("--n-ensemble", type=int, default=15)
     parser.add_argument(
         "--train-window",
         type=float,
         nargs=2,
         default=(3000.0, 3100.0),
         metavar=("LOW", "HIGH"),
-        help="GeV (default: 3000 3100)",
+        help="m_jj window of the k-means fit in GeV (default: 3000 3100)",
     )
+    _add_region_options(parser)
     parser.add_argument(
-        "--region",
-        type=float,
-        nargs=2,
-        default=(3000.0, 4600.0),
-        metavar=("LOW", "HIGH"),
-        help="evaluation region in GeV",
-    )
-    parser.add_argument("--n-bins", type=int, default=16, help="bins of the region")
-    parser.add_argument("--threshold", type=float, default=3.0)
-    parser.add_argument(
-        "--statistic", choices=["poisson", "poisson-midp", "gaussian"], default="poisson"
+        "--statistic",
+        choices=["poisson", "poisson-midp", "gaussian"],
+        default="poisson",
+        help="local significance of a bin (default: %(default)s, Eq. 3.2)",
     )
     parser.add_argument(
         "--idealised",
         action="store_true",
         help="idealised Cluster Scanning (uses the truth labels)",
     )
-    parser.add_argument("--n-jobs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--n-jobs", type=int, default=None, help=_N_JOBS_HELP)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the k-means ensemble (default: %(default)s)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
     parser.set_defaults(handler=_run_scan)
 
 
 def _run_scan(args):
     import json
 
-    import numpy as np
-
     from ._analysis import scan_events
-    from .datasets import EventTable
     from .scanning import ClusterScanner
 
-    if not args.events.exists():
-        raise FileNotFoundError(f"no such event file: {args.events}")
-    events = EventTable.read_hdf5(args.events)
+    low, high = args.train_window
+    if not low < high:
+        raise ValueError(f"--train-window LOW HIGH needs LOW < HIGH, got {low:g} {high:g}.")
+    bins = _region_bins(args.region, args.n_bins)
+    output = _output_folder(args.output)
+    events = _read_events(args.events)
     logger.info("read %r", events)
     scanner = ClusterScanner(
         n_clusters=args.n_clusters,
         train_window=tuple(args.train_window),
-        bins=tuple(np.linspace(*args.region, args.n_bins + 1)),
+        bins=bins,
         threshold=args.threshold,
         statistic=args.statistic,
         n_ensemble=args.n_ensemble,
@@ -239,10 +308,9 @@ def _run_scan(args):
         n_jobs=args.n_jobs,
     )
     _, result, summary = scan_events(events, scanner=scanner, idealised=args.idealised)
-    args.output.mkdir(parents=True, exist_ok=True)
-    result.save(args.output / "scan.npz")
-    with open(args.output / "scan.json", "w") as file:
-        json.dump(summary, file, indent=2)
+    result.save(output / "scan.npz")
+    with open(output / "scan.json", "w") as file:
+        json.dump(summary, file, indent=2, allow_nan=False)
     if not args.no_plots:
         from .plotting._style import hep_style, pyplot
 
@@ -251,10 +319,18 @@ def _run_scan(args):
             fig, axes = plt.subplots(1, 3, figsize=(20, 6))
             result.plot(axes=axes)
             fig.tight_layout()
-            fig.savefig(args.output / "scan.png", dpi=90)
+            fig.savefig(output / "scan.png", dpi=90)
             plt.close(fig)
-    sys.stdout.write(f"{result!r}\n")
-    logger.info("results written to %s", args.output.resolve())
+    sys.stdout.write(
+        f"{result!r}\n"
+        f"local MLS = {result.statistic:.2f}σ (mean of {result.n_members} members): a local "
+        "significance, not a global one. Calibrate it with\n"
+        f"  hepcluster calibrate {args.events} --observed {output / 'scan.npz'} "
+        f"--n-clusters {args.n_clusters} --n-ensemble {args.n_ensemble} "
+        f"--region {args.region[0]:g} {args.region[1]:g} --n-bins {args.n_bins}"
+        f"{' --idealised' if args.idealised else ''}\n"
+    )
+    logger.info("results written to %s", output.resolve())
 
 
 def _add_calibrate(subparsers):
@@ -264,48 +340,145 @@ def _add_calibrate(subparsers):
         description=(
             "Run background-only and signal-injected bootstrap pseudo-experiments of the "
             "events of an EventTable file and write the CalibrationResult, a table of "
-            "significances and a figure. Killed runs resume from --checkpoint."
+            "significances and a figure. Killed runs resume from --checkpoint; a batch "
+            "farm runs one --shard per job and combines them with 'hepcluster merge'. "
+            "With --observed, the local MLS of a scan becomes a global significance."
         ),
     )
     parser.add_argument("events", type=Path, help="EventTable HDF5 file")
     parser.add_argument(
-        "--method", choices=["cluster-scanning", "dijet-fit"], default="cluster-scanning"
+        "--method",
+        choices=["cluster-scanning", "dijet-fit"],
+        default="cluster-scanning",
+        help="method to calibrate (default: %(default)s)",
     )
     parser.add_argument(
         "--idealised",
         action="store_true",
         help="idealised Cluster Scanning / parametric bootstrap of the fit",
     )
-    parser.add_argument("--output", type=Path, default=Path("hepcluster-calibration"))
-    parser.add_argument("--n-background-only", type=int, default=100)
     parser.add_argument(
-        "--injections", type=int, nargs="*", default=[], help="numbers of injected signal events"
+        "--output",
+        type=Path,
+        default=Path("hepcluster-calibration"),
+        help="output folder (default: %(default)s)",
     )
-    parser.add_argument("--n-per-injection", type=int, default=20)
-    parser.add_argument("--n-clusters", type=int, default=50)
-    parser.add_argument("--n-ensemble", type=int, default=15)
-    parser.add_argument("--bootstrap", choices=["poisson", "multinomial"], default="poisson")
-    parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument(
-        "--checkpoint", type=Path, default=None, help="JSON checkpoint to resume a killed run"
+        "--n-background-only",
+        type=int,
+        default=100,
+        help="background-only pseudo-experiments (default: %(default)s; 3,900 in the paper)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--injections",
+        type=int,
+        nargs="*",
+        default=[],
+        help="numbers of injected signal events (default: none, background only)",
+    )
+    parser.add_argument(
+        "--n-per-injection",
+        type=int,
+        default=20,
+        help="pseudo-experiments per injection level (default: %(default)s; 100 in the paper)",
+    )
+    _add_region_options(parser)
+    parser.add_argument(
+        "--bootstrap",
+        choices=["poisson", "multinomial"],
+        default="poisson",
+        help="per-event bootstrap multiplicities (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--observed",
+        default=None,
+        metavar="SCAN_OR_VALUE",
+        help="a scan.npz of 'hepcluster scan' (same settings) or an MLS value: report its "
+        "calibrated global significance",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run only shard I of N (0 <= I < N) of the pseudo-experiments; combine the "
+        "shards' calibration.npz with 'hepcluster merge'",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None, help=_N_JOBS_HELP)
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="JSON checkpoint to resume a killed run (default: none)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the whole seed list; every shard must use the same (default: %(default)s)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
     parser.set_defaults(handler=_run_calibrate)
 
 
+def _observed_statistic(observed, args):
+    """The MLS to calibrate: a number, or the statistic of a compatible ScanResult file."""
+    if observed is None:
+        return None
+    path = Path(observed)
+    if not path.exists():
+        try:
+            return float(observed)
+        except ValueError:
+            raise FileNotFoundError(
+                f"--observed {observed}: neither an existing scan file nor a number."
+            ) from None
+    from .scanning import ScanResult
+
+    try:
+        scan = ScanResult.load(path)
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"--observed {path} is not a ScanResult file (the scan.npz of 'hepcluster "
+            f"scan'): {error}"
+        ) from None
+    if args.method != "cluster-scanning":
+        raise ValueError(
+            f"--observed {path} is a Cluster Scanning result; calibrate it with "
+            "--method cluster-scanning."
+        )
+    expected = {
+        "--n-clusters": (scan.metadata.get("n_clusters"), args.n_clusters),
+        "--n-ensemble": (scan.n_members, args.n_ensemble),
+        "--threshold": (scan.threshold, args.threshold),
+        "--idealised": (bool(scan.metadata.get("idealised")), args.idealised),
+        "--region/--n-bins": (
+            tuple(float(edge) for edge in scan.bins),
+            _region_bins(args.region, args.n_bins),
+        ),
+    }
+    for flag, (scanned, calibrated) in expected.items():
+        if scanned != calibrated:
+            raise ValueError(
+                f"--observed {path} was scanned with {flag} {scanned}, but the calibration "
+                f"uses {calibrated}: a statistic is calibrated only by its own method."
+            )
+    return scan.statistic
+
+
 def _run_calibrate(args):
-    import json
 
     from ._analysis import calibration_estimators
     from .calibration import run_pseudo_experiments
-    from .datasets import EventTable
 
-    if not args.events.exists():
-        raise FileNotFoundError(f"no such event file: {args.events}")
-    events = EventTable.read_hdf5(args.events)
+    observed = _observed_statistic(args.observed, args)
+    output = _output_folder(args.output)
+    events = _read_events(args.events)
     methods = calibration_estimators(
-        n_clusters=args.n_clusters, n_ensemble=args.n_ensemble, idealised=args.idealised
+        n_clusters=args.n_clusters,
+        n_ensemble=args.n_ensemble,
+        bins=_region_bins(args.region, args.n_bins),
+        threshold=args.threshold,
+        idealised=args.idealised,
     )
     estimator, bootstrap = methods[args.method.replace("-", "_")]
     if not (args.idealised and args.method == "dijet-fit"):
@@ -320,25 +493,102 @@ def _run_calibrate(args):
         n_jobs=args.n_jobs,
         random_state=args.seed,
         checkpoint=args.checkpoint,
+        shard=args.shard,
         name=args.method + (" (idealised)" if args.idealised else ""),
     )
-    args.output.mkdir(parents=True, exist_ok=True)
-    result.save(args.output / "calibration.npz")
-    with open(args.output / "calibration.json", "w") as file:
-        json.dump(
-            {"summary": result.summary(), "max_significance": result.max_significance},
-            file,
-            indent=2,
+    _write_calibration(result, output, observed=observed, plots=not args.no_plots)
+
+
+def _write_calibration(result, output, *, observed=None, plots=True):
+    import json
+
+    result.save(output / "calibration.npz")
+    report = {
+        "name": result.name,
+        "n_null": result.n_null,
+        "n_failed": result.n_failed,
+        "failures": result.failures,
+        "complete": result.is_complete,
+        "empirical_limit_sigma": result.max_significance,
+        "summary": result.summary() if result.is_complete else None,
+    }
+    lines = [repr(result)]
+    if observed is not None:
+        if not result.is_complete:
+            raise ValueError("--observed needs every shard: merge them first.")
+        estimate = result.significance_estimate(observed)
+        report["observed"] = {"local_mls": observed, "global_significance": estimate.to_dict()}
+        lines.append(
+            f"observed local MLS {observed:.3f} -> global significance Z = "
+            f"{estimate.format()} ({estimate.kind.item()}, {result.n_null} background-only "
+            "pseudo-experiments)"
         )
-    if not args.no_plots and result.signal_injections.size:
+    with open(output / "calibration.json", "w") as file:
+        json.dump(report, file, indent=2, allow_nan=False)
+    if plots and result.is_complete and result.signal_injections.size:
         from .plotting._style import hep_style, pyplot
 
         plt = pyplot()
         with hep_style():
             ax = result.plot()
-            ax.figure.savefig(args.output / "calibration.png", dpi=90)
+            ax.figure.savefig(output / "calibration.png", dpi=90)
             plt.close(ax.figure)
-    sys.stdout.write(f"{result!r}\n")
+    sys.stdout.write("\n".join(lines) + "\n")
+    logger.info("results written to %s", output.resolve())
+
+
+def _add_merge(subparsers):
+    parser = subparsers.add_parser(
+        "merge",
+        help="combine the calibration.npz of the shards of one calibration",
+        description=(
+            "Merge CalibrationResult files written by 'hepcluster calibrate --shard I/N' "
+            "(same events, settings and --seed) into the result a single run gives."
+        ),
+    )
+    parser.add_argument("shards", type=Path, nargs="+", help="calibration.npz of each shard")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("hepcluster-calibration"),
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--observed",
+        type=float,
+        default=None,
+        help="an observed local MLS to report the global significance of",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    parser.set_defaults(handler=_run_merge)
+
+
+def _run_merge(args):
+    from .calibration import CalibrationResult
+
+    output = _output_folder(args.output)
+    results = []
+    for path in args.shards:
+        if not path.exists():
+            raise FileNotFoundError(f"no such calibration file: {path}")
+        try:
+            results.append(CalibrationResult.load(path))
+        except (OSError, KeyError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"{path} is not a CalibrationResult file (the calibration.npz of "
+                f"'hepcluster calibrate'): {error}"
+            ) from None
+    merged = CalibrationResult.merge(results)
+    if not merged.is_complete:
+        logger.warning(
+            "shards %s of %d are still missing",
+            sorted(
+                set(range(merged.metadata["shards"]["count"]))
+                - set(merged.metadata["shards"]["indices"])
+            ),
+            merged.metadata["shards"]["count"],
+        )
+    _write_calibration(merged, output, observed=args.observed, plots=not args.no_plots)
 
 
 def _add_info(subparsers):
@@ -394,6 +644,7 @@ def build_parser():
     _add_generate(subparsers)
     _add_scan(subparsers)
     _add_calibrate(subparsers)
+    _add_merge(subparsers)
     add_ucluster_command(subparsers)
     _add_info(subparsers)
     return parser
@@ -422,9 +673,11 @@ def main(argv=None):
         set_config(progress_bar=False)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, OSError, ImportError, RuntimeError) as exc:
+        if args.verbose:
+            traceback.print_exc()
         logger.error("%s", exc)
-        return 1
+        return 2
     return 0
 
 

@@ -374,7 +374,7 @@ def test_failed_pseudo_experiments_are_recorded_and_counted_conservatively(event
 
 
 def test_a_calibration_in_which_everything_fails_raises(events):
-    with pytest.raises(RuntimeError, match="every pseudo-experiment failed"):
+    with pytest.raises(RuntimeError, match="every background-only pseudo-experiment failed"):
         run_pseudo_experiments(
             DijetFitBackground(bins=(5000.0, 5100.0, 5200.0, 5300.0, 5400.0, 5500.0)),
             events,

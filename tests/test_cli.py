@@ -14,7 +14,7 @@ def test_help_lists_the_subcommands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("demo", "generate", "scan", "calibrate", "ucluster", "info"):
+    for command in ("demo", "generate", "scan", "calibrate", "merge", "ucluster", "info"):
         assert command in text
 
 
@@ -85,7 +85,7 @@ def test_generate_jets_writes_the_hls4ml_layout(tmp_path):
 
 def test_generate_reports_bad_arguments_without_a_traceback(tmp_path, caplog):
     status = main(["generate", str(tmp_path / "x.h5"), "--n-constituents", "0"])
-    assert status == 1
+    assert status == 2
     assert "n_constituents" in caplog.text
 
 
@@ -177,7 +177,7 @@ def test_scan_subcommand_writes_result_summary_and_figure(tmp_path):
 
 
 def test_scan_of_a_missing_file_fails_cleanly(tmp_path, caplog):
-    assert main(["scan", str(tmp_path / "nothing.h5")]) == 1
+    assert main(["scan", str(tmp_path / "nothing.h5"), "--output", str(tmp_path / "o")]) == 2
     assert "no such event file" in caplog.text
 
 
@@ -214,3 +214,84 @@ def test_calibrate_subcommand_writes_a_calibration(tmp_path):
     assert result.metadata["bootstrap"] == "parametric"
     assert (out / "calibration.png").exists()
     assert (tmp_path / "ck.json").exists()
+
+
+# -- calibration on the command line: background only, observed scans, shards ----------------
+
+
+@pytest.fixture(scope="module")
+def small_events(tmp_path_factory):
+    from hepcluster.datasets import make_dijet_events
+
+    path = tmp_path_factory.mktemp("events") / "events.h5"
+    make_dijet_events(3000, 300, mjj_range=(2950.0, 3800.0), random_state=2).to_hdf5(path)
+    return path
+
+
+_SMALL = ["--n-clusters", "8", "--n-ensemble", "1", "--region", "3000", "3800", "--n-bins", "8"]
+
+
+def test_background_only_calibration_prints_and_writes_valid_json(small_events, tmp_path, capsys):
+    out = tmp_path / "calibration"
+    args = ["-q", "calibrate", str(small_events), "--method", "dijet-fit", "--output", str(out)]
+    status = main([*args, "--n-background-only", "12", *_SMALL])
+    assert status == 0
+    assert "no signal injected" in capsys.readouterr().out
+    report = json.loads((out / "calibration.json").read_text(), parse_constant=pytest.fail)
+    assert report["n_null"] == 12
+    assert report["summary"] == []
+
+
+def test_observed_scan_gets_a_calibrated_global_significance(small_events, tmp_path, capsys):
+    scan_out = tmp_path / "scan"
+    assert main(["-q", "scan", str(small_events), "--output", str(scan_out), *_SMALL]) == 0
+    printed = capsys.readouterr().out
+    assert "local significance, not a global one" in printed
+    assert "hepcluster calibrate" in printed
+    out = tmp_path / "calibration"
+    args = ["-q", "calibrate", str(small_events), "--output", str(out), *_SMALL]
+    args += ["--n-background-only", "10", "--observed", str(scan_out / "scan.npz")]
+    assert main(args) == 0
+    assert "global significance Z =" in capsys.readouterr().out
+    report = json.loads((out / "calibration.json").read_text(), parse_constant=pytest.fail)
+    assert report["observed"]["global_significance"]["kind"] in ("computed", "lower bound")
+    # a scan made with other settings is not calibrated by this calibration
+    mismatched = [a if a != "8" else "9" for a in args]
+    assert main(mismatched) == 2
+
+
+def test_observed_file_of_the_wrong_kind_fails_before_any_work(small_events, tmp_path, caplog):
+    args = ["calibrate", str(small_events), "--output", str(tmp_path / "c"), *_SMALL]
+    assert main([*args, "--observed", str(small_events)]) == 2
+    assert "is not a ScanResult file" in caplog.text
+    assert main([*args, "--observed", "three"]) == 2
+    assert "neither an existing scan file nor a number" in caplog.text
+
+
+def test_output_onto_an_existing_file_fails_before_any_work(small_events, tmp_path, caplog):
+    target = tmp_path / "taken"
+    target.write_text("")
+    assert main(["calibrate", str(small_events), "--output", str(target)]) == 2
+    assert "is an existing file" in caplog.text
+    assert main(["scan", str(small_events), "--output", str(target)]) == 2
+
+
+def test_sharded_calibration_merges_on_the_command_line(small_events, tmp_path, capsys):
+    common = ["-q", "calibrate", str(small_events), "--method", "dijet-fit", *_SMALL]
+    common += ["--n-background-only", "9", "--injections", "100", "--n-per-injection", "2"]
+    assert main([*common, "--output", str(tmp_path / "single")]) == 0
+    for index in range(3):
+        shard = ["--shard", f"{index}/3", "--output", str(tmp_path / f"shard{index}")]
+        assert main([*common, *shard]) == 0
+    shards = [str(tmp_path / f"shard{index}" / "calibration.npz") for index in range(3)]
+    assert main(["-q", "merge", *shards, "--output", str(tmp_path / "merged")]) == 0
+    from hepcluster.calibration import CalibrationResult
+
+    single = CalibrationResult.load(tmp_path / "single" / "calibration.npz")
+    merged = CalibrationResult.load(tmp_path / "merged" / "calibration.npz")
+    np.testing.assert_array_equal(merged.null_statistics, single.null_statistics)
+    np.testing.assert_array_equal(merged.injected_statistics, single.injected_statistics)
+    other = [*common, "--seed", "5", "--shard", "0/3", "--output", str(tmp_path / "other")]
+    assert main(other) == 0
+    wrong = [shards[1], str(tmp_path / "other" / "calibration.npz")]
+    assert main(["merge", *wrong, "--output", str(tmp_path / "bad")]) == 2

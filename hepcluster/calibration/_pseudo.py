@@ -416,7 +416,8 @@ def run_pseudo_experiments(
     Raises
     ------
     RuntimeError
-        When every pseudo-experiment failed (the estimator cannot run on these events).
+        When every background-only pseudo-experiment failed (the estimator cannot run
+        on these events).
 
     Notes
     -----
@@ -515,10 +516,12 @@ def run_pseudo_experiments(
             bar.update(len(finished))
             if checkpoint is not None:
                 _save_checkpoint(checkpoint, key, statistics, failures)
-    if failures and not statistics:
-        first = min(failures)
+    null_failures = [task for task in failures if task < n_background_only]
+    if null_failures and not any(task < n_background_only for task in statistics):
+        first = min(null_failures)
         raise RuntimeError(
-            f"every pseudo-experiment failed; the first (seed {seeds[first]}): {failures[first]}"
+            "every background-only pseudo-experiment failed, so nothing calibrates the "
+            f"statistic; the first (seed {seeds[first]}): {failures[first]}"
         )
     values = np.full(n_signal.size, np.nan)
     for task, value in statistics.items():

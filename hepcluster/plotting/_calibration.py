@@ -1,10 +1,83 @@
-"""Figures of calibrations: significance against injected signal, improvement over a fit."""
+"""Figures of calibrations: significance against injected signal, improvement over a fit.
+
+Every point says what kind of number it is: computed values are filled markers with
+their 68 % interval, extrapolated ones (tail model of the null distribution) open
+markers with a dashed interval, bounds arrows pointing the way the truth may lie.
+"""
 
 import numpy as np
 
 from ._style import new_axes
 
-_X_LABELS = {"n_signal": "injected signal events", "s_over_b": "S / B"}
+_X_LABELS = {"n_signal": "injected signal events", "s_over_b": "injected S / B"}
+_LINE_STYLES = ("-", "--", "-.", ":")
+_MARKERS = ("o", "s", "D", "^", "v")
+
+
+def _abscissa(result, x):
+    if x not in _X_LABELS:
+        raise ValueError(f"x must be one of {sorted(_X_LABELS)}, got {x!r}.")
+    return np.asarray(result.signal_injections if x == "n_signal" else result.s_over_b)
+
+
+def _draw_estimates(ax, abscissa, estimate, *, color, marker, linestyle, label):
+    """A curve of Estimate values: intervals, bounds as arrows, extrapolations open."""
+    value = np.asarray(estimate.value, dtype=np.float64)
+    shown = np.isfinite(value)
+    ax.plot(abscissa[shown], value[shown], color=color, linestyle=linestyle, label=label)
+    kinds = np.asarray(estimate.kind)
+    for kind, face, style in (("computed", color, "-"), ("extrapolated", "none", "--")):
+        chosen = shown & (kinds == kind)
+        if not chosen.any():
+            continue
+        low = np.clip(value[chosen] - estimate.low[chosen], 0.0, None)
+        high = np.clip(estimate.high[chosen] - value[chosen], 0.0, None)
+        high = np.where(np.isfinite(high), high, 0.0)
+        low = np.where(np.isfinite(low), low, 0.0)
+        _, _, bars = ax.errorbar(
+            abscissa[chosen],
+            value[chosen],
+            yerr=[low, high],
+            fmt=marker,
+            color=color,
+            markerfacecolor=face,
+            capsize=3,
+            linestyle="none",
+        )
+        for bar in bars:
+            bar.set_linestyle(style)
+    span = np.nanmax(np.abs(value[shown])) if shown.any() else 1.0
+    for kind, sign in (("lower bound", 1.0), ("upper bound", -1.0)):
+        chosen = shown & (kinds == kind)
+        if chosen.any():
+            ax.errorbar(
+                abscissa[chosen],
+                value[chosen],
+                yerr=0.12 * span,
+                lolims=sign > 0,
+                uplims=sign < 0,
+                fmt="_",
+                markersize=12,
+                color=color,
+                linestyle="none",
+            )
+
+
+def _kind_legend_entries(ax):
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], marker="o", color="0.3", linestyle="none"),
+        Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="none"),
+        Line2D([], [], marker=r"$\uparrow$", color="0.3", markersize=12, linestyle="none"),
+    ]
+    labels += [
+        "computed (68 % interval)",
+        "extrapolated (tail model, 68 % interval)",
+        "lower bound (no null toy beyond)",
+    ]
+    ax.legend(handles, labels, fontsize="small")
 
 
 def plot_significance_curves(results, *, x="n_signal", ax=None):
@@ -21,24 +94,42 @@ def plot_significance_curves(results, *, x="n_signal", ax=None):
     -------
     matplotlib.axes.Axes
     """
-    if x not in _X_LABELS:
-        raise ValueError(f"x must be one of {sorted(_X_LABELS)}, got {x!r}.")
     ax = new_axes(ax)
-    for result in results:
-        abscissa = result.signal_injections if x == "n_signal" else result.s_over_b
-        q25, median, q75 = result.significance_quantiles()
-        (line,) = ax.plot(abscissa, median, marker="o", label=result.name)
-        ax.fill_between(abscissa, q25, q75, color=line.get_color(), alpha=0.25)
+    for index, result in enumerate(results):
+        abscissa = _abscissa(result, x)
+        quantiles = result.quantile_estimates()
+        (line,) = ax.plot([], [])
+        color = line.get_color()
+        line.remove()
+        ax.fill_between(
+            abscissa,
+            quantiles.value[0],
+            quantiles.value[2],
+            color=color,
+            alpha=0.2,
+            label=f"{result.name}: quartiles",
+        )
+        _draw_estimates(
+            ax,
+            abscissa,
+            quantiles[1],
+            color=color,
+            marker=_MARKERS[index % len(_MARKERS)],
+            linestyle=_LINE_STYLES[index % len(_LINE_STYLES)],
+            label=f"{result.name}: median",
+        )
     limit = min(result.max_significance for result in results)
-    ax.axhline(limit, color="0.5", linestyle=":", label=f"null-sample limit ({limit:.2f}σ)")
+    n_null = min(result.n_null for result in results)
+    ax.axhline(limit, color="0.5", linestyle=":", label=f"empirical limit of {n_null} null toys")
     ax.set_xlabel(_X_LABELS[x])
-    ax.set_ylabel("global significance [σ]")
-    ax.legend()
+    ax.set_ylabel("global significance Z [σ]")
+    ax.set_title("calibrated global significance")
+    _kind_legend_entries(ax)
     return ax
 
 
 def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
-    """Significance improvement Z / Z_reference per injection level (Fig. 10).
+    """Significance improvement Z / Z_reference of the medians per injection level (Fig. 10).
 
     Parameters
     ----------
@@ -52,17 +143,34 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
     matplotlib.axes.Axes
     """
     ax = new_axes(ax)
-    abscissa = result.signal_injections if x == "n_signal" else result.s_over_b
-    ax.plot(
+    abscissa = _abscissa(result, x)
+    improvement = result.significance_improvement(reference)
+    (line,) = ax.plot([], [])
+    color = line.get_color()
+    line.remove()
+    _draw_estimates(
+        ax,
         abscissa,
-        result.significance_improvement(reference),
+        improvement,
+        color=color,
         marker="o",
+        linestyle="-",
         label=f"{result.name} / {reference.name}",
     )
-    ax.axhline(1.0, color="0.5", linestyle=":")
+    undetermined = ~np.isfinite(improvement.value) | (improvement.kind == "undetermined")
+    if undetermined.any():
+        ax.plot(
+            abscissa[undetermined],
+            np.ones(undetermined.sum()),
+            "x",
+            color="0.4",
+            label="not determined (bound over bound, or Z_ref ≤ 0)",
+        )
+    ax.axhline(1.0, color="0.5", linestyle=":", label="no improvement")
     ax.set_xlabel(_X_LABELS[x])
-    ax.set_ylabel("significance improvement")
-    ax.legend()
+    ax.set_ylabel("significance improvement Z / Z_ref (global)")
+    ax.set_title(f"{result.name} over {reference.name}")
+    _kind_legend_entries(ax)
     return ax
 
 
@@ -80,18 +188,32 @@ def plot_null_distribution(result, *, bins=30, ax=None):
     matplotlib.axes.Axes
     """
     ax = new_axes(ax)
+    null = result.null_statistics[np.isfinite(result.null_statistics)]
     ax.hist(
-        result.null_statistics,
+        null,
         bins=bins,
         histtype="step",
         color="k",
-        label=f"background only ({result.n_null})",
+        label=f"background only ({null.size} toys, {result.n_failed} failed)",
     )
-    for level, statistics in zip(
-        result.signal_injections, result.injected_statistics, strict=True
-    ):
-        ax.axvline(np.median(statistics), linestyle="--", label=f"median, {int(level)} signal")
-    ax.set_xlabel("test statistic")
+    tail = result.tail_model()
+    if tail is not None:
+        grid = np.linspace(tail.threshold, max(null.max(), tail.threshold) * 1.5, 100)
+        width = (null.max() - null.min()) / bins if null.size > 1 else 1.0
+        density = -np.gradient(tail.p_value(grid)[0], grid) * result.n_null * width
+        ax.plot(grid, density, color="k", linestyle="--", label="tail model (generalised Pareto)")
+    styles = iter(_LINE_STYLES * 4)
+    injected = result._injected_statistics()
+    for level, statistics in zip(result.signal_injections, injected, strict=True):
+        ax.axvline(
+            np.median(statistics),
+            linestyle=next(styles),
+            color="C1",
+            label=f"median with {int(level)} signal events",
+        )
+    ax.set_xlabel(f"test statistic of {result.name} (local MLS) [σ]")
     ax.set_ylabel("pseudo-experiments")
-    ax.legend()
+    ax.set_yscale("log")
+    ax.set_title("null distribution of the test statistic")
+    ax.legend(fontsize="small")
     return ax

@@ -451,3 +451,37 @@ def test_small_samples_give_finite_scanner_statistics_in_200_toys(n_events, n_cl
     assert result.n_failed == 0
     assert np.all(np.isfinite(result.null_statistics))
     assert result.significance_estimate(result.null_statistics.max()).kind == "computed"
+
+
+def test_calibration_figures_mark_bounds_and_label_every_axis():
+    rng = np.random.default_rng(8)
+    result = CalibrationResult(
+        null_statistics=rng.normal(size=60),  # too few toys for a tail model
+        signal_injections=[100, 200, 300],
+        injected_statistics=[rng.normal(0.5, 0.3, 5), rng.normal(1.5, 0.3, 5), [9.0] * 5],
+        n_background=1e4,
+        name="scan",
+    )
+    from hepcluster.plotting import (
+        plot_null_distribution,
+        plot_significance_curves,
+        plot_significance_improvement,
+    )
+
+    ax = plot_significance_curves([result])
+    assert ax.get_ylabel() == "global significance Z [σ]"
+    assert ax.get_xlabel() == "injected signal events"
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "scan: median" in labels
+    assert "lower bound (no null toy beyond)" in labels
+    assert "empirical limit of 60 null toys" in labels
+    # the bound at 300 injected events is drawn as an arrow (a lolims error bar)
+    from matplotlib.lines import CARETUPBASE
+
+    assert [line for line in ax.lines if line.get_marker() == CARETUPBASE]
+    ax = plot_significance_improvement(result, result)
+    assert "significance improvement" in ax.get_ylabel()
+    assert ax.get_legend() is not None
+    ax = plot_null_distribution(result)
+    assert "local MLS" in ax.get_xlabel()
+    assert ax.get_legend() is not None

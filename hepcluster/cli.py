@@ -9,7 +9,6 @@ from pathlib import Path
 
 from . import __version__, set_config
 from ._logging import configure_logging
-from .ucluster._command import add_ucluster_command
 
 logger = logging.getLogger(__name__)
 
@@ -645,6 +644,8 @@ def build_parser():
     _add_scan(subparsers)
     _add_calibrate(subparsers)
     _add_merge(subparsers)
+    from .ucluster._command import add_ucluster_command
+
     add_ucluster_command(subparsers)
     _add_info(subparsers)
     return parser

@@ -379,6 +379,8 @@ def test_scan_result_plots_the_three_paper_figures(signal_scan):
             {"bins": (5000.0, 5100.0, 5200.0), "train_window": (3000.0, 3100.0)},
             "inside the bins",
         ),
+        (0.0, {"bins": (3000.0, float("nan"), 3400.0)}, "bins must be finite"),
+        (0.0, {"threshold": float("nan")}, "threshold must be a finite number"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(background_sample, mjj_shift, kwargs, message):
@@ -401,3 +403,10 @@ def test_nan_mjj_and_missing_y_raise(background_sample):
         _scanner().fit(images, bad)
     with pytest.raises(ValueError, match="requires y"):
         _scanner().fit(images, None)
+
+
+def test_zero_weights_in_the_training_window_are_named_as_the_cause(background_sample):
+    _, images, mjj = background_sample
+    weight = np.where((mjj >= 3000.0) & (mjj < 3100.0), 0.0, 1.0)
+    with pytest.raises(ValueError, match="all have zero sample_weight"):
+        _scanner().fit(images, mjj, sample_weight=weight)

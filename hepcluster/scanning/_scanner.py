@@ -224,6 +224,8 @@ class ClusterScanner(BaseEstimator):
                 high = low + 1.0
             return np.linspace(low, np.nextafter(high, np.inf), self.bins + 1)
         bins = np.asarray(self.bins, dtype=np.float64)
+        if bins.ndim == 1 and not np.all(np.isfinite(bins)):
+            raise ValueError(f"bins must be finite m_jj edges in GeV, got {self.bins!r}.")
         if bins.ndim != 1 or bins.size < 2 or np.any(np.diff(bins) <= 0):
             raise ValueError(
                 f"bins must be at least two strictly increasing m_jj edges, got {self.bins!r}."
@@ -260,14 +262,23 @@ class ClusterScanner(BaseEstimator):
         -------
         self : ClusterScanner
         """
+        if not np.isfinite(self.threshold):
+            raise ValueError(f"threshold must be a finite number, got {self.threshold!r}.")
         X, y = self._validate_X_y(X, y, reset=True)
         n_jets = y.shape[0]
-        weight = _check_sample_weight(sample_weight, np.empty(n_jets), dtype=np.float64)
+        weight = _check_sample_weight(
+            sample_weight, np.empty(n_jets), dtype=np.float64, allow_all_zero_weights=True
+        )
         self.bins_ = self._resolve_bins(y)
         self.train_window_ = self._resolve_train_window(self.bins_)
         low, high = self.train_window_
         window = (y >= low) & (y < high)
         self.n_train_ = int((window & (weight > 0)).sum())
+        if self.n_train_ == 0 and window.any():
+            raise ValueError(
+                f"the {int(window.sum())} jets in the training window [{low:g}, {high:g}) GeV "
+                "all have zero sample_weight: nothing to fit k-means on."
+            )
         if self.n_train_ == 0:
             raise ValueError(
                 f"no jets in the training window [{low:g}, {high:g}) GeV: the data cover "

@@ -367,6 +367,16 @@ def test_scan_result_plots_the_three_paper_figures(signal_scan):
     axes = result.plot()
     assert len(axes) == 3
     assert len(axes[0].patches) == result.cluster_spectra.shape[1]
+    for ax in axes:
+        assert ax.get_legend() is not None
+        assert ax.get_xlabel() == r"$m_{jj}$ [GeV]"
+        assert ax.get_ylabel()
+    legend = [text.get_text() for text in axes[0].get_legend().get_texts()]
+    assert legend == ["other clusters", "signal-rich clusters"]
+    # the title states the member's MLS and the ensemble mean that the result reports
+    title = axes[2].get_title()
+    assert f"{result.mls_members[0]:.2f}σ" in title
+    assert f"{result.statistic:.2f}σ local" in title
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,29 @@ def _centres(result):
 
 
 def _cluster_styles(selected):
-    """Clusters in drawing order (signal-rich last, on top) with their line styles."""
+    """Clusters in drawing order (signal-rich last, on top) with their styles and labels.
+
+    Only the first cluster of each kind carries a legend label.
+    """
+    labelled = set()
     for cluster in np.argsort(selected, kind="stable"):
         rich = bool(selected[cluster])
-        yield cluster, {"color": "tab:red" if rich else "0.6", "linewidth": 1.5 if rich else 0.8}
+        label = "_nolegend_"
+        if rich not in labelled:
+            labelled.add(rich)
+            label = "signal-rich clusters" if rich else "other clusters"
+        yield (
+            cluster,
+            {
+                "color": "tab:red" if rich else "0.6",
+                "linewidth": 1.5 if rich else 0.8,
+                "label": label,
+            },
+        )
+
+
+def _member_label(result, member):
+    return f"member {member + 1} of {result.n_members}"
 
 
 def plot_cluster_spectra(result, *, member=0, normalised=True, ax=None):
@@ -43,7 +62,11 @@ def plot_cluster_spectra(result, *, member=0, normalised=True, ax=None):
     ax.set_ylabel("normalised cluster spectrum" if normalised else "jets / bin")
     if not normalised:
         ax.set_yscale("log")
-    ax.set_title(f"{spectra.shape[0]} clusters, {int(selected.sum())} signal-rich")
+    ax.set_title(
+        f"{spectra.shape[0]} clusters, {int(selected.sum())} signal-rich "
+        f"({_member_label(result, member)})"
+    )
+    ax.legend()
     return ax
 
 
@@ -71,6 +94,7 @@ def plot_standardised_spectra(result, *, member=0, ax=None):
     )
     ax.set_xlabel(_MJJ_LABEL)
     ax.set_ylabel("standardised spectrum $z_{i,b}$")
+    ax.set_title(f"robust standardisation ({_member_label(result, member)})")
     ax.legend()
     return ax
 
@@ -107,7 +131,10 @@ def plot_signal_vs_background(result, *, member=0, ax=None):
         centres, observed, yerr=np.sqrt(observed), fmt="o", color="k", label="signal-rich clusters"
     )
     mls = result.mls_members[member]
-    ax.set_title(f"MLS = {mls:.2f} σ ({result.statistic_name})")
+    ax.set_title(
+        f"local MLS {mls:.2f}σ in {_member_label(result, member)}; "
+        f"statistic (mean of {result.n_members}) {result.statistic:.2f}σ local"
+    )
     ax.set_xlabel(_MJJ_LABEL)
     ax.set_ylabel("jets / bin")
     ax.legend()

@@ -12,6 +12,11 @@ from ._logging import configure_logging
 
 logger = logging.getLogger(__name__)
 
+_N_JOBS_HELP = (
+    "parallel workers: an integer, -1 for every core, -2 for all but one "
+    "(default: 1, no parallelism)"
+)
+
 
 def _add_demo(subparsers):
     parser = subparsers.add_parser(
@@ -46,7 +51,7 @@ def _add_demo(subparsers):
         type=int,
         nargs="+",
         default=[300, 600, 1200, 2400],
-        help="injection levels of the calibration",
+        help="numbers of injected signal events of the calibration (default: 300 600 1200 2400)",
     )
     parser.add_argument(
         "--n-background-only",
@@ -64,9 +69,10 @@ def _add_demo(subparsers):
         "--n-ensemble",
         type=int,
         default=2,
-        help="k-means initialisations per scan (default: %(default)s)",
+        help="k-means initialisations per scan (default: %(default)s, scaled down from the "
+        "paper's 15 that scan and calibrate use, to keep the demo in minutes)",
     )
-    parser.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
+    parser.add_argument("--n-jobs", type=int, default=None, help=_N_JOBS_HELP)
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
     parser.set_defaults(handler=_run_demo)
@@ -114,27 +120,72 @@ def _add_generate(subparsers):
         default=["W", "Z", "top"],
         help="jet classes with --jets",
     )
-    parser.add_argument("--n-per-class", type=int, default=10_000, help="jets per class")
+    parser.add_argument(
+        "--n-per-class",
+        type=int,
+        default=10_000,
+        help="jets per class with --jets (default: %(default)s)",
+    )
     parser.add_argument(
         "--generator",
         choices=["synthetic", "pythia"],
         default="synthetic",
         help="fast synthetic generator or Pythia8+FastJet (default: %(default)s)",
     )
-    parser.add_argument("--n-background", type=int, default=100_000)
-    parser.add_argument("--n-signal", type=int, default=1_000)
-    parser.add_argument("--m-resonance", type=float, default=3500.0, help="GeV")
-    parser.add_argument("--m-x", type=float, default=500.0, help="GeV")
-    parser.add_argument("--m-y", type=float, default=100.0, help="GeV")
-    parser.add_argument("--n-constituents", type=int, default=100)
-    parser.add_argument("--n-jobs", type=int, default=None, help="processes (Pythia only)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--n-background",
+        type=int,
+        default=100_000,
+        help="QCD dijet events (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-signal",
+        type=int,
+        default=1_000,
+        help="W′ → X Y signal events (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--m-resonance", type=float, default=3500.0, help="W′ mass in GeV (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--m-x", type=float, default=500.0, help="X mass in GeV (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--m-y", type=float, default=100.0, help="Y mass in GeV (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--n-constituents",
+        type=int,
+        default=100,
+        help="constituent slots per jet, zero padded (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="processes for Pythia: an integer, -1 for every core (default: 1)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of the generation (default: %(default)s)"
+    )
     parser.set_defaults(handler=_run_generate)
+
+
+def _check_positive(args, *flags):
+    """Count options must be positive; messages name the flag, not the Python argument."""
+    for flag in flags:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value < 1:
+            raise ValueError(f"{flag} must be a positive integer, got {value}.")
 
 
 def _run_generate(args):
     from . import datasets
 
+    counts = ("--n-per-class",) if args.jets else ("--n-background",)
+    _check_positive(args, *counts, "--n-constituents")
+    if args.n_signal < 0:
+        raise ValueError(f"--n-signal must be 0 or more, got {args.n_signal}.")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if args.jets:
         options = dict(n_constituents=args.n_constituents, random_state=args.seed)
@@ -228,12 +279,6 @@ def _add_region_options(parser):
         default=3.0,
         help="θ: a cluster is signal-rich above it in a standardised bin (default: %(default)s)",
     )
-
-
-_N_JOBS_HELP = (
-    "parallel workers: an integer, -1 for every core, -2 for all but one "
-    "(default: 1, no parallelism)"
-)
 
 
 def _add_scan(subparsers):

@@ -1,4 +1,7 @@
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -58,3 +61,28 @@ def test_package_logger_is_silent_by_default_and_configurable(caplog):
     consoles = [h for h in logger.handlers if getattr(h, "_hepcluster_console", False)]
     assert len(consoles) == 1
     assert logger.level == logging.INFO
+
+
+def test_auto_progress_bars_follow_tqdm_and_tqdm_disable():
+    # tqdm reads TQDM_* variables when it is imported: check in fresh interpreters.
+    script = (
+        "import io, sys, hepcluster; from hepcluster.utils import progress\n"
+        "class Terminal(io.StringIO):\n    def isatty(self): return True\n"
+        "print(progress(range(3), file=io.StringIO()).disable is True)\n"
+        "print(progress(range(3), file=Terminal()).disable is True)\n"
+        "hepcluster.set_config(progress_bar=True)\n"
+        "print(progress(range(3), file=io.StringIO()).disable is True)\n"
+    )
+
+    def run(**env):
+        environment = {**os.environ, **env}
+        environment.pop("TQDM_DISABLE", None) if not env else None
+        output = subprocess.run(
+            [sys.executable, "-c", script], env=environment, capture_output=True, text=True
+        )
+        return output.stdout.split()
+
+    # no bar where the output is not a terminal, a bar on a terminal, unless TQDM_DISABLE;
+    # an explicit hepcluster setting wins over both
+    assert run() == ["True", "False", "False"]
+    assert run(TQDM_DISABLE="1") == ["True", "True", "False"]

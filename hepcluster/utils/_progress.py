@@ -1,5 +1,6 @@
 """One progress-bar helper for every long loop of the package."""
 
+import os
 import sys
 
 from tqdm.auto import tqdm
@@ -50,7 +51,9 @@ def progress(iterable=None, *, total=None, desc=None, unit="it", enabled=None, *
     Returns
     -------
     tqdm.tqdm
-        A bar, disabled (and silent) when progress bars are switched off.
+        A bar, disabled (and silent) when progress bars are switched off. With the
+        default ``"auto"`` setting, tqdm decides: no bar where standard error is not a
+        terminal, and ``TQDM_DISABLE=1`` in the environment switches bars off.
 
     Examples
     --------
@@ -58,12 +61,12 @@ def progress(iterable=None, *, total=None, desc=None, unit="it", enabled=None, *
     >>> sum(progress(range(4), desc="toys", enabled=False))
     6
     """
-    return tqdm(
-        iterable,
-        total=total,
-        desc=desc,
-        unit=unit,
-        disable=not progress_enabled(enabled),
-        dynamic_ncols=True,
-        **kwargs,
-    )
+    if enabled is None and get_config()["progress_bar"] == "auto":
+        # tqdm's own rule: no bar where stderr is not a terminal (disable=None), and the
+        # user's TQDM_DISABLE environment variable, which an explicit argument would
+        # override, still applies.
+        if "TQDM_DISABLE" not in os.environ:
+            kwargs.setdefault("disable", None)
+    else:
+        kwargs["disable"] = not progress_enabled(enabled)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, **kwargs)

@@ -322,7 +322,7 @@ def test_calibration_plots(events):
         plot_significance_improvement,
     )
 
-    assert fit.plot(x="s_over_b").get_xlabel() == "S / B"
+    assert fit.plot(x="s_over_b").get_xlabel() == "injected S / B"
     plot_significance_curves([fit, fit])
     plot_significance_improvement(fit, fit)
     plot_null_distribution(fit)

@@ -186,10 +186,10 @@ def _write_calibration_figures(comparison, output):
 
     plt = pyplot()
     with hep_style():
-        fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
+        fig, axes = plt.subplots(1, 3, figsize=(27, 8.5))
         comparison.plot(axes=axes[:2])
         plot_null_distribution(comparison.results["cluster_scanning"], ax=axes[2])
         fig.tight_layout()
-        fig.savefig(output / "calibration.png", dpi=90)
+        fig.savefig(output / "calibration.png", dpi=70)
         plt.close(fig)
     return ["calibration.png"]

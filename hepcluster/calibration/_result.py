@@ -169,7 +169,8 @@ class CalibrationResult(ResultIO):
         return len(self.failures)
 
     @property
-    def _n_failed_null(self):
+    def n_failed_null(self):
+        """Number of failed background-only pseudo-experiments."""
         return sum(failure["task"] < self.null_statistics.size for failure in self.failures)
 
     @property
@@ -179,7 +180,7 @@ class CalibrationResult(ResultIO):
     @property
     def n_null(self):
         """Number of background-only pseudo-experiments N_tot (failed ones included)."""
-        return int(self._valid_null.size + self._n_failed_null)
+        return int(self._valid_null.size + self.n_failed_null)
 
     @property
     def s_over_b(self):
@@ -208,7 +209,7 @@ class CalibrationResult(ResultIO):
             Where N_{≥t} = 0 and ``p`` is the bound 1/N_tot (Eq. 3.4).
         """
         return empirical_p_value(
-            self._valid_null, statistic, mid_p=mid_p, n_failed=self._n_failed_null
+            self._valid_null, statistic, mid_p=mid_p, n_failed=self.n_failed_null
         )
 
     def significance(self, statistic, *, mid_p=False):
@@ -230,7 +231,7 @@ class CalibrationResult(ResultIO):
         significance_estimate : With intervals and the tail-model extrapolation.
         """
         return global_significance(
-            self._valid_null, statistic, mid_p=mid_p, n_failed=self._n_failed_null
+            self._valid_null, statistic, mid_p=mid_p, n_failed=self.n_failed_null
         )
 
     def tail_model(self):
@@ -286,7 +287,7 @@ class CalibrationResult(ResultIO):
             ones are Z > Φ⁻¹(1 − 1/N_tot).
         """
         statistic = np.asarray(statistic, dtype=np.float64)
-        null, n_failed, n_total = self._valid_null, self._n_failed_null, self.n_null
+        null, n_failed, n_total = self._valid_null, self.n_failed_null, self.n_null
         z, _ = self.significance(statistic, mid_p=mid_p)
         p, _ = self.p_value(statistic, mid_p=mid_p)
         beyond = null.size - np.searchsorted(np.sort(null), statistic, side="left") == 0
@@ -306,6 +307,12 @@ class CalibrationResult(ResultIO):
             p_beyond = (n_failed + null.size * p_tail) / n_total
             z[beyond], high[beyond], low[beyond] = stats.norm.isf(p_beyond)
             kind[beyond] = EXTRAPOLATED
+            # Beyond the end point of a bounded tail model (shape < 0) the extrapolated p
+            # is 0: only the lower end of its interval is a statement.
+            endless = beyond & ~np.isfinite(z)
+            z[endless] = np.maximum(np.where(np.isfinite(low), low, bound), bound)[endless]
+            low[endless], high[endless] = z[endless], np.inf
+            kind[endless] = LOWER_BOUND
         return Estimate(z, low, high, kind)
 
     def _injected_statistics(self):

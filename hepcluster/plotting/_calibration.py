@@ -77,7 +77,7 @@ def _kind_legend_entries(ax):
         "extrapolated (tail model, 68 % interval)",
         "lower bound (no null toy beyond)",
     ]
-    ax.legend(handles, labels, fontsize="small")
+    ax.legend(handles, labels, fontsize="x-small", loc="upper left", framealpha=0.85)
 
 
 def plot_significance_curves(results, *, x="n_signal", ax=None):
@@ -168,7 +168,7 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
         )
     ax.axhline(1.0, color="0.5", linestyle=":", label="no improvement")
     ax.set_xlabel(_X_LABELS[x])
-    ax.set_ylabel("significance improvement Z / Z_ref (global)")
+    ax.set_ylabel("significance improvement Z / Z_ref")
     ax.set_title(f"{result.name} over {reference.name}")
     _kind_legend_entries(ax)
     return ax
@@ -194,7 +194,7 @@ def plot_null_distribution(result, *, bins=30, ax=None):
         bins=bins,
         histtype="step",
         color="k",
-        label=f"background only ({null.size} toys, {result.n_failed} failed)",
+        label=f"background only ({null.size} toys, {result.n_failed_null} failed)",
     )
     tail = result.tail_model()
     if tail is not None:
@@ -214,6 +214,7 @@ def plot_null_distribution(result, *, bins=30, ax=None):
     ax.set_xlabel(f"test statistic of {result.name} (local MLS) [σ]")
     ax.set_ylabel("pseudo-experiments")
     ax.set_yscale("log")
-    ax.set_title("null distribution of the test statistic")
-    ax.legend(fontsize="small")
+    ax.set_ylim(bottom=0.3)
+    ax.set_title("null distribution")
+    ax.legend(fontsize="x-small", loc="upper right", framealpha=0.85)
     return ax

@@ -1,0 +1,5 @@
+"""Statistics of null distributions: a generalised-Pareto model of their upper tail."""
+
+from ._tail import NullTailModel, fit_null_tail, tail_significance
+
+__all__ = ["NullTailModel", "fit_null_tail", "tail_significance"]

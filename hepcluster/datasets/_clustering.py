@@ -37,6 +37,9 @@ class DijetClustering(NamedTuple):
         Constituents of the kept jets dropped because a jet had more than P of them.
     n_jets_truncated : int
         Kept jets that had more than P constituents.
+    pt_truncated : float
+        Scalar pT sum (GeV) of the dropped constituents; their share of the kept jets'
+        constituent pT is ``pt_truncated / (pt_truncated + constituents[..., 0].sum())``.
     """
 
     keep: np.ndarray
@@ -45,6 +48,7 @@ class DijetClustering(NamedTuple):
     n_jets: np.ndarray
     n_constituents_truncated: int
     n_jets_truncated: int
+    pt_truncated: float = 0.0
 
 
 def massless_four_momenta(pt, eta, phi):
@@ -135,6 +139,14 @@ def gather_constituents(pt, eta, phi, counts, event, indices, n_constituents):
     n_jets_truncated : int
         Jets with more than P constituents.
     """
+    constituents, n_truncated, n_jets_truncated, _ = _gather(
+        pt, eta, phi, counts, event, indices, n_constituents
+    )
+    return constituents, n_truncated, n_jets_truncated
+
+
+def _gather(pt, eta, phi, counts, event, indices, n_constituents):
+    """:func:`gather_constituents` and the scalar pT sum of the dropped constituents."""
     import awkward as ak
 
     n_jets = len(event)
@@ -154,7 +166,8 @@ def gather_constituents(pt, eta, phi, counts, event, indices, n_constituents):
     constituents[rows, slots, 1] = eta[picked]
     constituents[rows, slots, 2] = phi[picked]
     excess = np.maximum(per_jet - n_constituents, 0)
-    return constituents, int(excess.sum()), int(np.count_nonzero(excess))
+    pt_truncated = float(pt[source[~stored]].sum())
+    return constituents, int(excess.sum()), int(np.count_nonzero(excess)), pt_truncated
 
 
 def jet_p4_array(jets):
@@ -208,7 +221,7 @@ def cluster_dijets(
     jet_p4 = jet_p4_array(kept_jets).reshape(n_kept, 2, 4)
     indices = ak.flatten(constituent_index[keep][:, :2], axis=1)
     event = np.repeat(np.flatnonzero(keep), 2)
-    constituents, n_truncated, n_jets_truncated = gather_constituents(
+    constituents, n_truncated, n_jets_truncated, pt_truncated = _gather(
         pt, eta, phi, counts, event, indices, n_constituents
     )
     return DijetClustering(
@@ -218,6 +231,7 @@ def cluster_dijets(
         n_jets=n_jets,
         n_constituents_truncated=n_truncated,
         n_jets_truncated=n_jets_truncated,
+        pt_truncated=pt_truncated,
     )
 
 

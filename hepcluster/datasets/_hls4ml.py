@@ -6,6 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ._event_table import (
+    count_invalid,
+    describe_invalid,
+    invalid_constituents,
+    open_hdf5,
+    read_dataset,
+)
+
 logger = logging.getLogger(__name__)
 
 HLS4ML_CLASSES = {"g": "j_g", "q": "j_q", "W": "j_w", "Z": "j_z", "top": "j_t"}
@@ -136,7 +144,14 @@ def write_hls4ml(path, constituents, labels):
         file.create_dataset("jetFeatureNames", data=np.array([n.encode() for n in _JET_FEATURES]))
 
 
-def read_hls4ml(path_or_paths, *, n_constituents=None, classes=("g", "q", "W", "Z", "top")):
+def read_hls4ml(
+    path_or_paths,
+    *,
+    n_constituents=None,
+    classes=("g", "q", "W", "Z", "top"),
+    invalid="raise",
+    return_metadata=False,
+):
     """Read jets of the hls4ml LHC jet data set as a constituent matrix and class names.
 
     Parameters
@@ -150,23 +165,42 @@ def read_hls4ml(path_or_paths, *, n_constituents=None, classes=("g", "q", "W", "
         largest one when files differ).
     classes : sequence of {"g", "q", "W", "Z", "top"}, default=("g", "q", "W", "Z", "top")
         Classes to keep; jets of other classes are dropped (UCluster uses W, Z and top).
+    invalid : {"raise", "drop"}, default="raise"
+        What to do with jets of these classes holding an invalid constituent — NaN or
+        infinite ``j1_pt, j1_eta, j1_phi``, a negative pT, a pT or energy pT·cosh η above
+        √s = 14 TeV (which covers |η| > 10 for pT above 1.3 GeV), or |φ| > 2π: ``"raise"``
+        a ``ValueError`` naming the file, the jet and the constituent; ``"drop"`` the jets,
+        counted in the metadata and logged as a warning. Padding is pT = 0 only. Jets and
+        constituents are numbered from 0 as in ``jetConstituentList``.
+    return_metadata : bool, default=False
+        Also return a dict of what was read, dropped and truncated.
 
     Returns
     -------
     X : ndarray of shape (n_jets, 3 * P), float32
         Constituent matrix ``(pT_1, η_1, φ_1, pT_2, …)``, constituents sorted by decreasing
-        pT, zero padded (DESIGN.md §3), built from the features ``j1_pt, j1_eta, j1_phi``.
+        pT, zero padded, built from the features ``j1_pt, j1_eta, j1_phi``.
     y : ndarray of shape (n_jets,), dtype object
         Class name of every jet, from the one-hot features ``j_g, j_q, j_w, j_z, j_t``.
+    metadata : dict
+        Only with ``return_metadata=True``: ``paths``, ``classes``, ``invalid``,
+        ``n_read`` (jets in the files), ``n_dropped_unlabelled`` (not exactly one class),
+        ``n_dropped_other_classes``, ``n_dropped_invalid`` with ``invalid_counts`` by kind
+        (``{"negative_pt": 2, …}``), ``n_jets`` (returned), ``n_constituents`` (P),
+        ``n_constituents_truncated`` and ``n_jets_truncated`` (real constituents beyond
+        the P hardest, and the jets that had them) and ``pt_fraction_truncated`` (their
+        share of the returned jets' scalar constituent pT sum). Truncation is also logged.
 
     Raises
     ------
     FileNotFoundError
         If a file does not exist.
     ValueError
-        If a dataset (``jetConstituentList``, ``particleFeatureNames``, ``jets``,
-        ``jetFeatureNames``) or a feature is missing, ``classes`` holds an unknown name,
-        or no jet is left.
+        Always with the path and the cause in one line (the library error is chained):
+        if a file is not HDF5, is truncated or damaged, lacks a dataset
+        (``jetConstituentList``, ``particleFeatureNames``, ``jets``, ``jetFeatureNames``)
+        or features (all missing ones are named), holds an invalid constituent and
+        ``invalid="raise"``, ``classes`` holds an unknown name, or no jet is left.
 
     See Also
     --------
@@ -198,6 +232,13 @@ def read_hls4ml(path_or_paths, *, n_constituents=None, classes=("g", "q", "W", "
     >>> X_top, y_top = read_hls4ml(path, classes=["top"], n_constituents=30)
     >>> X_top.shape, set(y_top)
     ((5, 90), {'top'})
+    >>> X_top, y_top, metadata = read_hls4ml(
+    ...     path, classes=["top"], n_constituents=10, return_metadata=True
+    ... )
+    >>> metadata["n_read"], metadata["n_dropped_other_classes"], metadata["n_jets"]
+    (15, 10, 5)
+    >>> metadata["n_constituents_truncated"] > 0, 0 < metadata["pt_fraction_truncated"] < 1
+    (True, True)
     """
     paths = (
         [path_or_paths] if isinstance(path_or_paths, (str, os.PathLike)) else list(path_or_paths)
@@ -209,75 +250,132 @@ def read_hls4ml(path_or_paths, *, n_constituents=None, classes=("g", "q", "W", "
     if unknown or not classes:
         raise ValueError(f"classes must be taken from {list(HLS4ML_CLASSES)}, got {classes!r}.")
     if n_constituents is not None and (
-        not isinstance(n_constituents, (int, np.integer)) or n_constituents < 1
+        not isinstance(n_constituents, (int, np.integer))
+        or isinstance(n_constituents, bool)
+        or n_constituents < 1
     ):
         raise ValueError(f"n_constituents must be a positive integer, got {n_constituents!r}.")
-    parts = [_read_file(Path(path), classes) for path in paths]
-    n_slots = n_constituents or max(part[0].shape[1] for part in parts)
-    X = np.concatenate([_sorted_and_resized(constituents, n_slots) for constituents, _ in parts])
+    if invalid not in ("raise", "drop"):
+        raise ValueError(f"invalid must be 'raise' or 'drop', got {invalid!r}.")
+    metadata = {
+        "source": "hls4ml LHC jets HDF5",
+        "paths": [os.fspath(Path(path).resolve()) for path in paths],
+        "classes": classes,
+        "invalid": invalid,
+        "n_read": 0,
+        "n_dropped_unlabelled": 0,
+        "n_dropped_other_classes": 0,
+        "n_dropped_invalid": 0,
+        "invalid_counts": {},
+    }
+    parts = [_read_file(Path(path), classes, invalid, metadata) for path in paths]
+    n_slots = int(n_constituents or max(part[0].shape[1] for part in parts))
+    resized = [_sorted_and_resized(constituents, n_slots) for constituents, _ in parts]
+    X = np.concatenate([constituents for constituents, _ in resized])
     y = np.concatenate([labels for _, labels in parts])
     if y.shape[0] == 0:
         raise ValueError(f"no jet of the classes {classes} in {[os.fspath(p) for p in paths]}.")
-    return X.reshape(X.shape[0], 3 * n_slots), y
+    n_truncated = sum(truncation[0] for _, truncation in resized)
+    n_jets_truncated = sum(truncation[1] for _, truncation in resized)
+    pt_truncated = sum(truncation[2] for _, truncation in resized)
+    pt_total = pt_truncated + float(X[:, :, 0].sum(dtype=np.float64))
+    metadata.update(
+        n_jets=int(y.shape[0]),
+        n_constituents=n_slots,
+        n_constituents_truncated=int(n_truncated),
+        n_jets_truncated=int(n_jets_truncated),
+        pt_fraction_truncated=pt_truncated / pt_total if pt_total > 0 else 0.0,
+    )
+    if n_truncated:
+        logger.info(
+            "read_hls4ml: kept the %d hardest constituents of each jet; %d constituents "
+            "(%.3g%% of the constituent pT) dropped from %d of %d jets.",
+            n_slots,
+            n_truncated,
+            100 * metadata["pt_fraction_truncated"],
+            n_jets_truncated,
+            y.shape[0],
+        )
+    if metadata["n_dropped_invalid"]:
+        logger.warning(
+            "read_hls4ml: dropped %d jet(s) with invalid constituents (invalid='drop'): %s.",
+            metadata["n_dropped_invalid"],
+            metadata["invalid_counts"],
+        )
+    X = X.reshape(X.shape[0], 3 * n_slots)
+    return (X, y, metadata) if return_metadata else (X, y)
+
+
+_DATASETS = ("jetConstituentList", "particleFeatureNames", "jets", "jetFeatureNames")
 
 
 def _names(file, dataset, path):
-    names = _dataset(file, dataset, path)[()]
+    names = read_dataset(file, dataset, path)
+    if names.ndim != 1:
+        raise ValueError(
+            f"{os.fspath(path)}: {dataset} must be a list of names, got shape {names.shape}."
+        )
     return [name if isinstance(name, bytes) else str(name).encode() for name in names]
 
 
-def _dataset(file, name, path):
-    if name not in file:
+def _indices(names, wanted, dataset, path, n_features, needed_for):
+    missing = [name.decode() for name in wanted if name not in names]
+    if missing:
         raise ValueError(
-            f"{os.fspath(path)!r} has no dataset {name!r}; an hls4ml jet file has "
-            f"jetConstituentList, particleFeatureNames, jets and jetFeatureNames "
-            f"(it holds {sorted(file.keys())})."
+            f"{os.fspath(path)}: {dataset} lacks {', '.join(map(repr, missing))}, needed for "
+            f"{needed_for} (found: {[name.decode() for name in names]})."
         )
-    return file[name]
-
-
-def _index(names, feature, dataset, path, n_features):
-    if feature not in names:
+    indices = [names.index(name) for name in wanted]
+    beyond = [
+        name.decode() for name, index in zip(wanted, indices, strict=True) if index >= n_features
+    ]
+    if beyond:
         raise ValueError(
-            f"{os.fspath(path)!r}: feature {feature.decode()!r} is not among the "
-            f"{dataset} ({[name.decode() for name in names]})."
+            f"{os.fspath(path)}: {', '.join(map(repr, beyond))} are among the {len(names)} "
+            f"{dataset} but the data have only {n_features} features (damaged file?)."
         )
-    index = names.index(feature)
-    if index >= n_features:
-        raise ValueError(
-            f"{os.fspath(path)!r}: feature {feature.decode()!r} is name {index} of {dataset} "
-            f"but the data have only {n_features} features."
-        )
-    return index
+    return indices
 
 
-def _read_file(path, classes):
-    """Unsorted (n, P, 3) constituents and class names of the requested classes."""
-    import h5py
+def _read_file(path, classes, invalid, metadata):
+    """Unsorted (n, P, 3) constituents and class names of the requested classes.
 
-    if not path.is_file():
-        raise FileNotFoundError(f"hls4ml file not found: {os.fspath(path)!r}")
-    with h5py.File(path, "r") as file:
-        particles = _dataset(file, "jetConstituentList", path)
-        jets = _dataset(file, "jets", path)
+    Adds what it read and dropped to the counts in ``metadata``.
+    """
+    with open_hdf5(path, "hls4ml file") as file:
+        missing = [name for name in _DATASETS if name not in file]
+        if missing:
+            raise ValueError(
+                f"{os.fspath(path)} has no dataset {', '.join(map(repr, missing))} "
+                f"(found: {sorted(file.keys())}); an hls4ml jet file has "
+                "jetConstituentList, particleFeatureNames, jets and jetFeatureNames."
+            )
+        particles = file["jetConstituentList"]
+        jets = file["jets"]
         particle_names = _names(file, "particleFeatureNames", path)
         jet_names = _names(file, "jetFeatureNames", path)
         if particles.ndim != 3 or jets.ndim != 2 or particles.shape[0] != jets.shape[0]:
             raise ValueError(
-                f"{os.fspath(path)!r}: jetConstituentList {particles.shape} and jets "
+                f"{os.fspath(path)}: jetConstituentList {particles.shape} and jets "
                 f"{jets.shape} must be (n, P, F) and (n, F') with the same n."
             )
-        feature_index = [
-            _index(particle_names, name, "particleFeatureNames", path, particles.shape[2])
-            for name in _PT_ETA_PHI
-        ]
-        label_index = [
-            _index(
-                jet_names, HLS4ML_CLASSES[name].encode(), "jetFeatureNames", path, jets.shape[1]
-            )
-            for name in HLS4ML_CLASSES
-        ]
-        one_hot = jets[()][:, label_index]
+        feature_index = _indices(
+            particle_names,
+            _PT_ETA_PHI,
+            "particleFeatureNames",
+            path,
+            particles.shape[2],
+            "the constituents' (pT, η, φ)",
+        )
+        label_index = _indices(
+            jet_names,
+            [feature.encode() for feature in HLS4ML_CLASSES.values()],
+            "jetFeatureNames",
+            path,
+            jets.shape[1],
+            "the one-hot class labels",
+        )
+        one_hot = read_dataset(file, "jets", path)[:, label_index]
         defined = (np.sum(one_hot == 1, axis=1) == 1) & (np.sum(one_hot != 0, axis=1) == 1)
         names = np.asarray(list(HLS4ML_CLASSES), dtype=object)
         y = names[np.argmax(one_hot, axis=1)]
@@ -290,19 +388,55 @@ def _read_file(path, classes):
                 path,
             )
         # The whole list is read at once: a file of the data set is ~10⁴ jets (~100 MB).
-        constituents = particles[()][keep][:, :, feature_index].astype(np.float32)
+        values = read_dataset(file, "jetConstituentList", path)
+    constituents = values[keep][:, :, feature_index]
+    jet_index = np.flatnonzero(keep)
+    bad, column, code = invalid_constituents(constituents)
+    if bad.any():
+        found = count_invalid(code, bad)
+        if invalid == "raise":
+            row = int(np.flatnonzero(bad)[0])
+            slot, feature = divmod(int(column[row]), 3)
+            raise ValueError(
+                f"{os.fspath(path)}: jet {jet_index[row]}, constituent {slot} "
+                f"{_PT_ETA_PHI[feature].decode()} "
+                f"{describe_invalid(constituents[row], column[row], code[row])}. "
+                f"{int(bad.sum())} of the {keep.sum()} jets of classes {classes} have invalid "
+                f"values ({', '.join(f'{k}: {v}' for k, v in found.items())}); "
+                "read_hls4ml(..., invalid='drop') drops and counts such jets."
+            )
+        for name, count in found.items():
+            metadata["invalid_counts"][name] = metadata["invalid_counts"].get(name, 0) + count
+        metadata["n_dropped_invalid"] += int(bad.sum())
+        constituents, jet_index = constituents[~bad], jet_index[~bad]
+    metadata["n_read"] += int(keep.shape[0])
+    metadata["n_dropped_unlabelled"] += n_undefined
+    metadata["n_dropped_other_classes"] += int((defined & ~keep).sum())
     logger.info("read_hls4ml: %d jet(s) of classes %s from %s.", len(constituents), classes, path)
-    return constituents, y[keep]
+    return constituents.astype(np.float32), y[jet_index]
 
 
 def _sorted_and_resized(constituents, n_slots):
+    """Constituents sorted by decreasing pT in ``n_slots`` slots, and what was cut.
+
+    Returns the (n, n_slots, 3) array and ``(n_truncated, n_jets_truncated, pt_truncated)``:
+    real constituents dropped beyond ``n_slots``, jets that lost some, and their pT sum.
+    """
     pt = constituents[:, :, 0]
     constituents = np.where((pt > 0)[:, :, None], constituents, 0.0).astype(np.float32)
-    order = np.argsort(-constituents[:, :, 0], axis=1, kind="stable")[:, :n_slots]
+    order = np.argsort(-constituents[:, :, 0], axis=1, kind="stable")
     constituents = np.take_along_axis(constituents, order[:, :, None], axis=1)
+    beyond = constituents[:, n_slots:, 0]
+    n_beyond = np.count_nonzero(beyond, axis=1)
+    truncation = (
+        int(n_beyond.sum()),
+        int(np.count_nonzero(n_beyond)),
+        float(beyond.sum(dtype=np.float64)),
+    )
+    constituents = constituents[:, :n_slots]
     if constituents.shape[1] < n_slots:
         padding = np.zeros(
             (constituents.shape[0], n_slots - constituents.shape[1], 3), dtype=np.float32
         )
         constituents = np.concatenate([constituents, padding], axis=1)
-    return constituents
+    return constituents, truncation

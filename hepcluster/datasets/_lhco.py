@@ -17,7 +17,16 @@ from ._clustering import (
     event_table_from_columns,
     padded_to_flat,
 )
-from ._event_table import EventTable
+from ._event_table import (
+    FEATURES,
+    EventTable,
+    count_invalid,
+    describe_invalid,
+    has_hdf5_signature,
+    invalid_constituents,
+    one_line,
+    open_hdf5,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +35,7 @@ LHCO_N_PARTICLES = 700
 
 _N_PARTICLE_COLUMNS = 3 * LHCO_N_PARTICLES
 # Bumped whenever the derived event table changes, so that old caches are rebuilt.
-_READER_VERSION = 1
+_READER_VERSION = 2
 # Rows written per append when writing the table format (bounds the memory of write_lhco).
 _WRITE_CHUNK = 20_000
 
@@ -133,6 +142,7 @@ def read_lhco(
     cache=None,
     label_column="auto",
     key=None,
+    invalid="raise",
 ):
     """Read an LHC Olympics 2020 R&D HDF5 file into an event table of the two leading jets.
 
@@ -142,6 +152,14 @@ def read_lhco(
     ``jet_radius`` (FastJet, massless particles built from ``(pT, η, φ)``), and the two jets
     of highest pT with their constituents form the event. Events with fewer than two jets
     above ``min_jet_pt`` are cut; the count is logged and stored in the metadata.
+
+    Every value is checked before clustering: NaN or infinity, a negative pT, a particle
+    that no 14 TeV collision produces (pT or energy pT·cosh η above √s = 14 TeV, which
+    covers |η| > 10 for pT above 1.3 GeV, or |φ| > 2π), or a truth label other than 0 or 1
+    are errors naming the file, the row and the column — or, with ``invalid="drop"``,
+    the events holding them are dropped, counted and logged. So is an event whose two
+    jets come out with m_jj ≤ 0. Padding is pT = 0 only. Rows, particles and columns are
+    numbered from 0 as in the file (particle k is columns 3k, 3k + 1, 3k + 2).
 
     Parameters
     ----------
@@ -167,14 +185,21 @@ def read_lhco(
     cache : str or path-like, default=None
         HDF5 file in which the derived event table is kept (:meth:`EventTable.to_hdf5`).
         When it exists and was made from the same source file (path, size, modification
-        time) with the same parameters it is read instead of reclustering; otherwise the
-        table is rebuilt and the cache written.
+        time) with the same parameters it is read instead of reclustering; otherwise, or
+        when it is damaged (truncated, failing its checksums), the table is rebuilt, the
+        cache rewritten and the reason logged. A file there that is not HDF5, or an HDF5
+        file that is not an event table, is never overwritten (``ValueError``).
     label_column : "auto", None or column label, default="auto"
         Where the truth label is: ``"auto"`` takes the last column of a 2101-column file
         and no label from a 2100-column file; ``None`` ignores any label; otherwise the
         label of the truth column (the other 2100 columns are the particles, in order).
     key : str, default=None
         Key of the table in the file; ``None`` takes the only key of the file (or ``"df"``).
+    invalid : {"raise", "drop"}, default="raise"
+        What to do with events holding invalid values (see above): ``"raise"`` a
+        ``ValueError`` at the first one; ``"drop"`` them, with their number in
+        ``metadata["n_dropped_invalid"]``, by kind (the first invalid value of each event)
+        in ``metadata["invalid_counts"]``, and a warning in the log.
 
     Returns
     -------
@@ -183,18 +208,26 @@ def read_lhco(
         label (all ``False`` without labels: ``metadata["labels"]`` says which). Jet
         kinematics and m_jj are those of the full anti-kT jets (all constituents); τ21 is
         computed from the P stored constituents. ``metadata`` holds ``n_read`` (rows read),
-        ``n_cut_fewer_than_two_jets``, ``n_constituents_truncated``,
-        ``n_jets_truncated``, the parameters, the source file and ``cache_key``;
-        ``metadata["from_cache"]`` is ``True`` when the table was read from ``cache``.
+        ``n_dropped_invalid`` and ``invalid_counts`` (``{"negative_pt": 2, …}``, empty
+        unless ``invalid="drop"``), ``n_cut_fewer_than_two_jets``,
+        ``n_constituents_truncated``, ``n_jets_truncated``, ``pt_fraction_truncated`` (the
+        share of the kept jets' scalar constituent pT sum that was truncated), the
+        parameters, the source file and ``cache_key``; ``metadata["from_cache"]`` is
+        ``True`` when the table was read from ``cache``. ``n_read`` is the sum of the
+        dropped, the cut and the returned events.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the table does not have 2100 or 2101 columns, contains NaN or infinite values,
-        ``start`` lies beyond the end of the file, no event is left after the cut, a
-        parameter is invalid, or ``cache`` is an existing file that is not an event table.
+        Always with the path and the cause in one line (the library error is chained):
+        if the file is not HDF5, is truncated or damaged, holds no pandas table or not the
+        one named by ``key``, its table does not have 2100 or 2101 columns, it holds an
+        invalid value and ``invalid="raise"`` (the message names row and column, e.g.
+        ``row 3, particle 2 pT (column 6) = -12.5: negative pT``), ``start`` lies beyond
+        the end of the file, no event is left after the cut, a parameter is invalid, or
+        ``cache`` is an existing file that is not an event table.
 
     See Also
     --------
@@ -227,9 +260,21 @@ def read_lhco(
     >>> table = read_lhco(path)
     >>> len(table), table.n_signal, table.metadata["n_read"]
     (25, 5, 25)
+
+    A negative pT is an error unless such events are dropped (and counted):
+
+    >>> particles[3, 0, 0] = -particles[3, 0, 0]
+    >>> write_lhco(path, particles, labels=events.is_signal)
+    >>> read_lhco(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...events.h5: row 3, particle 0 pT (column 0) = -...: negative pT ...
+    >>> table = read_lhco(path, invalid="drop")
+    >>> len(table), table.metadata["invalid_counts"]
+    (24, {'negative_pt': 1})
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"LHCO file not found: {os.fspath(path)!r}")
     _check_int("start", start, minimum=0)
     _check_int("chunksize", chunksize, minimum=1)
@@ -239,6 +284,8 @@ def read_lhco(
     _check_positive("jet_radius", jet_radius)
     if not np.isfinite(min_jet_pt) or min_jet_pt < 0:
         raise ValueError(f"min_jet_pt must be a non-negative pT in GeV, got {min_jet_pt!r}.")
+    if invalid not in ("raise", "drop"):
+        raise ValueError(f"invalid must be 'raise' or 'drop', got {invalid!r}.")
     parameters = {
         "n_events": n_events,
         "start": start,
@@ -247,7 +294,10 @@ def read_lhco(
         "min_jet_pt": float(min_jet_pt),
         "label_column": label_column if label_column in ("auto", None) else str(label_column),
         "key": key,
+        "invalid": invalid,
     }
+    with open_hdf5(path, "LHCO file") as file:  # one-line errors for damaged files
+        found = sorted(file.keys())
     cache_key = _cache_key(path, parameters)
     if cache is not None:
         cached = _read_cache(Path(cache), cache_key)
@@ -256,59 +306,61 @@ def read_lhco(
 
     import pandas as pd
 
-    with pd.HDFStore(path, mode="r") as store:
-        key = _resolve_key(store, key, path)
-        storer = store.get_storer(key)
+    store = _pandas_call(path, "cannot be opened by pandas", pd.HDFStore, path, mode="r")
+    with store:
+        key = _resolve_key(store, key, path, found)
+        storer = _pandas_call(path, f"table {key!r} cannot be read", store.get_storer, key)
         n_rows = int(storer.nrows if storer.is_table else storer.shape[0])
-        columns = store.select(key, start=0, stop=1).columns
-        particle_columns, label_position, labels_note = _layout(columns, label_column, path)
         if start >= n_rows:
             raise ValueError(f"start={start} is beyond the {n_rows} rows of {path}.")
+        columns = _select(store, key, 0, 1, path).columns
+        particle_columns, label_position, labels_note = _layout(columns, label_column, path)
         stop = n_rows if n_events is None else min(start + n_events, n_rows)
         bounds = list(range(start, stop, chunksize))
         parts, is_signal, event_id = [], [], []
-        n_truncated = n_jets_truncated = 0
+        counts = _Counts()
         for chunk_start in progress(bounds, desc="read_lhco", unit="chunk"):
             chunk_stop = min(chunk_start + chunksize, stop)
-            values = store.select(key, start=chunk_start, stop=chunk_stop).to_numpy()
-            values = values.astype(np.float64, copy=False)
-            bad = ~np.all(np.isfinite(values), axis=1)
-            if np.any(bad):
-                rows = chunk_start + np.flatnonzero(bad)
-                raise ValueError(
-                    f"{path} contains NaN or infinite values in {bad.sum()} row(s) of "
-                    f"rows [{chunk_start}, {chunk_stop}), first at row {rows[0]}."
-                )
-            particles = values[:, particle_columns].reshape(-1, LHCO_N_PARTICLES, 3)
+            values = _numeric(_select(store, key, chunk_start, chunk_stop, path), path, key)
+            chunk = _Chunk(path, chunk_start, columns, particle_columns, label_position, invalid)
+            particles, rows, labels = chunk.valid_rows(values, counts)
             clustering = cluster_dijets(
                 *padded_to_flat(particles),
                 jet_radius=jet_radius,
                 n_constituents=n_constituents,
                 min_jet_pt=min_jet_pt,
             )
-            parts.append(dijet_columns(clustering, jet_radius=jet_radius))
-            n_truncated += clustering.n_constituents_truncated
-            n_jets_truncated += clustering.n_jets_truncated
-            event_id.append(chunk_start + np.flatnonzero(clustering.keep))
-            if label_position is None:
-                is_signal.append(np.zeros(int(clustering.keep.sum()), dtype=bool))
-            else:
-                is_signal.append(_labels(values[clustering.keep, label_position], path))
+            counts.add_truncation(clustering)
+            dijets = dijet_columns(clustering, jet_radius=jet_radius)
+            kept = chunk.valid_dijets(dijets, rows[clustering.keep], counts)
+            parts.append({name: column[kept] for name, column in dijets.items()})
+            event_id.append(chunk_start + rows[clustering.keep][kept])
+            is_signal.append(labels[clustering.keep][kept])
 
     n_read = stop - start
     event_id = np.concatenate(event_id)
-    n_cut = n_read - event_id.shape[0]
+    n_cut = n_read - counts.n_dropped_invalid - event_id.shape[0]
     logger.info(
         "read_lhco: read %d events from %s; cut %d with fewer than two jets "
-        "(anti-kT R=%g, pT > %g GeV); %d constituents beyond %d per jet dropped.",
+        "(anti-kT R=%g, pT > %g GeV); %d constituents beyond %d per jet (%.3g%% of the "
+        "jets' constituent pT) dropped from %d jets.",
         n_read,
         path,
         n_cut,
         jet_radius,
         min_jet_pt,
-        n_truncated,
+        counts.n_truncated,
         n_constituents,
+        100 * counts.pt_fraction_truncated,
+        counts.n_jets_truncated,
     )
+    if counts.n_dropped_invalid:
+        logger.warning(
+            "read_lhco: dropped %d event(s) of %s with invalid values (invalid='drop'): %s.",
+            counts.n_dropped_invalid,
+            path,
+            counts.invalid,
+        )
     if event_id.shape[0] == 0:
         raise ValueError(
             f"no event of rows [{start}, {stop}) of {path} has two jets with pT > "
@@ -318,9 +370,12 @@ def read_lhco(
         "source": "LHC Olympics 2020 R&D HDF5",
         "path": os.fspath(path.resolve()),
         "n_read": n_read,
+        "n_dropped_invalid": counts.n_dropped_invalid,
+        "invalid_counts": counts.invalid,
         "n_cut_fewer_than_two_jets": n_cut,
-        "n_constituents_truncated": n_truncated,
-        "n_jets_truncated": n_jets_truncated,
+        "n_constituents_truncated": counts.n_truncated,
+        "n_jets_truncated": counts.n_jets_truncated,
+        "pt_fraction_truncated": counts.pt_fraction_truncated,
         "labels": labels_note,
         "jet_algorithm": "anti-kt",
         **parameters,
@@ -340,6 +395,149 @@ def read_lhco(
     return table
 
 
+class _Counts:
+    """What read_lhco dropped, summed over chunks."""
+
+    def __init__(self):
+        self.invalid = {}
+        self.n_truncated = self.n_jets_truncated = 0
+        self.pt_truncated = self.pt_stored = 0.0
+
+    @property
+    def n_dropped_invalid(self):
+        return sum(self.invalid.values())
+
+    @property
+    def pt_fraction_truncated(self):
+        total = self.pt_truncated + self.pt_stored
+        return self.pt_truncated / total if total > 0 else 0.0
+
+    def add_invalid(self, counts):
+        for name, count in counts.items():
+            self.invalid[name] = self.invalid.get(name, 0) + count
+
+    def add_truncation(self, clustering):
+        self.n_truncated += clustering.n_constituents_truncated
+        self.n_jets_truncated += clustering.n_jets_truncated
+        self.pt_truncated += clustering.pt_truncated
+        self.pt_stored += float(clustering.constituents[..., 0].sum())
+
+
+class _Chunk:
+    """Checks of the rows of one chunk of an LHCO file, raising or dropping what is invalid."""
+
+    def __init__(self, path, first_row, columns, particle_columns, label_position, invalid):
+        self.path = path
+        self.first_row = first_row
+        self.columns = columns
+        self.particle_columns = np.arange(len(columns))[particle_columns]
+        self.label_position = label_position
+        self.invalid = invalid
+
+    def valid_rows(self, values, counts):
+        """Particles (n, 700, 3), row numbers within the chunk and labels of the valid rows."""
+        particles = values[:, self.particle_columns].reshape(-1, LHCO_N_PARTICLES, 3)
+        bad, column, code = invalid_constituents(particles)
+        if self.label_position is None:
+            labels = np.zeros(values.shape[0], dtype=bool)
+            bad_label = np.zeros(values.shape[0], dtype=bool)
+        else:
+            label_values = values[:, self.label_position]
+            labels = label_values == 1.0
+            bad_label = ~bad & ~np.isin(label_values, (0.0, 1.0))
+        if not (bad.any() or bad_label.any()):
+            return particles, np.arange(values.shape[0]), labels
+        found = count_invalid(code, bad)
+        if bad_label.any():
+            found["label_not_0_or_1"] = int(bad_label.sum())
+        if self.invalid == "raise":
+            rows = np.flatnonzero(bad | bad_label)
+            row = int(rows[0])
+            if bad[row]:
+                slot, feature = divmod(int(column[row]), 3)
+                position = self.particle_columns[column[row]]
+                where = (
+                    f"particle {slot} {FEATURES[feature]} (column "
+                    f"{self.columns[position]}) "
+                    f"{describe_invalid(particles[row], column[row], code[row])}"
+                )
+            else:
+                value = values[row, self.label_position]
+                where = (
+                    f"truth label (column {self.columns[self.label_position]}) = {value:.6g}: "
+                    "not 0 (background) or 1 (signal)"
+                )
+            raise ValueError(
+                f"{self.path}: row {self.first_row + row}, {where}. {rows.shape[0]} event(s) "
+                f"in rows [{self.first_row}, {self.first_row + values.shape[0]}) have invalid "
+                f"values ({_format_counts(found)}); read_lhco(..., invalid='drop') drops and "
+                "counts such events."
+            )
+        counts.add_invalid(found)
+        good = ~(bad | bad_label)
+        return particles[good], np.flatnonzero(good), labels[good]
+
+    def valid_dijets(self, dijets, rows, counts):
+        """Mask of the clustered events whose two jets have a finite, positive m_jj."""
+        valid = (
+            np.isfinite(dijets["mjj"])
+            & (dijets["mjj"] > 0)
+            & np.all(np.isfinite(dijets["jet_pt"]), axis=1)
+        )
+        if valid.all():
+            return valid
+        if self.invalid == "raise":
+            event = int(np.flatnonzero(~valid)[0])
+            raise ValueError(
+                f"{self.path}: row {self.first_row + rows[event]}: the two leading jets "
+                f"(pT {dijets['jet_pt'][event, 0]:.6g} and {dijets['jet_pt'][event, 1]:.6g} "
+                f"GeV) have m_jj = {dijets['mjj'][event]:.6g} GeV, which two separate jets "
+                f"cannot have (damaged file?); {int((~valid).sum())} such event(s) in this "
+                "chunk; read_lhco(..., invalid='drop') drops and counts them."
+            )
+        counts.add_invalid({"mjj_not_positive": int((~valid).sum())})
+        return valid
+
+
+def _numeric(frame, path, key):
+    try:
+        return frame.to_numpy().astype(np.float64, copy=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{path}: table {key!r} holds non-numeric values ({one_line(err)}); an LHCO R&D "
+            "table holds floats only."
+        ) from err
+
+
+def _format_counts(counts):
+    return ", ".join(f"{name}: {count}" for name, count in counts.items())
+
+
+def _pandas_call(path, what, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with pandas/PyTables errors as one-line ``ValueError``."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as err:  # PyTables raises many types, with 20-line HDF5 back traces
+        raise ValueError(f"{path}: {what} (damaged file?): {one_line(err)}") from err
+
+
+def _select(store, key, start, stop, path):
+    frame = _pandas_call(
+        path,
+        f"rows [{start}, {stop}) of table {key!r} cannot be read",
+        store.select,
+        key,
+        start=start,
+        stop=stop,
+    )
+    if frame.shape[0] != stop - start:
+        raise ValueError(
+            f"{path}: rows [{start}, {stop}) of table {key!r} gave {frame.shape[0]} rows "
+            "(damaged file?)."
+        )
+    return frame
+
+
 def _check_int(name, value, minimum):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
@@ -350,8 +548,13 @@ def _check_positive(name, value):
         raise ValueError(f"{name} must be a positive number, got {value!r}.")
 
 
-def _resolve_key(store, key, path):
+def _resolve_key(store, key, path, found):
     keys = [name.lstrip("/") for name in store.keys(include="pandas")]
+    if not keys:
+        raise ValueError(
+            f"{path} holds no pandas table (found: {found}); an LHCO R&D file holds one "
+            "table, 'df', with 2100 or 2101 columns."
+        )
     if key is None:
         if len(keys) == 1:
             return keys[0]
@@ -359,7 +562,7 @@ def _resolve_key(store, key, path):
             return "df"
         raise ValueError(f"{path} holds several tables {keys}; choose one with key=.")
     if key.lstrip("/") not in keys:
-        raise ValueError(f"{path} has no table {key!r}; it holds {keys}.")
+        raise ValueError(f"{path} has no table {key!r} (found: {keys}).")
     return key.lstrip("/")
 
 
@@ -394,12 +597,6 @@ def _layout(columns, label_column, path):
     return particle_columns, position, f"truth label from column {columns[position]}"
 
 
-def _labels(values, path):
-    if not np.all(np.isin(values, (0.0, 1.0))):
-        raise ValueError(f"the truth labels of {path} must be 0 or 1.")
-    return values == 1.0
-
-
 def _cache_key(path, parameters):
     stat = path.stat()
     source = {
@@ -414,25 +611,44 @@ def _cache_key(path, parameters):
 
 
 def _read_cache(cache, cache_key):
-    """The cached table if ``cache`` exists and matches ``cache_key``, else ``None``."""
+    """The cached table if ``cache`` exists and matches ``cache_key``, else ``None``.
+
+    A cache made from another file or with other parameters, or one that is damaged
+    (an HDF5 file that cannot be read back), is rebuilt; a file that is not HDF5, or an
+    HDF5 file that is not an event table, is never overwritten.
+    """
     if not cache.exists():
         return None
+    if cache.is_dir() or not has_hdf5_signature(cache):
+        raise ValueError(
+            f"cache {os.fspath(cache)!r} exists but is not an HDF5 file; it is not "
+            "overwritten: choose another path."
+        )
     import h5py
 
-    with h5py.File(cache, "r") as file:
-        if "hepcluster_event_table" not in file.attrs:
-            raise ValueError(
-                f"cache {os.fspath(cache)!r} exists but is not an event table written by "
-                "hepcluster; choose another path."
-            )
-        metadata = json.loads(file.attrs["metadata"])
+    try:
+        with h5py.File(cache, "r") as file:
+            written = "hepcluster_event_table" in file.attrs
+            metadata = json.loads(file.attrs["metadata"]) if written else {}
+    except (OSError, KeyError, ValueError) as err:
+        logger.warning("read_lhco: cache %s is damaged (%s); rebuilding it.", cache, one_line(err))
+        return None
+    if not written:
+        raise ValueError(
+            f"cache {os.fspath(cache)!r} exists but is not an event table written by "
+            "hepcluster; it is not overwritten: choose another path."
+        )
     if metadata.get("cache_key") != cache_key:
         logger.info(
             "read_lhco: cache %s was made from another file or other parameters; rebuilding.",
             cache,
         )
         return None
-    table = EventTable.read_hdf5(cache)
+    try:
+        table = EventTable.read_hdf5(cache)
+    except ValueError as err:
+        logger.warning("read_lhco: cache %s is damaged (%s); rebuilding it.", cache, err)
+        return None
     table.metadata["from_cache"] = True
     logger.info("read_lhco: read %d events from cache %s.", len(table), cache)
     return table

@@ -167,6 +167,9 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     normalize : bool, default=True
         Normalise images to unit sum (before and after the γ scaling and after
         smearing). Jets without any constituent inside the extent give all-zero images.
+        So do empty jets (no constituent with pT > 0, e.g. the missing second jet of a
+        one-jet event): they are accepted so that padded inputs keep their rows, and
+        counted in a warning of the ``hepcluster.images`` logger with the first row.
     n_jobs : int or None, default=None
         Number of numba threads for the kernels, set for the duration of each call and
         restored afterwards: ``None`` keeps numba's current setting (all cores unless
@@ -298,6 +301,15 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
             normalize=self.normalize,
             n_jobs=self.n_jobs,
         )
+        empty = np.flatnonzero(~np.any(X[:, 0::3] > 0, axis=1))
+        if empty.size:
+            logger.warning(
+                "JetImageTransformer: %d of %d jet(s) have no constituent with pT > 0 "
+                "(first at row %d); their images are all zero.",
+                empty.size,
+                X.shape[0],
+                empty[0],
+            )
         n_out = int(images.n_outside.sum())
         if n_out:
             n_real = int(np.count_nonzero(X[:, 0::3]))

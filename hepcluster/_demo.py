@@ -42,7 +42,7 @@ def run_demo(
     n_signal=10_000,
     n_injected=600,
     signal_injections=(300, 600, 1200, 2400, 4800, 9600),
-    n_background_only=200,
+    n_background_only=500,
     n_per_injection=10,
     n_ensemble=2,
     n_jobs=None,

@@ -156,9 +156,10 @@ def _format_one(value, low, high, kind, digits):
         return f"≥ {number}"
     if kind == UPPER_BOUND:
         return f"≤ {number}"
-    if not (np.isfinite(low) and np.isfinite(high)):
+    if not np.isfinite(low):
         return number if kind == COMPUTED else f"{number} ({kind})"
-    interval = f"{low:.{digits}f}–{high:.{digits}f}"
+    high_text = f"{high:.{digits}f}" if np.isfinite(high) else "∞"
+    interval = f"{low:.{digits}f}–{high_text}"
     return f"{number} ({interval})" if kind == COMPUTED else f"{number} ({interval}, {kind})"
 
 

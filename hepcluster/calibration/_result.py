@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from ..stats import clopper_pearson
 from ..utils._results import ResultIO
 from ._estimate import (
     COMPUTED,
@@ -17,16 +18,17 @@ from ._estimate import (
     combine_kinds,
     ratio,
 )
-from ._significance import clopper_pearson, empirical_p_value, global_significance
+from ._significance import empirical_p_value, global_significance
 
 logger = logging.getLogger(__name__)
 
 CONFIDENCE_LEVEL = 0.68
 """Confidence level of every interval a calibration reports (±1σ for a Gaussian)."""
-# The tail model needs this many exceedances and at most this fraction of the null sample
-# above its threshold (peaks over threshold, Coles 2001, §4.3).
-MIN_EXCEEDANCES = 25
-MAX_TAIL_FRACTION = 0.25
+# The tail model is fitted above the 90 % quantile of the null statistics and only from 500
+# valid background-only pseudo-experiments on (50 exceedances): the sizes at which its
+# coverage was validated against brute-forced tails (benchmarks/bench_tail_coverage.py).
+TAIL_FRACTION = 0.1
+MIN_NULL_FOR_TAIL = 500
 # Quantiles of a curve are interpolated between toys; infinite interval ends are carried
 # as this finite stand-in so that the interpolation stays defined.
 _LARGE = 1e6
@@ -45,7 +47,8 @@ class CalibrationResult(ResultIO):
     pseudo-experiments that reach it (with a Clopper–Pearson interval), a *lower bound*
     Z > Φ⁻¹(1 − 1/N_tot) where none does (arXiv:2402.17714, Eq. 3.4), or *extrapolated*
     beyond the largest null statistic by a generalised-Pareto model of the null tail
-    (:func:`hepcluster.stats.fit_null_tail`), with the model's confidence interval.
+    (:func:`hepcluster.stats.fit_null_tail`, from 500 background-only pseudo-experiments
+    on), with the model's confidence interval.
 
     Attributes
     ----------
@@ -87,8 +90,8 @@ class CalibrationResult(ResultIO):
     ... )
     >>> result.median_significance().round(1).tolist()
     [1.1, 3.1]
-    >>> result.median_estimate().kind.tolist()
-    ['computed', 'computed']
+    >>> result.median_estimate().format()  # the second median lies beyond every null toy
+    ['1.05 (1.00–1.10)', '3.26 (2.99–3.68, extrapolated)']
     """
 
     _ARRAY_FIELDS = ("null_statistics", "signal_injections", "injected_statistics")
@@ -237,8 +240,11 @@ class CalibrationResult(ResultIO):
     def tail_model(self):
         """Generalised-Pareto model of the upper tail of the null distribution.
 
-        The threshold leaves max(25, 10 %) of the valid null statistics above it; fewer
-        than 100 background-only pseudo-experiments cannot support a model.
+        Fitted above the 90 % quantile of the valid null statistics
+        (:func:`hepcluster.stats.fit_null_tail`), and only from 500 background-only
+        pseudo-experiments on, the smallest sample at which its intervals were shown to
+        cover (fewer exceedances let the fitted shape run to its limit and the interval
+        with it).
 
         Returns
         -------
@@ -247,21 +253,16 @@ class CalibrationResult(ResultIO):
         """
         if self._tail is None:
             null = self._valid_null
-            n_exceedances = max(MIN_EXCEEDANCES, int(np.ceil(0.1 * null.size)))
-            fraction = n_exceedances / max(null.size, 1)
             try:
-                if fraction > MAX_TAIL_FRACTION:
+                if null.size < MIN_NULL_FOR_TAIL:
                     raise ValueError(
                         f"{null.size} valid background-only pseudo-experiments are too few "
-                        f"for a tail model (at least {int(MIN_EXCEEDANCES / MAX_TAIL_FRACTION)})"
+                        f"for a tail model (at least {MIN_NULL_FOR_TAIL})"
                     )
                 from ..stats import fit_null_tail
 
                 self._tail = fit_null_tail(
-                    null,
-                    tail_fraction=fraction,
-                    min_exceedances=MIN_EXCEEDANCES,
-                    confidence_level=CONFIDENCE_LEVEL,
+                    null, tail_fraction=TAIL_FRACTION, confidence_level=CONFIDENCE_LEVEL
                 )
             except ValueError as error:
                 logger.info("%s: no extrapolation beyond the null sample (%s)", self.name, error)
@@ -308,12 +309,25 @@ class CalibrationResult(ResultIO):
             z[beyond], high[beyond], low[beyond] = stats.norm.isf(p_beyond)
             kind[beyond] = EXTRAPOLATED
             # Beyond the end point of a bounded tail model (shape < 0) the extrapolated p
-            # is 0: only the lower end of its interval is a statement.
+            # is 0: only a lower bound is a statement, the largest finite lower end of the
+            # model's interval up to that statistic (so that Z stays monotone in it).
             endless = beyond & ~np.isfinite(z)
-            z[endless] = np.maximum(np.where(np.isfinite(low), low, bound), bound)[endless]
-            low[endless], high[endless] = z[endless], np.inf
-            kind[endless] = LOWER_BOUND
+            if np.any(endless):
+                z[endless] = self._tail_lower_bound(tail, statistic[endless], bound)
+                low[endless], high[endless] = z[endless], np.inf
+                kind[endless] = LOWER_BOUND
         return Estimate(z, low, high, kind)
+
+    def _tail_lower_bound(self, tail, statistic, bound, n_grid=400):
+        """Largest finite lower end of the tail model's Z interval at or below ``statistic``."""
+        start = float(self._valid_null.max())
+        grid = np.linspace(start, max(float(np.max(statistic)), start), n_grid)
+        p_high = tail.p_value(grid)[2]
+        n_failed, n_total = self.n_failed_null, self.n_null
+        z_low = stats.norm.isf((n_failed + self._valid_null.size * p_high) / n_total)
+        running = np.maximum.accumulate(np.where(np.isfinite(z_low), z_low, -np.inf))
+        reached = running[np.searchsorted(grid, statistic, side="right") - 1]
+        return np.maximum(reached, bound)
 
     def _injected_statistics(self):
         """Injected statistics with failed ones as −∞ (not detected, conservative)."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, special, stats
 
+from ._binomial import clopper_pearson
+
 __all__ = ["NullTailModel", "fit_null_tail", "tail_significance"]
 
 logger = logging.getLogger(__name__)
@@ -262,21 +264,6 @@ def _binomial_log_rate_bounds(n_exceedances, n_null, deficits):
     return low, high
 
 
-def _clopper_pearson(count, n_total, confidence_level):
-    """Central Clopper–Pearson interval of count/n_total (count may be an array)."""
-    alpha = 1.0 - confidence_level
-    count = np.asarray(count, dtype=np.float64)
-    low = np.where(
-        count > 0, stats.beta.ppf(alpha / 2, np.maximum(count, 1), n_total - count + 1), 0.0
-    )
-    high = np.where(
-        count < n_total,
-        stats.beta.ppf(1 - alpha / 2, count + 1, np.maximum(n_total - count, 1)),
-        1.0,
-    )
-    return low, high
-
-
 def _significance_from_log_p(log_p):
     """Z = Φ⁻¹(1 − p) = −Φ⁻¹(p) from log p, finite far beyond 30σ."""
     return -special.ndtri_exp(np.asarray(log_p, dtype=np.float64))
@@ -475,7 +462,7 @@ class NullTailModel:
         if np.any(~tail):
             null = self.null_statistics
             count = null.size - np.searchsorted(null, flat[~tail], side="left")
-            low, high = _clopper_pearson(count, null.size, self.confidence_level)
+            low, high = clopper_pearson(count, null.size, self.confidence_level)
             with np.errstate(divide="ignore"):
                 out[:, ~tail] = np.log([count / null.size, low, high])
         if self.companion is not None:

@@ -41,7 +41,7 @@ def run_demo(
     n_background=50_000,
     n_signal=10_000,
     n_injected=600,
-    signal_injections=(300, 600, 1200, 2400, 4800, 9600),
+    signal_injections=(300, 600, 900, 1200, 2400, 4800, 7200, 9600),
     n_background_only=500,
     n_per_injection=10,
     n_ensemble=2,

@@ -197,10 +197,12 @@ def ratio(numerator, denominator):
     Returns
     -------
     Estimate
-        NaN and ``"undetermined"`` where the denominator is not positive.
+        NaN and ``"undetermined"`` where the denominator is not significantly positive
+        (its interval reaches 0): a ratio to a quantity compatible with zero says nothing.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        positive = denominator.value > 0
+        measured = np.isin(denominator.kind, (COMPUTED, EXTRAPOLATED))
+        positive = (denominator.value > 0) & ~(measured & (denominator.low <= 0))
         value = np.where(positive, numerator.value / denominator.value, np.nan)
         low = np.where(positive, numerator.low / denominator.high, np.nan)
         high = np.where(denominator.low > 0, numerator.high / denominator.low, np.inf)

@@ -428,7 +428,7 @@ class CalibrationResult(ResultIO):
         Estimate of shape (n_levels,)
             A lower bound where this method's median is one, an upper bound where the
             reference's is; "not determined" (NaN) where the reference median is not
-            positive.
+            significantly positive (its interval reaches 0).
         """
         if not np.array_equal(self.signal_injections, other.signal_injections):
             raise ValueError("significance_improvement needs the same injection levels.")

@@ -1,6 +1,5 @@
 """``hepcluster demo``: the end-to-end analysis on events the package generates itself."""
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -86,6 +85,7 @@ def run_demo(
     from .calibration import compare_methods, run_pseudo_experiments
     from .datasets import make_dijet_events
     from .scanning import ClusterScanner
+    from .utils._results import write_json
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -135,8 +135,7 @@ def run_demo(
         summary["figures"] = _write_event_figures(events, output)
         summary["figures"] += _write_scan_figures(result, output)
         summary["figures"] += _write_calibration_figures(comparison, output)
-    with open(output / "summary.json", "w") as file:
-        json.dump(summary, file, indent=2, allow_nan=False)
+    write_json(summary, output / "summary.json")
     (output / "comparison.md").write_text(comparison.to_markdown())
     logger.info(
         "scan: local MLS = %.2f; calibrated global significance Z = %s (%s)",

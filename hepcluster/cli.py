@@ -346,10 +346,10 @@ def _add_scan(subparsers):
 
 
 def _run_scan(args):
-    import json
 
     from ._analysis import scan_events
     from .scanning import ClusterScanner
+    from .utils._results import write_json
 
     low, high = args.train_window
     if not low < high:
@@ -371,8 +371,7 @@ def _run_scan(args):
     )
     _, result, summary = scan_events(events, scanner=scanner, idealised=args.idealised)
     result.save(output / "scan.npz")
-    with open(output / "scan.json", "w") as file:
-        json.dump(summary, file, indent=2, allow_nan=False)
+    write_json(summary, output / "scan.json")
     if not args.no_plots:
         from .plotting._style import hep_style, pyplot
 
@@ -562,7 +561,7 @@ def _run_calibrate(args):
 
 
 def _write_calibration(result, output, *, observed=None, plots=True):
-    import json
+    from .utils._results import write_json
 
     result.save(output / "calibration.npz")
     report = {
@@ -585,8 +584,7 @@ def _write_calibration(result, output, *, observed=None, plots=True):
             f"{estimate.format()} ({estimate.kind.item()}, {result.n_null} background-only "
             "pseudo-experiments)"
         )
-    with open(output / "calibration.json", "w") as file:
-        json.dump(report, file, indent=2, allow_nan=False)
+    write_json(report, output / "calibration.json")
     if plots and result.is_complete and result.signal_injections.size:
         from .plotting._style import hep_style, pyplot
 

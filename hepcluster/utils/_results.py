@@ -6,6 +6,40 @@ from dataclasses import fields
 import numpy as np
 
 
+def write_json(value, path):
+    """Write ``value`` as strict JSON: NaN and infinities become ``null``, numpy scalars numbers.
+
+    Parameters
+    ----------
+    value : dict, list or scalar
+    path : str or path-like
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "summary.json"
+    >>> write_json({"z": float("nan"), "n": np.int64(3), "zs": [1.0, float("inf")]}, path)
+    >>> json.loads(path.read_text())
+    {'z': None, 'n': 3, 'zs': [1.0, None]}
+    """
+    with open(path, "w") as file:
+        json.dump(_strict(value), file, indent=2, allow_nan=False)
+
+
+def _strict(value):
+    if isinstance(value, dict):
+        return {str(key): _strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_strict(item) for item in value]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 class ResultIO:
     """Mixin for result dataclasses: ``to_dict``/``from_dict`` and ``save``/``load``.
 

@@ -171,7 +171,7 @@ def _write_scan_figures(result, output):
 
     plt = pyplot()
     with hep_style():
-        fig, axes = plt.subplots(1, 3, figsize=(20, 6))
+        fig, axes = plt.subplots(1, 3, figsize=(24, 7.5))
         result.plot(axes=axes)
         fig.tight_layout()
         fig.savefig(output / "scan.png", dpi=90)

@@ -23,9 +23,9 @@ def _abscissa(result, x):
 def _draw_estimates(ax, abscissa, estimate, *, color, marker, linestyle, label):
     """A curve of Estimate values: intervals, bounds as arrows, extrapolations open."""
     value = np.asarray(estimate.value, dtype=np.float64)
-    shown = np.isfinite(value)
-    ax.plot(abscissa[shown], value[shown], color=color, linestyle=linestyle, label=label)
     kinds = np.asarray(estimate.kind)
+    shown = np.isfinite(value) & (kinds != "undetermined")
+    ax.plot(abscissa[shown], value[shown], color=color, linestyle=linestyle, label=label)
     for kind, face, style in (("computed", color, "-"), ("extrapolated", "none", "--")):
         chosen = shown & (kinds == kind)
         if not chosen.any():
@@ -164,7 +164,7 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
             np.ones(undetermined.sum()),
             "x",
             color="0.4",
-            label="not determined (bound over bound, or Z_ref ≤ 0)",
+            label="not determined (bound over bound, or Z_ref compatible with 0)",
         )
     ax.axhline(1.0, color="0.5", linestyle=":", label="no improvement")
     ax.set_xlabel(_X_LABELS[x])

@@ -63,8 +63,9 @@ def plot_cluster_spectra(result, *, member=0, normalised=True, ax=None):
     if not normalised:
         ax.set_yscale("log")
     ax.set_title(
-        f"{spectra.shape[0]} clusters, {int(selected.sum())} signal-rich "
-        f"({_member_label(result, member)})"
+        f"{spectra.shape[0]} clusters, {int(selected.sum())} signal-rich\n"
+        f"({_member_label(result, member)})",
+        fontsize="medium",
     )
     ax.legend()
     return ax
@@ -94,7 +95,7 @@ def plot_standardised_spectra(result, *, member=0, ax=None):
     )
     ax.set_xlabel(_MJJ_LABEL)
     ax.set_ylabel("standardised spectrum $z_{i,b}$")
-    ax.set_title(f"robust standardisation ({_member_label(result, member)})")
+    ax.set_title(f"robust standardisation\n({_member_label(result, member)})", fontsize="medium")
     ax.legend()
     return ax
 
@@ -132,8 +133,9 @@ def plot_signal_vs_background(result, *, member=0, ax=None):
     )
     mls = result.mls_members[member]
     ax.set_title(
-        f"local MLS {mls:.2f}σ in {_member_label(result, member)}; "
-        f"statistic (mean of {result.n_members}) {result.statistic:.2f}σ local"
+        f"local MLS {mls:.2f}σ in {_member_label(result, member)}\n"
+        f"statistic (mean of {result.n_members}) {result.statistic:.2f}σ local",
+        fontsize="medium",
     )
     ax.set_xlabel(_MJJ_LABEL)
     ax.set_ylabel("jets / bin")

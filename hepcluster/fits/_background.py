@@ -150,9 +150,9 @@ class DijetFitBackground(BaseEstimator):
     removes their strong correlations without changing the function.
 
     **The range of p0.** With few events on a narrow x range the minimum of the 4- and
-    5-parameter functions may lie far along a nearly flat valley, at |log p0| of a
+    5-parameter functions may lie far along a nearly flat valley, at ``|log p0|`` of a
     thousand or more (p1, p2, … of hundreds), where p0 is no double-precision number.
-    Such a minimum is refitted with |log p0| ≤ 600: the fit ends at the limit (listed in
+    Such a minimum is refitted with ``|log p0|`` ≤ 600: the fit ends at the limit (listed in
     ``at_limit_``; the deviance it costs is in ``fit_message_``, typically a few tenths
     to a few units), describes the spectrum about as well, and its parameter errors are
     unreliable. Parameters that run away without any minimum are not refitted: that fit

@@ -286,7 +286,7 @@ class NullTailModel:
         Threshold u; the exceedances are the null statistics strictly above it.
     shape : float
         Maximum-likelihood shape ξ of the GPD (ξ > 0 heavy tail, ξ = 0 exponential,
-        ξ < 0 bounded with end point u + σ/|ξ|).
+        ξ < 0 bounded with end point u + σ/``|ξ|``).
     scale : float
         Maximum-likelihood scale σ of the GPD, in units of the statistic.
     covariance : ndarray of shape (2, 2)

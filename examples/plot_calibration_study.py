@@ -87,7 +87,7 @@ plt.show()
 null = calibrations["cluster_scanning"].null_statistics
 for observed in (null.mean(), null.max() * 1.3):
     estimate = calibrations["cluster_scanning"].significance_estimate(observed)
-    print(f"local MLS {observed:.2f} -> global Z = {estimate.format()} ({estimate.kind.item()})")
+    print(f"local MLS {observed:.2f} -> global Z = {estimate.format()}")
 
 # %%
 # Comparing the methods

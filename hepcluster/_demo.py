@@ -138,7 +138,7 @@ def run_demo(
     write_json(summary, output / "summary.json")
     (output / "comparison.md").write_text(comparison.to_markdown())
     logger.info(
-        "scan: local MLS = %.2f; calibrated global significance Z = %s (%s)",
+        "scan: local MLS = %.2f; calibrated global significance Z = %s [%s]",
         summary["scan"]["statistic"],
         observed.format(),
         observed.kind.item(),

@@ -581,8 +581,8 @@ def _write_calibration(result, output, *, observed=None, plots=True):
         report["observed"] = {"local_mls": observed, "global_significance": estimate.to_dict()}
         lines.append(
             f"observed local MLS {observed:.3f} -> global significance Z = "
-            f"{estimate.format()} ({estimate.kind.item()}, {result.n_null} background-only "
-            "pseudo-experiments)"
+            f"{estimate.format()} [{estimate.kind.item()}; {result.n_null} background-only "
+            "pseudo-experiments]"
         )
     write_json(report, output / "calibration.json")
     if plots and result.is_complete and result.signal_injections.size:

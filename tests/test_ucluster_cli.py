@@ -2,13 +2,13 @@
 
 import argparse
 import json
-import os
 
 import numpy as np
 import pytest
 
-from hepcluster.datasets import make_dijet_events
-from hepcluster.ucluster._command import add_ucluster_command
+from hepcluster.datasets import make_dijet_events, make_jets, write_hls4ml
+from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
+from hepcluster.ucluster._command import _model, add_ucluster_command
 
 TINY = [
     "--width",
@@ -46,9 +46,21 @@ def test_the_subcommand_registers_both_tasks_with_paper_like_options():
         _parse(["ucluster"])
 
 
+def test_the_command_line_and_the_estimators_share_one_set_of_defaults():
+    args = _parse(["ucluster", "jets"])
+    assert args.schedule == "fast"
+    model = _model(args, "jets")
+    defaults, embedding_defaults = DeepKMeans(), UClusterEmbedding()
+    # every training setting the command line does not set falls back to the schedule
+    assert model._settings() == defaults._settings()
+    assert model.embedding._settings() == embedding_defaults._settings()
+    paper = _model(_parse(["ucluster", "jets", "--schedule", "paper", "--epochs", "5"]), "jets")
+    assert paper._settings() == DeepKMeans(schedule="paper", epochs=5)._settings()
+    assert paper.embedding._settings() == UClusterEmbedding(schedule="paper")._settings()
+
+
 @pytest.fixture
 def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     pytest.importorskip("keras")
 
 
@@ -73,6 +85,8 @@ def test_ucluster_jets_writes_accuracies_clusters_and_a_figure(tmp_path, capsys)
         "cluster_accuracy_kmeans_pretrained",
         "cluster_accuracy_ucluster",
         "accuracy_supervised_knn",
+        "cluster_accuracy_kmeans_mass",
+        "accuracy_supervised_knn_mass",
     ):
         assert 1 / 3 - 1e-9 <= summary[key] <= 1.0
     assert summary["n_jets"] == 90
@@ -81,6 +95,18 @@ def test_ucluster_jets_writes_accuracies_clusters_and_a_figure(tmp_path, capsys)
         assert clusters["embedding"].shape == (90, 3)
     assert (tmp_path / "ucluster_jets.png").stat().st_size > 0
     assert "cluster_accuracy_ucluster" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("_keras")
+def test_ucluster_jets_streams_hls4ml_files(tmp_path):
+    X, y = make_jets(20, n_constituents=8, random_state=0)
+    write_hls4ml(tmp_path / "jets.h5", X, y)
+    argv = ["ucluster", "jets", "--input", str(tmp_path / "jets.h5"), "--n-constituents", "8"]
+    args = _parse([*argv, "--stream", "--output", str(tmp_path / "out"), "--no-plots", *TINY])
+    args.handler(args)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_jets"] == 60
+    assert "cluster_accuracy_kmeans_mass" not in summary  # not computed on a stream
 
 
 @pytest.mark.usefixtures("_keras")

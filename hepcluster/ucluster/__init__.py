@@ -7,13 +7,18 @@ collider physics*, Phys. Rev. D 103, 092007, arXiv:2010.07106):
   an auxiliary mass classification computed from the constituents; a transformer to the
   embedding.
 - :class:`DeepKMeans` — the clusterer: k-means initialisation on the pre-trained
-  embedding, then joint training with the focal loss plus β times the clustering loss.
+  embedding, then joint training with the focal loss plus β times the clustering loss
+  (optionally with an optimal-transport label-proportion regulariser).
+- :class:`JetStream` — data sets larger than memory (hls4ml files, chunk generators),
+  read chunk by chunk at every epoch; the networks read packed particles
+  (:class:`PackedSamples`), so padding costs nothing.
 - Event-level anomaly detection (:func:`anomaly_search`): clusters of whole dijet events,
   signal-rich clusters and a background from the dijet-function fit of the nearest
   cluster.
 
 TensorFlow/Keras (extra ``ucluster``) are imported only when a network is built, trained
-or unpickled: the Keras names of this module (:class:`GAPLayer`, :func:`build_abcnet`, the
+or unpickled (without TensorFlow's C++ start-up notices unless ``TF_CPP_MIN_LOG_LEVEL``
+is set): the Keras names of this module (:class:`GAPLayer`, :func:`build_abcnet`, the
 losses) are loaded on first access.
 """
 
@@ -25,7 +30,9 @@ from ._anomaly import (
     event_matrix,
     nearest_cluster_background,
 )
+from ._data import JetStream
 from ._deep_kmeans import DeepKMeans
+from ._defaults import DEFAULT_SCHEDULE, SCHEDULES
 from ._embedding import UClusterEmbedding, as_constituent_matrix
 from ._features import (
     EVENT_MASS_BINS,
@@ -37,6 +44,7 @@ from ._features import (
     jet_mass_targets,
     mass_bin_targets,
 )
+from ._packing import PackedSamples, batch_layout, pack_particles
 from ._schedules import alpha_schedule, learning_rate_schedule
 
 # Names that need Keras: module that defines each, imported on first access.
@@ -44,11 +52,12 @@ _LAZY = {
     "ABCNET_WIDTHS": "._models",
     "build_abcnet": "._models",
     "GAPLayer": "._layers",
-    "MaskedPooling": "._layers",
+    "GatherSamples": "._layers",
+    "MaskedBatchNormalization": "._layers",
     "ParticleDense": "._layers",
-    "BroadcastParticles": "._layers",
-    "MaskedStandardization": "._layers",
     "ScaleNormalization": "._layers",
+    "SegmentPooling": "._layers",
+    "Standardization": "._layers",
     "ClusteringLayer": "._losses",
     "FocalLoss": "._losses",
     "PassThroughLoss": "._losses",
@@ -58,15 +67,20 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_SCHEDULE",
     "EVENT_MASS_BINS",
     "JET_MASS_BINS",
+    "SCHEDULES",
     "AnomalySearchResult",
     "DeepKMeans",
+    "JetStream",
     "NetworkInputs",
+    "PackedSamples",
     "UClusterEmbedding",
     "alpha_schedule",
     "anomaly_search",
     "as_constituent_matrix",
+    "batch_layout",
     "event_inputs",
     "event_mass_targets",
     "event_matrix",
@@ -75,6 +89,7 @@ __all__ = [
     "learning_rate_schedule",
     "mass_bin_targets",
     "nearest_cluster_background",
+    "pack_particles",
     *sorted(_LAZY),
 ]
 

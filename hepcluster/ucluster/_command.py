@@ -12,18 +12,31 @@ from pathlib import Path
 
 import numpy as np
 
+from ._defaults import BETA, DEFAULT_SCHEDULE, N_NEIGHBORS, SCHEDULES
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["add_ucluster_command", "run_ucluster"]
 
 
 def _add_training_options(parser, *, n_clusters, embedding_dim):
+    fast, paper = SCHEDULES["fast"], SCHEDULES["paper"]
     group = parser.add_argument_group(
         "network and training",
-        "Defaults suit a CPU run of minutes (a quarter-width ABCNet, a few epochs, a soft "
-        "start of α and fast centroids); the paper's settings are --width 1 "
-        "--pretrain-epochs 10 --epochs 90 --batch-size 1024 --alpha 1 --alpha-step 2 "
-        "--centroid-lr-factor 1.",
+        "Settings left out come from --schedule, the same presets as the estimators' "
+        f"(hepcluster.ucluster.SCHEDULES). 'fast' (default): width {fast['width']}, "
+        f"{fast['pretrain_epochs']} + {fast['epochs']} epochs, batch {fast['batch_size']}, "
+        f"α {fast['alpha']} + {fast['alpha_step']}/epoch up to {fast['alpha_max']}, centroid "
+        "learning-rate factor "
+        f"{fast['centroid_lr_factor']:g}: minutes on a CPU. 'paper': width {paper['width']}, "
+        f"{paper['pretrain_epochs']} + {paper['epochs']} epochs, batch {paper['batch_size']}, "
+        f"α {paper['alpha']} + {paper['alpha_step']}/epoch (a GPU run).",
+    )
+    group.add_argument(
+        "--schedule",
+        choices=sorted(SCHEDULES),
+        default=DEFAULT_SCHEDULE,
+        help="training preset (default: %(default)s)",
     )
     group.add_argument(
         "--n-clusters", type=int, default=n_clusters, help="clusters k (default: %(default)s)"
@@ -35,35 +48,49 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
         help="embedding dimension E (default: %(default)s)",
     )
     group.add_argument(
-        "--width",
+        "--width", type=float, default=None, help="multiplier of ABCNet's layer widths"
+    )
+    group.add_argument(
+        "--n-neighbors",
+        type=int,
+        default=N_NEIGHBORS,
+        help="k of the kNN graphs (default: %(default)s)",
+    )
+    group.add_argument("--pretrain-epochs", type=int, default=None, help="pre-training epochs")
+    group.add_argument("--epochs", type=int, default=None, help="joint-training epochs")
+    group.add_argument("--batch-size", type=int, default=None)
+    group.add_argument(
+        "--pretrain-learning-rate",
         type=float,
-        default=0.25,
-        help="multiplier of ABCNet's layer widths; 1 is the paper's network "
-        "(default: %(default)s)",
-    )
-    group.add_argument("--n-neighbors", type=int, default=10, help="k of the kNN graphs")
-    group.add_argument(
-        "--pretrain-epochs", type=int, default=2, help="pre-training epochs (default: %(default)s)"
+        default=None,
+        help="Adam learning rate of pre-training",
     )
     group.add_argument(
-        "--epochs", type=int, default=6, help="joint-training epochs (default: %(default)s)"
+        "--learning-rate", type=float, default=None, help="Adam learning rate of joint training"
     )
-    group.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
-    group.add_argument("--learning-rate", type=float, default=1e-3)
-    group.add_argument("--beta", type=float, default=10.0, help="weight of the clustering loss")
-    group.add_argument("--alpha", type=float, default=0.05, help="α at the first joint epoch")
-    group.add_argument("--alpha-step", type=float, default=0.3, help="growth of α per epoch")
+    group.add_argument(
+        "--beta", type=float, default=BETA, help="weight of the clustering loss (default: 10)"
+    )
+    group.add_argument("--alpha", type=float, default=None, help="α at the first joint epoch")
+    group.add_argument("--alpha-step", type=float, default=None, help="growth of α per epoch")
+    group.add_argument("--alpha-max", type=float, default=None, help="upper limit of α")
     group.add_argument(
         "--centroid-lr-factor",
         type=float,
-        default=100.0,
-        help="learning-rate multiplier of the centroids (default: %(default)s)",
+        default=None,
+        help="learning-rate multiplier of the centroids",
     )
     group.add_argument(
         "--label-proportions",
         choices=["none", "uniform"],
         default="none",
-        help="Sinkhorn label-proportion regularisation of the assignment",
+        help="optimal-transport (Sinkhorn) label-proportion regularisation of the assignment",
+    )
+    group.add_argument(
+        "--sinkhorn-epsilon",
+        type=float,
+        default=0.1,
+        help="ε of the transport plan (default: 0.1)",
     )
     group.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -111,18 +138,35 @@ def add_ucluster_command(subparsers):
         help="cluster W, Z and top jets; cluster accuracy against k-means and KNN",
         description="Unsupervised multiclass classification of jets (UCluster §3).",
     )
-    jets.add_argument(
+    source = jets.add_mutually_exclusive_group()
+    source.add_argument(
         "--input",
         type=Path,
         nargs="*",
         default=None,
         help="hls4ml jet files (default: synthetic jets from hepcluster.datasets.make_jets)",
     )
-    jets.add_argument(
-        "--n-per-class", type=int, default=1000, help="synthetic jets per class (default: 1000)"
+    source.add_argument(
+        "--pythia",
+        action="store_true",
+        help="generate the jets with Pythia8 + FastJet (extra 'generate'; ~300 jets/s/core)",
     )
     jets.add_argument(
-        "--n-constituents", type=int, default=30, help="particles per jet (default: 30)"
+        "--stream",
+        action="store_true",
+        help="read the --input files chunk by chunk at every epoch (larger than memory)",
+    )
+    jets.add_argument(
+        "--n-per-class",
+        type=int,
+        default=1000,
+        help="synthetic or Pythia jets per class (default: 1000)",
+    )
+    jets.add_argument(
+        "--n-constituents",
+        type=int,
+        default=100,
+        help="particle slots per jet (default: 100, as in the paper)",
     )
     jets.add_argument(
         "--output", type=Path, default=Path("hepcluster-ucluster-jets"), help="output folder"
@@ -176,7 +220,8 @@ def _model(args, task):
         width=args.width,
         epochs=args.pretrain_epochs,
         batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
+        learning_rate=args.pretrain_learning_rate,
+        schedule=args.schedule,
         device=args.device,
         random_state=args.seed,
     )
@@ -186,11 +231,14 @@ def _model(args, task):
         beta=args.beta,
         alpha=args.alpha,
         alpha_step=args.alpha_step,
+        alpha_max=args.alpha_max,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         centroid_lr_factor=args.centroid_lr_factor,
         label_proportions=None if args.label_proportions == "none" else args.label_proportions,
+        sinkhorn_epsilon=args.sinkhorn_epsilon,
+        schedule=args.schedule,
         device=args.device,
         random_state=args.seed,
     )
@@ -205,34 +253,73 @@ def _throughput(model):
     return float(np.median(later)) if later else float("nan")
 
 
+def _jet_data(args):
+    """(X, y): an array, or a JetStream and its labels, as the options ask."""
+    if args.input:
+        if args.stream:
+            from ._data import JetStream
+
+            stream = JetStream.from_hls4ml(
+                args.input, classes=("W", "Z", "top"), n_constituents=args.n_constituents
+            )
+            return stream, stream.labels()
+        from ..datasets import read_hls4ml
+
+        return read_hls4ml(
+            args.input, n_constituents=args.n_constituents, classes=("W", "Z", "top")
+        )
+    if args.stream:
+        raise ValueError("--stream reads --input files; give the hls4ml files to stream.")
+    if args.pythia:
+        from ..datasets import generate_pythia_jets
+
+        return generate_pythia_jets(
+            args.n_per_class, n_constituents=args.n_constituents, random_state=args.seed
+        )
+    from ..datasets import make_jets
+
+    return make_jets(args.n_per_class, n_constituents=args.n_constituents, random_state=args.seed)
+
+
+def _mass_baselines(X, y, train, seed):
+    """k-means on the jet mass alone and a supervised KNN on it: the trivial baselines."""
+    from sklearn.cluster import KMeans
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ..jets import jet_kinematics
+    from ..metrics import cluster_accuracy
+
+    if not isinstance(X, np.ndarray):
+        return {}
+    mass = jet_kinematics(np.asarray(X, dtype=np.float64)).mass[:, None]
+    labels = KMeans(3, n_init=10, random_state=seed).fit_predict(mass)
+    knn = KNeighborsClassifier(n_neighbors=15).fit(mass[train], y[train])
+    return {
+        "cluster_accuracy_kmeans_mass": cluster_accuracy(y, labels),
+        "accuracy_supervised_knn_mass": float(knn.score(mass[~train], y[~train])),
+    }
+
+
 def _run_jets(args):
     from sklearn.neighbors import KNeighborsClassifier
 
     from ..metrics import cluster_accuracy
 
-    if args.input:
-        from ..datasets import read_hls4ml
-
-        X, y = read_hls4ml(
-            args.input, n_constituents=args.n_constituents, classes=("W", "Z", "top")
-        )
-    else:
-        from ..datasets import make_jets
-
-        X, y = make_jets(
-            args.n_per_class, n_constituents=args.n_constituents, random_state=args.seed
-        )
-    logger.info("%d jets with %d constituent slots", X.shape[0], X.shape[1] // 3)
+    X, y = _jet_data(args)
+    logger.info("%d jets with %d constituent slots", len(y), args.n_constituents)
     model = _model(args, "jets").fit(X)
     embedding = model.embed(X)
+    y = np.asarray(y)
     rng = np.random.default_rng(args.seed)
     train = rng.random(len(y)) < 0.5
     knn = KNeighborsClassifier(n_neighbors=15).fit(embedding[train], y[train])
     summary = {
         "n_jets": len(y),
+        "schedule": args.schedule,
         "cluster_accuracy_kmeans_pretrained": cluster_accuracy(y, model.init_labels_),
         "cluster_accuracy_ucluster": cluster_accuracy(y, model.labels_),
         "accuracy_supervised_knn": float(knn.score(embedding[~train], y[~train])),
+        **_mass_baselines(X, y, train, args.seed),
         "training_jets_per_second": _throughput(model),
     }
     args.output.mkdir(parents=True, exist_ok=True)
@@ -328,8 +415,10 @@ def run_ucluster(args):
     args : argparse.Namespace
         Parsed arguments of the ``ucluster`` subcommand.
     """
-    # TensorFlow's C++ start-up messages are noise on a command line.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up notices are filtered unless asked for: -v shows them all
+    # (a value the user set is never changed).
+    if getattr(args, "verbose", 0):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     summary = _run_jets(args) if args.task == "jets" else _run_events(args)
     with open(args.output / "summary.json", "w") as file:
         json.dump(summary, file, indent=2, default=float)

@@ -1,6 +1,7 @@
 """DeepKMeans: UCluster's joint training of the embedding and a differentiable k-means."""
 
 import copy
+import itertools
 import logging
 from numbers import Integral, Real
 
@@ -18,22 +19,75 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._defaults import BATCH_SIZE, BETA, JOINT_EPOCHS, N_CLUSTERS
-from ._embedding import UClusterEmbedding
-from ._schedules import (
-    ALPHA,
-    ALPHA_STEP,
-    LEARNING_RATE,
-    LR_DECAY_EVERY,
-    LR_DECAY_FACTOR,
-    MIN_LEARNING_RATE,
-    alpha_schedule,
-)
-from ._training import DEVICES
+from ._defaults import BETA, DEFAULT_SCHEDULE, N_CLUSTERS, SCHEDULES, resolve_schedule
+from ._embedding import UClusterEmbedding, as_stream
+from ._schedules import alpha_schedule
+from ._tensorflow import DEVICES
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DeepKMeans"]
+
+SINKHORN_ITERATIONS = 50
+"""Sinkhorn–Knopp iterations per mini-batch of the label-proportion regularisation."""
+
+SINKHORN_EPSILON = 0.1
+"""Entropic regularisation ε of the transport plan, in squared distances of the unit-RMS
+embedding: about a tenth of the squared distance between clusters, sharp enough for
+the plan to follow the distances, smooth enough to converge in 50 iterations."""
+
+
+def _sinkhorn_cost(distances, proportions, epsilon, n_iterations=200):
+    """Entropic optimal-transport cost Σ P d with row masses 1/N and column masses r."""
+    log_kernel = -distances / epsilon
+    log_rows = -np.log(len(distances))
+    log_columns = np.log(proportions)
+    log_v = np.zeros(distances.shape[1])
+    for _ in range(n_iterations):
+        log_u = log_rows - _logsumexp(log_kernel + log_v[None, :], axis=1)
+        log_v = log_columns - _logsumexp(log_kernel + log_u[:, None], axis=0)
+    plan = np.exp(log_kernel + log_u[:, None] + log_v[None, :])
+    return float(np.sum(plan * distances))
+
+
+def _logsumexp(values, axis):
+    top = values.max(axis=axis, keepdims=True)
+    return np.log(np.exp(values - top).sum(axis=axis)) + np.squeeze(top, axis=axis)
+
+
+def match_proportions(features, centers, proportions, max_samples=5000):
+    """The order of ``proportions`` over the clusters that costs least to transport.
+
+    The label proportions are fractions of the classes, but which centroid stands for
+    which class is unknown: for up to 6 clusters every permutation is tried and the one
+    with the smallest entropic transport cost of the (sub-sampled) embedding to the
+    centroids is kept; beyond that the largest fraction goes to the largest cluster.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_samples, E)
+    centers : ndarray of shape (K, E)
+    proportions : sequence of K floats summing to 1
+
+    Returns
+    -------
+    list of float
+        The fractions, one per centroid.
+    """
+    proportions = np.asarray(proportions, dtype=np.float64)
+    step = max(1, len(features) // max_samples)
+    sample = features[::step]
+    distances = ((sample[:, None, :] - centers[None]) ** 2).sum(-1)
+    k = len(proportions)
+    if k > 6:
+        sizes = np.bincount(np.argmin(distances, axis=1), minlength=k)
+        order = np.empty(k, dtype=int)
+        order[np.argsort(-sizes, kind="stable")] = np.argsort(-proportions, kind="stable")
+        return proportions[order].tolist()
+    epsilon = 0.05 * max(float(np.median(distances)), 1e-12)
+    candidates = {tuple(p) for p in itertools.permutations(proportions)}
+    best = min(sorted(candidates), key=lambda p: _sinkhorn_cost(distances, np.array(p), epsilon))
+    return list(best)
 
 
 def _softmax(logits):
@@ -57,44 +111,64 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     ----------
     embedding : UClusterEmbedding or None, default=None
         The network and its pre-training settings; ``None`` uses
-        ``UClusterEmbedding()``. It is cloned (and pre-trained) in :meth:`fit` unless
-        ``prefit=True``.
+        ``UClusterEmbedding(schedule=schedule, device=device)``. It is cloned (and
+        pre-trained) in :meth:`fit` unless ``prefit=True``.
     n_clusters : int, default=3
         Number of clusters k.
     beta : float, default=10.0
         Weight β of the clustering loss.
-    alpha : float, default=1.0
-        α at the first epoch of joint training.
-    alpha_step : float, default=2.0
-        α grows by this much per epoch.
+    alpha : float or None, default=None
+        α at the first epoch of joint training; ``None``: the schedule's.
+    alpha_step : float or None, default=None
+        α grows by this much per epoch; ``None``: the schedule's.
     alpha_max : float or None, default=None
-        Upper limit of α.
-    epochs : int, default=90
-        Epochs of joint training (after the embedding's pre-training epochs; the paper
-        trains 100 in total).
-    batch_size : int, default=1024
-    learning_rate : float, default=1e-3
+        Upper limit of α; ``None``: the schedule's (0.5 ``"fast"``, none ``"paper"``;
+        ``float("inf")`` for no limit).
+    epochs : int or None, default=None
+        Epochs of joint training (after the embedding's pre-training epochs);
+        ``None``: the schedule's.
+    batch_size : int or None, default=None
+        ``None``: the schedule's.
+    learning_rate : float or None, default=None
         Initial Adam learning rate of the joint training (the schedule restarts after
-        pre-training).
-    lr_decay_every : int, default=3
-    lr_decay_factor : float, default=0.5
-    min_learning_rate : float, default=1e-5
+        pre-training); ``None``: the schedule's.
+    lr_decay_every : int or None, default=None
+    lr_decay_factor : float or None, default=None
+    min_learning_rate : float or None, default=None
     n_init : int, default=10
         Initialisations of the k-means that seeds μ.
     label_proportions : "uniform", array-like of shape (n_clusters,) or None, default=None
-        Label-proportion regularisation (beyond the paper; its authors name it as a
-        future direction): during joint training the assignment of each mini-batch is
-        the entropic optimal transport plan with the given cluster fractions (Sinkhorn
-        iterations) instead of π, so that no cluster can swallow or lose the samples of
-        another. ``None`` trains with π as in the paper.
-    centroid_lr_factor : float, default=1.0
-        The centroids learn with this multiple of the learning rate (1 in the paper).
-        The paper trains for ~10⁵ steps; in a short run (a few hundred steps on a CPU)
-        the centroids barely move with the network's learning rate, and a factor of
-        ~100 lets them follow the clusters as the embedding changes.
+        Label-proportion regularisation with optimal transport (beyond the paper; its
+        authors name it as a future direction). During joint training the assignment
+        of each mini-batch is the entropic optimal-transport plan between the samples
+        and the clusters whose cluster masses are these fractions (Sinkhorn–Knopp
+        iterations), instead of π, so that no cluster can swallow or lose the samples
+        of another. The fractions are *given*, not learned: ``"uniform"`` (1/k each, as
+        in self-labelling) or the expected fractions (e.g. from cross sections),
+        normalised to 1; which cluster gets which fraction is decided once, on the
+        k-means initialisation (the order that costs least to transport, see
+        ``proportions_``). ``None`` trains with π as in the paper.
+    sinkhorn_epsilon : float or None, default=0.1
+        Entropic regularisation ε of the transport plan, P ∝ exp(−d/ε), in units of
+        the squared distances of the (unit-RMS) embedding; ``None`` uses ε = 1/α, the
+        temperature of π (too soft at the start of the ``"fast"`` schedule, where the
+        plan then spreads every sample over all clusters).
+    sinkhorn_iterations : int, default=50
+        Sinkhorn–Knopp iterations per mini-batch.
+    centroid_lr_factor : float or None, default=None
+        The centroids learn with this multiple of the learning rate (1 in the paper,
+        100 in the ``"fast"`` schedule); ``None``: the schedule's.
     prefit : bool, default=False
         Use ``embedding`` as already fitted (it is copied, not modified): no pre-training.
+    schedule : {"fast", "paper"}, default="fast"
+        Preset of every joint-training setting left at ``None`` (see
+        :data:`~hepcluster.ucluster.SCHEDULES`), and of the embedding when ``embedding``
+        is ``None``. ``"fast"`` is the default: it converges in minutes on a CPU (5,000
+        jets of 100 particle slots), where the paper's schedule would need hours.
+        ``"paper"`` is the paper's schedule (α = 1 + 2 per epoch, batch 1024, 10 + 90
+        epochs of the full-width network), meant for ~10⁶ jets on a GPU.
     device : {"auto", "cpu", "gpu"}, default="auto"
+        ``"gpu"`` without a GPU raises before any work.
     random_state : int, RandomState instance or None, default=None
         Seeds pre-training (when the embedding has no ``random_state`` of its own), the
         k-means initialisation and the joint training.
@@ -114,6 +188,10 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         baseline UCluster improves on.
     alpha_ : float
         α of the last epoch, used by :meth:`predict_proba`.
+    proportions_ : list of float or None
+        The label proportions in the order of the clusters (see ``label_proportions``).
+    settings_ : dict
+        The joint-training settings in use.
     history_ : dict of list
         Per epoch of joint training: total, focal and clustering losses, α, learning
         rate, seconds and ``samples_per_second``.
@@ -122,17 +200,21 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     See Also
     --------
     hepcluster.UClusterEmbedding : The network and its pre-training.
+    hepcluster.ucluster.JetStream : Data sets larger than memory.
     hepcluster.metrics.cluster_accuracy : Accuracy of the clusters against known classes.
 
     Notes
     -----
     The embedding has a fixed overall scale (unit RMS, see
     :class:`~hepcluster.ucluster.ScaleNormalization`), which is what α is relative to: the
-    paper's α = 1, +2 per epoch hardens the assignment within a few epochs. For short
-    trainings a softer start (e.g. ``alpha=0.05, alpha_step=0.3`` with
-    ``centroid_lr_factor=100``) lets the clusters reorganise before they freeze; on
-    3,000 synthetic W/Z/top jets this reaches a cluster accuracy of ≈ 0.85 from ≈ 0.55
-    for k-means on the pre-trained embedding, in about half a minute on two CPU cores.
+    paper's α = 1, +2 per epoch hardens the assignment within a few epochs, which suits
+    ~10⁵ steps but freezes the k-means start in a run of a few hundred steps. The
+    ``"fast"`` schedule therefore starts softer and moves the centroids faster.
+
+    With ``label_proportions`` the clustering loss is Σ_k ‖f_j − μ_k‖² Q_jk with Q the
+    transport plan of the batch (rows summing to 1, columns to the given fractions),
+    treated as a fixed target (no gradient flows through Q), as in self-labelling by
+    optimal transport.
 
     :meth:`predict` returns argmin_k ‖f − μ_k‖², :meth:`transform` the Euclidean distances
     ‖f − μ_k‖ (like :class:`~sklearn.cluster.KMeans`), :meth:`predict_proba` the soft
@@ -142,13 +224,16 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     ----------
     V. Mikuni, F. Canelli, "Unsupervised clustering for collider physics", Phys. Rev. D
     103 (2021) 092007, arXiv:2010.07106; M. M. Fard, T. Thonet, E. Gaussier, "Deep
-    k-Means", arXiv:1806.10069.
+    k-Means", arXiv:1806.10069; M. Cuturi, "Sinkhorn distances: lightspeed computation of
+    optimal transport", NeurIPS 2013, arXiv:1306.0895; Y. M. Asano, C. Rupprecht,
+    A. Vedaldi, "Self-labelling via simultaneous clustering and representation
+    learning", ICLR 2020, arXiv:1911.05371.
 
     Examples
     --------
     >>> from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
-    >>> model = DeepKMeans(UClusterEmbedding(width=0.25, epochs=2), n_clusters=3,
-    ...                    epochs=3, random_state=0)
+    >>> model = DeepKMeans(UClusterEmbedding(epochs=2), n_clusters=3, epochs=3,
+    ...                    random_state=0)
     >>> model.get_params()["embedding__epochs"]
     2
     >>> from hepcluster.datasets import make_jets
@@ -161,19 +246,22 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         "embedding": [HasMethods(["fit", "transform"]), None],
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "beta": [Interval(Real, 0.0, None, closed="left")],
-        "alpha": [Interval(Real, 0.0, None, closed="left")],
-        "alpha_step": [Interval(Real, 0.0, None, closed="left")],
-        "alpha_max": [Interval(Real, 0.0, None, closed="left"), None],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
-        "lr_decay_every": [Interval(Integral, 1, None, closed="left")],
-        "lr_decay_factor": [Interval(Real, 0.0, 1.0, closed="right")],
-        "min_learning_rate": [Interval(Real, 0.0, None, closed="left")],
+        "alpha": [Interval(Real, 0.0, None, closed="left"), None],
+        "alpha_step": [Interval(Real, 0.0, None, closed="left"), None],
+        "alpha_max": [Interval(Real, 0.0, None, closed="both"), None],  # inf: no limit
+        "epochs": [Interval(Integral, 0, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate": [Interval(Real, 0.0, None, closed="neither"), None],
+        "lr_decay_every": [Interval(Integral, 1, None, closed="left"), None],
+        "lr_decay_factor": [Interval(Real, 0.0, 1.0, closed="right"), None],
+        "min_learning_rate": [Interval(Real, 0.0, None, closed="left"), None],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "label_proportions": [StrOptions({"uniform"}), "array-like", None],
-        "centroid_lr_factor": [Interval(Real, 0.0, None, closed="left")],
+        "sinkhorn_epsilon": [Interval(Real, 0.0, None, closed="neither"), None],
+        "sinkhorn_iterations": [Interval(Integral, 1, None, closed="left")],
+        "centroid_lr_factor": [Interval(Real, 0.0, None, closed="left"), None],
         "prefit": ["boolean"],
+        "schedule": [StrOptions(set(SCHEDULES))],
         "device": [StrOptions(set(DEVICES))],
         "random_state": ["random_state"],
     }
@@ -183,19 +271,22 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         embedding=None,
         n_clusters=N_CLUSTERS,
         beta=BETA,
-        alpha=ALPHA,
-        alpha_step=ALPHA_STEP,
+        alpha=None,
+        alpha_step=None,
         alpha_max=None,
-        epochs=JOINT_EPOCHS,
-        batch_size=BATCH_SIZE,
-        learning_rate=LEARNING_RATE,
-        lr_decay_every=LR_DECAY_EVERY,
-        lr_decay_factor=LR_DECAY_FACTOR,
-        min_learning_rate=MIN_LEARNING_RATE,
+        epochs=None,
+        batch_size=None,
+        learning_rate=None,
+        lr_decay_every=None,
+        lr_decay_factor=None,
+        min_learning_rate=None,
         n_init=10,
         label_proportions=None,
-        centroid_lr_factor=1.0,
+        sinkhorn_epsilon=SINKHORN_EPSILON,
+        sinkhorn_iterations=SINKHORN_ITERATIONS,
+        centroid_lr_factor=None,
         prefit=False,
+        schedule=DEFAULT_SCHEDULE,
         device="auto",
         random_state=None,
     ):
@@ -213,12 +304,30 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         self.min_learning_rate = min_learning_rate
         self.n_init = n_init
         self.label_proportions = label_proportions
+        self.sinkhorn_epsilon = sinkhorn_epsilon
+        self.sinkhorn_iterations = sinkhorn_iterations
         self.centroid_lr_factor = centroid_lr_factor
         self.prefit = prefit
+        self.schedule = schedule
         self.device = device
         self.random_state = random_state
 
     # -- fitting --------------------------------------------------------------------------
+
+    def _settings(self):
+        return resolve_schedule(
+            self.schedule,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            lr_decay_every=self.lr_decay_every,
+            lr_decay_factor=self.lr_decay_factor,
+            min_learning_rate=self.min_learning_rate,
+            alpha=self.alpha,
+            alpha_step=self.alpha_step,
+            alpha_max=self.alpha_max,
+            centroid_lr_factor=self.centroid_lr_factor,
+        )
 
     def _proportions(self):
         if self.label_proportions is None:
@@ -237,20 +346,34 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             )
         return (proportions / proportions.sum()).tolist()
 
-    def _pretrained_embedding(self, X, seed):
-        template = UClusterEmbedding() if self.embedding is None else self.embedding
-        if not isinstance(template, UClusterEmbedding):
+    def _template(self):
+        if self.embedding is None:
+            return UClusterEmbedding(schedule=self.schedule, device=self.device)
+        if not isinstance(self.embedding, UClusterEmbedding):
             raise TypeError(
                 "DeepKMeans trains the network of its embedding and needs a "
-                f"UClusterEmbedding, got {type(template).__name__}."
+                f"UClusterEmbedding, got {type(self.embedding).__name__}."
             )
+        return self.embedding
+
+    def _check_samples(self, n_samples):
+        if n_samples < self.n_clusters:
+            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
+
+    def _pretrained(self, X, seed):
+        """The embedding (pre-trained here unless prefit) and the training dataset."""
+        template = self._template()
         if self.prefit:
             check_is_fitted(template, msg="prefit=True needs a fitted embedding.")
-            return copy.deepcopy(template)
+            embedding = copy.deepcopy(template)
+            dataset = embedding._prepare(X, reset=False)
+            self._check_samples(dataset.n_samples)
+            return embedding, dataset
         embedding = clone(template)
         if embedding.random_state is None:
             embedding.set_params(random_state=seed)
-        return embedding.fit(X)
+        embedding._validate_params()
+        return embedding, embedding._fit(X, check=self._check_samples)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -258,8 +381,10 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or EventTable
-            Constituent matrix of jets (or of events, with an event-task embedding).
+        X : array-like of shape (n_samples, n_features), EventTable, JetStream or path
+            Constituent matrix of jets (or of events, with an event-task embedding); a
+            :class:`~hepcluster.ucluster.JetStream` or an hls4ml file for data sets
+            larger than memory.
         y : None
             Ignored (unsupervised).
 
@@ -270,99 +395,112 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         Raises
         ------
         ValueError
-            On invalid constituents (see :class:`~hepcluster.UClusterEmbedding`) or fewer
-            samples than clusters.
+            On invalid constituents (see :class:`~hepcluster.UClusterEmbedding`),
+            invalid ``label_proportions`` or fewer samples than clusters, before any
+            training.
+        RuntimeError
+            On ``device="gpu"`` without a GPU, before any work.
         """
-        n_samples = _num_samples(X)
-        if n_samples < self.n_clusters:
-            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
+        from ._tensorflow import check_device
+
+        check_device(self.device)
+        if as_stream(X) is None:
+            self._check_samples(_num_samples(X))
+        proportions = self._proportions()
+        self.settings_ = self._settings()
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
-        embedding = self._pretrained_embedding(X, int(seeds[0]))
-        X = embedding._validate(X, reset=False)
+        embedding, dataset = self._pretrained(X, int(seeds[0]))
         self.n_features_in_ = embedding.n_features_in_
         if hasattr(embedding, "feature_names_in_"):
             self.feature_names_in_ = embedding.feature_names_in_
-        inputs = embedding._network_inputs(X)
-        if len(inputs) < self.n_clusters:
-            raise ValueError(f"n_samples={len(inputs)} should be >= n_clusters={self.n_clusters}.")
-        features = embedding._embed(inputs)
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+        features = embedding._embed(dataset)
         kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=int(seeds[1]))
         self.init_labels_ = kmeans.fit_predict(features)
         self.init_centers_ = kmeans.cluster_centers_.copy()
+        if proportions is not None:
+            proportions = match_proportions(features, self.init_centers_, proportions)
+        self.proportions_ = proportions
         from ._training import seeded
 
         with seeded(int(seeds[2])):
             centers, alpha, history = self._train_jointly(
-                embedding, inputs, embedding._targets(X), int(seeds[2])
+                embedding, dataset, proportions, int(seeds[2])
             )
         self.embedding_ = embedding
         self.cluster_centers_ = centers
         self.alpha_ = alpha
         self.history_ = history
-        self.labels_ = self._assign(embedding._embed(inputs))
+        self.labels_ = self._assign(embedding._embed(dataset))
         return self
 
-    def _train_jointly(self, embedding, inputs, targets, seed):
-        from ._losses import ClusteringLayer, focal_loss
+    def _train_jointly(self, embedding, dataset, proportions, seed):
+        from ._losses import ClusteringLayer
         from ._reporting import EpochReporter
         from ._training import device_scope, import_keras, train
 
         keras = import_keras()
-        if self.epochs == 0:
-            return self.init_centers_.copy(), float(self.alpha), {}
+        settings = self.settings_
+        alpha_of = lambda epoch: alpha_schedule(  # noqa: E731
+            epoch, settings["alpha"], settings["alpha_step"], settings["alpha_max"]
+        )
+        if settings["epochs"] == 0:
+            return self.init_centers_.copy(), alpha_of(0), {}
         network = embedding.model_
         clustering = ClusteringLayer(
-            self.n_clusters, self.alpha, self._proportions(), name="clustering"
+            self.n_clusters,
+            alpha_of(0),
+            proportions,
+            epsilon=self.sinkhorn_epsilon,
+            n_iterations=self.sinkhorn_iterations,
+            name="clustering",
         )
         outputs = dict(network.output)
         outputs["cluster"] = clustering(network.output["embedding"])["loss"]
         joint = keras.Model(network.input, outputs)
         clustering.centroids.assign(self.init_centers_.astype(np.float32))
-        n_samples = len(inputs)
         unit = embedding.task[:-1]
         logger.info(
             "joint training of ABCNet and %d centroids on %d %ss for %d epochs (β=%g)",
             self.n_clusters,
-            n_samples,
+            dataset.n_samples,
             unit,
-            self.epochs,
+            settings["epochs"],
             self.beta,
         )
-        reporter = EpochReporter(n_samples, self.epochs, "UCluster joint training", unit=unit)
-        gamma = float(embedding.focal_gamma)
+        reporter = EpochReporter(
+            dataset.n_samples, settings["epochs"], "UCluster joint training", unit=unit
+        )
 
         def set_alpha(epoch):
-            value = alpha_schedule(epoch, self.alpha, self.alpha_step, self.alpha_max)
+            value = alpha_of(epoch)
             clustering.alpha.assign(value)
             return {"alpha": value}
 
         with device_scope(self.device):
             train(
                 joint,
-                {**inputs.as_dict(), "target": targets},
+                dataset,
                 [
-                    (
-                        "focal",
-                        1.0,
-                        lambda out, batch: focal_loss(batch["target"], out["aux"], gamma),
-                    ),
+                    ("focal", 1.0, embedding._aux_loss()),
                     ("cluster", float(self.beta), lambda out, batch: out["cluster"]),
                 ],
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                learning_rate=self.learning_rate,
-                decay_every=self.lr_decay_every,
-                decay_factor=self.lr_decay_factor,
-                min_learning_rate=self.min_learning_rate,
+                epochs=settings["epochs"],
+                batch_size=settings["batch_size"],
+                learning_rate=settings["learning_rate"],
+                decay_every=settings["lr_decay_every"],
+                decay_factor=settings["lr_decay_factor"],
+                min_learning_rate=settings["min_learning_rate"],
                 seed=seed,
                 reporter=reporter,
+                min_slots=embedding.n_neighbors,
                 on_epoch_begin=set_alpha,
                 fast_variables=[clustering.centroids],
-                fast_factor=float(self.centroid_lr_factor),
+                fast_factor=float(settings["centroid_lr_factor"]),
             )
         centers = clustering.centroids.numpy().astype(np.float64)
-        alpha = alpha_schedule(self.epochs - 1, self.alpha, self.alpha_step, self.alpha_max)
-        return centers, alpha, reporter.history
+        return centers, alpha_of(settings["epochs"] - 1), reporter.history
 
     # -- inference ------------------------------------------------------------------------
 

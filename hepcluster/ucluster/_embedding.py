@@ -1,6 +1,7 @@
 """UClusterEmbedding: ABCNet pre-trained on the auxiliary mass task, as a transformer."""
 
 import logging
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,26 +15,65 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._defaults import BATCH_SIZE, EMBEDDING_DIM, FOCAL_GAMMA, N_NEIGHBORS, PRETRAIN_EPOCHS
+from ._data import InMemoryDataset, JetStream, StreamedDataset
+from ._defaults import (
+    DEFAULT_SCHEDULE,
+    EMBEDDING_DIM,
+    FOCAL_GAMMA,
+    N_NEIGHBORS,
+    SCHEDULES,
+    resolve_schedule,
+)
 from ._features import (
     EVENT_MASS_BINS,
     JET_MASS_BINS,
     N_GLOBAL_FEATURES,
+    FeatureMoments,
     event_inputs,
     event_mass_targets,
-    feature_scaling,
     jet_inputs,
     jet_mass_targets,
 )
-from ._schedules import LEARNING_RATE, LR_DECAY_EVERY, LR_DECAY_FACTOR, MIN_LEARNING_RATE
-from ._training import DEVICES
+from ._packing import PackedSamples
+from ._tensorflow import DEVICES
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["UClusterEmbedding", "as_constituent_matrix"]
+__all__ = ["UClusterEmbedding", "as_constituent_matrix", "as_stream"]
 
 MASS_BINS = {"jets": JET_MASS_BINS, "events": EVENT_MASS_BINS}
 JETS_PER_SAMPLE = {"jets": 1, "events": 2}
+
+
+def as_stream(X):
+    """``X`` as a :class:`JetStream` when it is a stream or an hls4ml file, else None.
+
+    Parameters
+    ----------
+    X : object
+        A :class:`JetStream`, a path (str or path-like) to an hls4ml file, or anything
+        else (an array, returned as None).
+
+    Returns
+    -------
+    JetStream or None
+
+    Raises
+    ------
+    TypeError
+        On a generator or iterator, which can be read only once.
+    """
+    if isinstance(X, JetStream):
+        return X
+    if isinstance(X, (str, os.PathLike)):
+        return JetStream.from_hls4ml(X)
+    if hasattr(X, "__next__"):
+        raise TypeError(
+            "a generator or iterator of chunks can be read only once, but UCluster reads "
+            "its data once per epoch: wrap a function that returns a new one in a "
+            "JetStream, e.g. fit(JetStream(lambda: my_chunks()))."
+        )
+    return None
 
 
 def as_constituent_matrix(X, task="jets"):
@@ -104,30 +144,41 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         the paper.
     n_neighbors : int, default=10
         k of the k-nearest-neighbour graphs of the GAPLayers.
-    width : float, default=1.0
+    width : float or None, default=None
         Multiplies every layer width of ABCNet (see
-        :data:`~hepcluster.ucluster.ABCNET_WIDTHS`; ~0.1M parameters at 1.0); smaller
-        values train faster on a CPU.
+        :data:`~hepcluster.ucluster.ABCNET_WIDTHS`; ~0.1M parameters at 1.0); ``None``
+        takes the schedule's (0.25 for ``"fast"``, 1.0 for ``"paper"``).
     mass_bins : (float, float, int) or None, default=None
         ``(low, high, n_bins)`` of the auxiliary mass classes in GeV; ``None`` gives the
         paper's bins for the task.
     focal_gamma : float, default=2.0
         γ of the focal loss.
-    epochs : int, default=10
-        Pre-training epochs (0 leaves the network at its random initialisation).
-    batch_size : int, default=1024
-        Mini-batch size.
-    learning_rate : float, default=1e-3
-        Initial Adam learning rate.
-    lr_decay_every : int, default=3
-        The learning rate is multiplied by ``lr_decay_factor`` every this many epochs.
-    lr_decay_factor : float, default=0.5
-    min_learning_rate : float, default=1e-5
-        Floor of the learning rate.
+    epochs : int or None, default=None
+        Pre-training epochs (0 leaves the network at its random initialisation);
+        ``None``: the schedule's (2 ``"fast"``, 10 ``"paper"``).
+    batch_size : int or None, default=None
+        Mini-batch size; ``None``: the schedule's (64 ``"fast"``, 1024 ``"paper"``).
+    learning_rate : float or None, default=None
+        Initial Adam learning rate of pre-training; ``None``: the schedule's (3·10⁻³
+        ``"fast"``, 10⁻³ ``"paper"``).
+    lr_decay_every : int or None, default=None
+        The learning rate is multiplied by ``lr_decay_factor`` every this many epochs
+        (3 in both schedules).
+    lr_decay_factor : float or None, default=None
+        (0.5 in both schedules.)
+    min_learning_rate : float or None, default=None
+        Floor of the learning rate (10⁻⁵ in both schedules).
     jet_radius : float, default=1.0
-        R0 of the τ21 global features (event task only).
+        R0 of the τ21 global features (event task only); also the smallest distance
+        expected between the two jets of an event.
+    schedule : {"fast", "paper"}, default="fast"
+        Preset of every training setting left at ``None`` (see
+        :data:`~hepcluster.ucluster.SCHEDULES`). ``"fast"`` is the default because it
+        converges in minutes on a CPU; ``"paper"`` is the paper's schedule (10⁵ steps of
+        batch 1024, a GPU run).
     device : {"auto", "cpu", "gpu"}, default="auto"
-        Where TensorFlow runs: ``"auto"`` uses a GPU when one is visible.
+        Where TensorFlow runs: ``"auto"`` uses a GPU when one is visible; ``"gpu"``
+        without one raises before any work.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation and the shuffling. With an int, fits on a CPU
         are reproducible in the same process and thread configuration.
@@ -149,6 +200,8 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     feature_scaling_, global_scaling_ : (list, list) or None
         Mean and SD of the particle (global) features over the training data, by which
         the network standardises its inputs.
+    settings_ : dict
+        The training settings in use (the schedule with the explicit parameters).
     history_ : dict of list
         Per epoch: loss, learning rate, seconds and ``samples_per_second`` (throughput).
 
@@ -156,14 +209,21 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     --------
     hepcluster.DeepKMeans : Clusters this embedding while training it further.
     hepcluster.ucluster.build_abcnet : The network.
+    hepcluster.ucluster.JetStream : Data sets larger than memory.
 
     Notes
     -----
-    Features (DESIGN.md §9): Δη, Δφ, log pT, log E, log(pT/pT_jet), log(E/E_jet) and ΔR
-    per particle, standardised with the mean and SD of the training data; padding is
-    masked everywhere and is never a neighbour. The embedding is centred and scaled to
-    unit RMS over the data (one scale for all dimensions), so that the clustering loss
-    cannot shrink it to a point.
+    Features: Δη, Δφ, log pT, log E, log(pT/pT_jet), log(E/E_jet) and ΔR per particle,
+    standardised with the mean and SD of the training data. The network reads only the
+    real particles of every jet (packed, see :class:`~hepcluster.ucluster.PackedSamples`):
+    padding costs nothing and is never a neighbour, so the same network reads jets with
+    any number of slots, and a step costs in proportion to the real particles of the
+    batch. The embedding is centred and scaled to unit RMS over the data (one scale for
+    all dimensions), so that the clustering loss cannot shrink it to a point.
+
+    ``X`` may be a :class:`~hepcluster.ucluster.JetStream` or the path of an hls4ml file
+    (all its jets): the data are then read chunk by chunk at every pass (feature
+    statistics and checks first, then every epoch) and never held in memory as a whole.
 
     Fitting calls :func:`keras.utils.set_random_seed` with a seed drawn from
     ``random_state``; Python's and NumPy's global random states are restored afterwards,
@@ -174,9 +234,9 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     eagerly and longer ones as a compiled graph; the two agree up to float32 rounding.
 
     TensorFlow is imported the first time an estimator is fitted (or unpickled), not when
-    :mod:`hepcluster` is imported; it runs on a GPU when one is visible (``device``). A
-    fitted estimator pickles with its weights (``pickle``, ``joblib``,
-    :func:`copy.deepcopy`).
+    :mod:`hepcluster` is imported, without its C++ start-up notices unless
+    ``TF_CPP_MIN_LOG_LEVEL`` is set. A fitted estimator pickles with its weights
+    (``pickle``, ``joblib``, :func:`copy.deepcopy`).
 
     References
     ----------
@@ -187,9 +247,9 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     --------
     >>> from hepcluster.datasets import make_jets
     >>> from hepcluster.ucluster import UClusterEmbedding
-    >>> embedding = UClusterEmbedding(width=0.25, epochs=1, random_state=0)
+    >>> embedding = UClusterEmbedding(epochs=1, random_state=0)
     >>> embedding
-    UClusterEmbedding(epochs=1, random_state=0, width=0.25)
+    UClusterEmbedding(epochs=1, random_state=0)
     >>> X, y = make_jets(10, n_constituents=10, random_state=0)
     >>> embedding.fit_transform(X).shape
     (30, 3)
@@ -199,16 +259,17 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         "task": [StrOptions({"jets", "events"})],
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "width": [Interval(Real, 0.0, None, closed="neither")],
+        "width": [Interval(Real, 0.0, None, closed="neither"), None],
         "mass_bins": [tuple, list, None],
         "focal_gamma": [Interval(Real, 0.0, None, closed="left")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
-        "lr_decay_every": [Interval(Integral, 1, None, closed="left")],
-        "lr_decay_factor": [Interval(Real, 0.0, 1.0, closed="right")],
-        "min_learning_rate": [Interval(Real, 0.0, None, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate": [Interval(Real, 0.0, None, closed="neither"), None],
+        "lr_decay_every": [Interval(Integral, 1, None, closed="left"), None],
+        "lr_decay_factor": [Interval(Real, 0.0, 1.0, closed="right"), None],
+        "min_learning_rate": [Interval(Real, 0.0, None, closed="left"), None],
         "jet_radius": [Interval(Real, 0.0, None, closed="neither")],
+        "schedule": [StrOptions(set(SCHEDULES))],
         "device": [StrOptions(set(DEVICES))],
         "random_state": ["random_state"],
     }
@@ -218,16 +279,17 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         task="jets",
         embedding_dim=None,
         n_neighbors=N_NEIGHBORS,
-        width=1.0,
+        width=None,
         mass_bins=None,
         focal_gamma=FOCAL_GAMMA,
-        epochs=PRETRAIN_EPOCHS,
-        batch_size=BATCH_SIZE,
-        learning_rate=LEARNING_RATE,
-        lr_decay_every=LR_DECAY_EVERY,
-        lr_decay_factor=LR_DECAY_FACTOR,
-        min_learning_rate=MIN_LEARNING_RATE,
+        epochs=None,
+        batch_size=None,
+        learning_rate=None,
+        lr_decay_every=None,
+        lr_decay_factor=None,
+        min_learning_rate=None,
         jet_radius=1.0,
+        schedule=DEFAULT_SCHEDULE,
         device="auto",
         random_state=None,
     ):
@@ -244,10 +306,30 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.lr_decay_factor = lr_decay_factor
         self.min_learning_rate = min_learning_rate
         self.jet_radius = jet_radius
+        self.schedule = schedule
         self.device = device
         self.random_state = random_state
 
-    # -- inputs ---------------------------------------------------------------------------
+    # -- settings and inputs --------------------------------------------------------------
+
+    def _settings(self):
+        settings = resolve_schedule(
+            self.schedule,
+            width=self.width,
+            pretrain_epochs=self.epochs,
+            batch_size=self.batch_size,
+            pretrain_learning_rate=self.learning_rate,
+            lr_decay_every=self.lr_decay_every,
+            lr_decay_factor=self.lr_decay_factor,
+            min_learning_rate=self.min_learning_rate,
+        )
+        settings["epochs"] = settings.pop("pretrain_epochs")
+        settings["learning_rate"] = settings.pop("pretrain_learning_rate")
+        return settings
+
+    def _inference_batch_size(self):
+        settings = getattr(self, "settings_", None) or self._settings()
+        return settings["batch_size"]
 
     def _validate(self, X, *, reset):
         X = as_constituent_matrix(X, self.task)
@@ -255,7 +337,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return X
 
     def _network_inputs(self, X):
-        """Validated X → (NetworkInputs, X) with the shapes checked against the task."""
+        """Validated X → NetworkInputs, with the shapes checked against the task."""
         if self.task == "jets":
             return jet_inputs(X)
         return event_inputs(X, jet_radius=self.jet_radius)
@@ -264,6 +346,94 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         if self.task == "jets":
             return jet_mass_targets(X, self.mass_bins_)
         return event_mass_targets(X, self.mass_bins_)
+
+    def _packed(self, X, *, targets):
+        inputs = self._network_inputs(X)
+        return PackedSamples.from_inputs(inputs, self._targets(X) if targets else None)
+
+    def _stream_chunk(self, chunk, where):
+        """One chunk of a stream, validated against the width seen first."""
+        X = as_constituent_matrix(np.asarray(chunk), self.task)
+        if getattr(X, "ndim", None) != 2:
+            raise ValueError(f"{where} is not a 2-D constituent matrix: shape {np.shape(X)}.")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{where} has {X.shape[1]} columns, but the stream's first chunk (or the "
+                f"fitted estimator) has {self.n_features_in_}: all chunks need the same "
+                "width."
+            )
+        X = np.asarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"{where} contains NaN or infinity.")
+        return X
+
+    def _prepare(self, X, *, reset, targets=True):
+        """A dataset of packed samples (with the auxiliary targets) for training.
+
+        With ``reset`` the input statistics (width, feature scaling) are learned; a
+        stream is read once for them, and every chunk is checked, before any training.
+        """
+        stream = as_stream(X)
+        if stream is None:
+            X = self._validate(X, reset=reset)
+            if reset:
+                self._learn_layout(X.shape[1])
+            packed = self._packed(X, targets=targets)
+            if reset:
+                moments = FeatureMoments()
+                moments.add(packed)
+                self.feature_scaling_, self.global_scaling_ = moments.scaling()
+            return InMemoryDataset(packed)
+        if reset:
+            self.__dict__.pop("feature_names_in_", None)
+        moments = FeatureMoments() if reset else None
+        n_samples = 0
+        for number, chunk in enumerate(stream):
+            where = f"chunk {number} of the stream"
+            if number == 0 and reset:
+                first = as_constituent_matrix(np.asarray(chunk), self.task)
+                if getattr(first, "ndim", None) != 2:
+                    raise ValueError(
+                        f"{where} is not a 2-D constituent matrix: shape {np.shape(first)}."
+                    )
+                self.n_features_in_ = first.shape[1]
+                self._learn_layout(first.shape[1])
+            elif number == 0:
+                check_is_fitted(self)
+            X_chunk = self._stream_chunk(chunk, where)
+            if len(X_chunk) == 0:
+                continue
+            try:
+                packed = self._packed(X_chunk, targets=False)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            if moments is not None:
+                moments.add(packed)
+            n_samples += len(X_chunk)
+        if n_samples == 0:
+            raise ValueError("the stream holds no sample.")
+        if moments is not None:
+            self.feature_scaling_, self.global_scaling_ = moments.scaling()
+
+        def convert(chunk):
+            X_chunk = self._stream_chunk(chunk, "a chunk of the stream")
+            return self._packed(X_chunk, targets=targets)
+
+        return StreamedDataset(stream, convert, n_samples)
+
+    def _learn_layout(self, width):
+        unit = 3 * JETS_PER_SAMPLE[self.task]
+        if width % unit != 0:
+            what = "(pT, eta, phi) per constituent" + (
+                " for each of 2 jets" if self.task == "events" else ""
+            )
+            raise ValueError(f"X must have a multiple of {unit} columns ({what}); got {width}.")
+        self.n_constituents_ = width // unit
+        self.mass_bins_ = self._resolve_mass_bins()
+        self.n_particle_features_ = 7 if self.task == "jets" else 8
+        self.embedding_dim_ = (
+            EMBEDDING_DIM[self.task] if self.embedding_dim is None else self.embedding_dim
+        )
 
     def _resolve_mass_bins(self):
         if self.mass_bins is None:
@@ -284,16 +454,14 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     # -- network --------------------------------------------------------------------------
 
     def _network_config(self):
-        n_particles = self.n_constituents_ * JETS_PER_SAMPLE[self.task]
         return {
-            "n_particles": n_particles,
             "n_features": self.n_particle_features_,
             "n_classes": self.mass_bins_[2],
             "task": self.task,
             "embedding_dim": self.embedding_dim_,
             "n_neighbors": self.n_neighbors,
             "n_global": N_GLOBAL_FEATURES if self.task == "events" else 0,
-            "width": float(self.width),
+            "width": float(self.settings_["width"]),
             "feature_scaling": self.feature_scaling_,
             "global_scaling": self.global_scaling_,
         }
@@ -314,8 +482,10 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or EventTable
-            Constituent matrix of jets (n_jets, 3·P) or of events (n_events, 2·3·P).
+        X : array-like of shape (n_samples, n_features), EventTable, JetStream or path
+            Constituent matrix of jets (n_jets, 3·P) or of events (n_events, 2·3·P); a
+            :class:`~hepcluster.ucluster.JetStream` or an hls4ml file for data sets
+            larger than memory.
         y : None
             Ignored (the training is unsupervised); present for API consistency.
 
@@ -327,74 +497,97 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ------
         ValueError
             On a width that is not a multiple of 3 (6 for events), NaN or infinity, a
-            negative pT or a jet without constituents.
+            negative pT, a jet without constituents, a jet matrix given to the event
+            task, or stream chunks of different widths; all before any training.
+        RuntimeError
+            On ``device="gpu"`` without a GPU, before any work.
         """
-        X = self._validate(X, reset=True)
-        self.mass_bins_ = self._resolve_mass_bins()
-        inputs = self._network_inputs(X)
-        targets = self._targets(X)
-        self.n_constituents_ = X.shape[1] // (3 * JETS_PER_SAMPLE[self.task])
-        self.n_particle_features_ = inputs.features.shape[-1]
-        self.feature_scaling_, self.global_scaling_ = feature_scaling(inputs)
-        self.embedding_dim_ = (
-            EMBEDDING_DIM[self.task] if self.embedding_dim is None else self.embedding_dim
-        )
+        self._fit(X)
+        return self
+
+    def _fit(self, X, check=None):
+        """Fit and return the training dataset (DeepKMeans trains on it further).
+
+        ``check(n_samples)`` runs after the data are read and before any training.
+        """
+        from ._tensorflow import check_device
+
+        check_device(self.device)
+        self.settings_ = self._settings()
+        dataset = self._prepare(X, reset=True)
+        if check is not None:
+            check(dataset.n_samples)
         from ._training import seeded
 
         seed = self._seed()
         with seeded(seed):
             self.model_ = self._build_network()
-            self.history_ = self._train_auxiliary(inputs, targets, seed)
-        return self
+            self.history_ = self._train_auxiliary(dataset, seed)
+        return dataset
 
-    def _train_auxiliary(self, inputs, targets, seed):
+    def _aux_loss(self):
+        """Per-sample focal loss of the auxiliary task, ``f(outputs, batch)``."""
         from ._losses import focal_loss
+        from ._training import import_keras, segment_mean
+
+        keras = import_keras()
+        gamma = float(self.focal_gamma)
+        if self.task == "jets":
+            return lambda outputs, batch: focal_loss(batch["target"], outputs["aux"], gamma)
+
+        def per_event(outputs, batch):
+            per_particle = focal_loss(batch["target"], outputs["aux"], gamma)
+            n_events = keras.ops.shape(batch["slots"])[0]
+            return segment_mean(per_particle, batch["segment"], n_events)
+
+        return per_event
+
+    def _train_auxiliary(self, dataset, seed):
         from ._reporting import EpochReporter
         from ._training import device_scope, train
 
-        if self.epochs == 0:
+        settings = self.settings_
+        if settings["epochs"] == 0:
             return {}
-        n_samples = len(inputs)
+        n_samples = dataset.n_samples
         unit = self.task[:-1]
         logger.info(
             "pre-training ABCNet (%d parameters) on %d %ss for %d epochs",
             self.model_.count_params(),
             n_samples,
             unit,
-            self.epochs,
+            settings["epochs"],
         )
-        reporter = EpochReporter(n_samples, self.epochs, "UCluster pre-training", unit=unit)
-        gamma = float(self.focal_gamma)
+        reporter = EpochReporter(n_samples, settings["epochs"], "UCluster pre-training", unit=unit)
         with device_scope(self.device):
             train(
                 self.model_,
-                {**inputs.as_dict(), "target": targets},
-                [
-                    (
-                        "aux",
-                        1.0,
-                        lambda outputs, batch: focal_loss(batch["target"], outputs["aux"], gamma),
-                    )
-                ],
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                learning_rate=self.learning_rate,
-                decay_every=self.lr_decay_every,
-                decay_factor=self.lr_decay_factor,
-                min_learning_rate=self.min_learning_rate,
+                dataset,
+                [("aux", 1.0, self._aux_loss())],
+                epochs=settings["epochs"],
+                batch_size=settings["batch_size"],
+                learning_rate=settings["learning_rate"],
+                decay_every=settings["lr_decay_every"],
+                decay_factor=settings["lr_decay_factor"],
+                min_learning_rate=settings["min_learning_rate"],
                 seed=seed,
                 reporter=reporter,
+                min_slots=self.n_neighbors,
             )
         return reporter.history
 
     # -- inference ------------------------------------------------------------------------
 
-    def _embed(self, inputs):
-        from ._training import device_scope, predict_in_batches
+    def _embed(self, dataset):
+        from ._training import device_scope, predict
 
         with device_scope(self.device):
-            embedding = predict_in_batches(
-                self.model_, inputs.as_dict(), "embedding", self.batch_size
+            embedding = predict(
+                self.model_,
+                dataset,
+                "embedding",
+                self._inference_batch_size(),
+                min_slots=self.n_neighbors,
             )
         return embedding.astype(np.float64)
 
@@ -403,34 +596,38 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or EventTable
+        X : array-like of shape (n_samples, n_features), EventTable, JetStream or path
 
         Returns
         -------
         ndarray of shape (n_samples, ``embedding_dim_``)
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        return self._embed(self._network_inputs(X))
+        return self._embed(self._prepare(X, reset=False, targets=False))
 
     def predict_aux(self, X):
         """Probabilities of the auxiliary mass classes (per particle for events).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or EventTable
+        X : array-like of shape (n_samples, n_features), EventTable, JetStream or path
 
         Returns
         -------
         ndarray of shape (n_samples, n_mass_bins) or (n_events, 2P, n_mass_bins)
         """
-        from ._training import device_scope, predict_in_batches
+        from ._training import device_scope, predict
 
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        dataset = self._prepare(X, reset=False, targets=False)
         with device_scope(self.device):
-            return predict_in_batches(
-                self.model_, self._network_inputs(X).as_dict(), "aux", self.batch_size
+            return predict(
+                self.model_,
+                dataset,
+                "aux",
+                self._inference_batch_size(),
+                min_slots=self.n_neighbors,
+                per_particle=self.task == "events",
             )
 
     @property

@@ -1,7 +1,7 @@
 """Per-particle inputs of UCluster's networks and the targets of its auxiliary tasks.
 
 Pure numpy: everything the Keras models see is computed here from the constituent matrix
-(DESIGN.md §3), so that it can be tested without TensorFlow.
+(pT, η, φ per constituent, zero padded), so that it can be tested without TensorFlow.
 
 - Jets (classification): per particle Δη, Δφ, log pT, log E, log(pT/pT_jet),
   log(E/E_jet), ΔR relative to the jet axis, the kNN coordinates (Δη, Δφ) and the mask of
@@ -30,8 +30,10 @@ __all__ = [
     "N_EVENT_FEATURES",
     "N_GLOBAL_FEATURES",
     "N_JET_FEATURES",
+    "FeatureMoments",
     "NetworkInputs",
     "check_constituent_matrix",
+    "check_event_layout",
     "event_inputs",
     "event_mass_targets",
     "feature_scaling",
@@ -229,6 +231,39 @@ def jet_inputs(X):
     )
 
 
+def check_event_layout(eta, phi, jet_radius=1.0):
+    """Raise when the two "jets" of most rows overlap: a jet matrix read as events.
+
+    The event task reads each row as the constituents of two jets side by side. A jet
+    constituent matrix of 6·P columns has the same width, read as its hardest P
+    constituents and the next P; both halves then point along the same jet axis, while
+    two anti-kT jets of radius R are at least about R apart.
+
+    Parameters
+    ----------
+    eta, phi : ndarray of shape (n_events, 2)
+        Axes of the leading and sub-leading jet of each event.
+    jet_radius : float, default=1.0
+
+    Raises
+    ------
+    ValueError
+        If more than half of the events have ΔR(J1, J2) < ``jet_radius`` / 2.
+    """
+    d_phi = _wrap(phi[:, 0] - phi[:, 1])
+    distance = np.hypot(eta[:, 0] - eta[:, 1], d_phi)
+    overlapping = distance < 0.5 * jet_radius
+    if len(distance) and overlapping.mean() > 0.5:
+        raise ValueError(
+            f"X does not look like dijet events: in {overlapping.mean():.0%} of the rows "
+            "the two halves (read as the leading and the sub-leading jet) are closer than "
+            f"ΔR = {0.5 * jet_radius:g} (median {np.median(distance):.2f}), as the hardest "
+            "and the softer constituents of one jet would be. task='events' needs "
+            "(n_events, 2·3·P) with two jets side by side; a jet constituent matrix "
+            "(n_jets, 3·P) needs task='jets'."
+        )
+
+
 def event_inputs(X, *, jet_radius=1.0):
     """Network inputs of the event (segmentation) task.
 
@@ -253,12 +288,13 @@ def event_inputs(X, *, jet_radius=1.0):
     Raises
     ------
     ValueError
-        See :func:`check_constituent_matrix`.
+        See :func:`check_constituent_matrix` and :func:`check_event_layout`.
     """
     constituents = check_constituent_matrix(X, n_jets_per_sample=2)
     n_events, _, n_slots, _ = constituents.shape
     flat = constituents.reshape(2 * n_events, n_slots, 3)
     features, real, jet = _relative_features(flat)
+    check_event_layout(jet.eta.reshape(n_events, 2), jet.phi.reshape(n_events, 2), jet_radius)
     jet_index = np.broadcast_to(
         np.repeat(np.tile([0.0, 1.0], n_events), n_slots).reshape(2 * n_events, n_slots, 1),
         (2 * n_events, n_slots, 1),
@@ -281,6 +317,47 @@ def event_inputs(X, *, jet_radius=1.0):
         mask=real.astype(np.float32),
         globals=global_features.astype(np.float32),
     )
+
+
+class FeatureMoments:
+    """Running mean and SD of the particle and global features over chunks of data.
+
+    :meth:`add` takes the packed inputs of a chunk
+    (:class:`~hepcluster.ucluster.PackedSamples`, real particles only); :meth:`scaling`
+    gives what :func:`feature_scaling` gives on all chunks at once (sums in float64).
+    """
+
+    def __init__(self):
+        self._sums = {}
+
+    def _add(self, name, values):
+        values = np.asarray(values, dtype=np.float64)
+        count, total, squares = self._sums.get(name, (0, 0.0, 0.0))
+        self._sums[name] = (
+            count + len(values),
+            total + values.sum(axis=0),
+            squares + np.square(values).sum(axis=0),
+        )
+
+    def add(self, packed):
+        """Accumulate the features of one chunk of packed samples."""
+        self._add("particles", packed.features)
+        if packed.globals is not None:
+            self._add("globals", packed.globals)
+
+    def scaling(self):
+        """``(particles, globals)``: (mean, scale) lists as in :func:`feature_scaling`."""
+
+        def moments(name):
+            if name not in self._sums:
+                return None
+            count, total, squares = self._sums[name]
+            mean = total / max(count, 1)
+            scale = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
+            scale = np.where(scale > 1e-6, scale, 1.0)
+            return mean.tolist(), scale.tolist()
+
+        return moments("particles"), moments("globals")
 
 
 def feature_scaling(inputs):

@@ -15,10 +15,10 @@ dense object detection", arXiv:1708.02002; M. M. Fard, T. Thonet, E. Gaussier, "
 k-Means: jointly clustering with k-Means and learning representations", arXiv:1806.10069.
 """
 
-from ..utils import import_optional
 from ._defaults import FOCAL_GAMMA
+from ._tensorflow import import_keras
 
-keras = import_optional("keras", extra="ucluster")
+keras = import_keras()
 ops = keras.ops
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "squared_distances",
 ]
 
-SINKHORN_ITERATIONS = 20
+SINKHORN_ITERATIONS = 50
 """Sinkhorn–Knopp iterations of the label-proportion regularised assignment."""
 
 # Probabilities are clipped at this value before the logarithm.
@@ -94,32 +94,42 @@ def clustering_loss(distances, alpha):
     return ops.sum(distances * assignment, axis=-1)
 
 
-def sinkhorn_assignment(distances, alpha, proportions, n_iterations=SINKHORN_ITERATIONS):
+def sinkhorn_assignment(distances, epsilon, proportions, n_iterations=SINKHORN_ITERATIONS):
     """Soft assignment with prescribed cluster proportions (entropic optimal transport).
 
-    Finds the transport plan P between the samples of the batch (each of mass 1/N) and
-    the clusters (masses r_k) closest to exp(−α d) by Sinkhorn–Knopp iterations in log
-    space, and returns N·P, whose rows sum to 1 like the softmax assignment π.
+    The transport plan P between the N samples of the batch (mass 1/N each) and the K
+    clusters (masses r_k) that minimises Σ P d − ε H(P) is P = diag(u) exp(−d/ε) diag(v);
+    u and v are found by Sinkhorn–Knopp iterations, in log space for stability. Returns
+    N·P, whose rows sum to 1 like the softmax assignment π and whose columns sum to N r_k.
 
     Parameters
     ----------
     distances : tensor of shape (batch, K)
-    alpha : float or scalar tensor
+        Squared distances d to the centroids.
+    epsilon : float or scalar tensor
+        Entropic regularisation ε (ε → 0: the hard optimal assignment).
     proportions : sequence of K floats summing to 1
         Expected fraction r_k of the samples in each cluster.
-    n_iterations : int, default=20
+    n_iterations : int, default=50
 
     Returns
     -------
     tensor of shape (batch, K)
+
+    References
+    ----------
+    M. Cuturi, "Sinkhorn distances: lightspeed computation of optimal transport",
+    NeurIPS 2013, arXiv:1306.0895; Y. M. Asano, C. Rupprecht, A. Vedaldi,
+    "Self-labelling via simultaneous clustering and representation learning", ICLR 2020,
+    arXiv:1911.05371.
     """
-    log_kernel = -alpha * distances
+    log_kernel = -distances / epsilon
     n_samples = ops.cast(ops.shape(distances)[0], distances.dtype)
     log_rows = -ops.log(n_samples)
     log_columns = ops.log(ops.convert_to_tensor(proportions, dtype=distances.dtype))
     log_u = ops.zeros_like(distances[:, 0])
     log_v = ops.zeros_like(distances[0, :])
-    for _ in range(n_iterations):
+    for _ in range(int(n_iterations)):
         log_u = log_rows - ops.logsumexp(log_kernel + log_v[None, :], axis=1)
         log_v = log_columns - ops.logsumexp(log_kernel + log_u[:, None], axis=0)
     plan = ops.exp(log_kernel + log_u[:, None] + log_v[None, :])
@@ -188,15 +198,32 @@ class ClusteringLayer(keras.layers.Layer):
     n_clusters : int
     alpha : float, default=1.0
         Initial inverse temperature α.
+    proportions : sequence of float or None, default=None
+        Cluster fractions of the optimal-transport assignment
+        (:func:`sinkhorn_assignment`); ``None``: the softmax π.
+    epsilon : float or None, default=None
+        ε of the transport plan; ``None``: 1/α.
+    n_iterations : int, default=50
+        Sinkhorn–Knopp iterations.
     **kwargs
         Passed to :class:`keras.layers.Layer`.
     """
 
-    def __init__(self, n_clusters, alpha=1.0, proportions=None, **kwargs):
+    def __init__(
+        self,
+        n_clusters,
+        alpha=1.0,
+        proportions=None,
+        epsilon=None,
+        n_iterations=SINKHORN_ITERATIONS,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.n_clusters = int(n_clusters)
         self.initial_alpha = float(alpha)
         self.proportions = None if proportions is None else [float(p) for p in proportions]
+        self.epsilon = None if epsilon is None else float(epsilon)
+        self.n_iterations = int(n_iterations)
 
     def build(self, input_shape):
         self.centroids = self.add_weight(
@@ -222,7 +249,11 @@ class ClusteringLayer(keras.layers.Layer):
             assignment = ops.softmax(-alpha * distances, axis=-1)
             loss = clustering_loss(distances, alpha)
         else:
-            assignment = ops.stop_gradient(sinkhorn_assignment(distances, alpha, self.proportions))
+            epsilon = 1.0 / ops.maximum(alpha, 1e-6) if self.epsilon is None else self.epsilon
+            plan = sinkhorn_assignment(
+                ops.stop_gradient(distances), epsilon, self.proportions, self.n_iterations
+            )
+            assignment = ops.stop_gradient(plan)
             loss = ops.sum(distances * assignment, axis=-1)
         return {"distances": distances, "assignment": assignment, "loss": loss}
 
@@ -236,6 +267,10 @@ class ClusteringLayer(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            n_clusters=self.n_clusters, alpha=self.initial_alpha, proportions=self.proportions
+            n_clusters=self.n_clusters,
+            alpha=self.initial_alpha,
+            proportions=self.proportions,
+            epsilon=self.epsilon,
+            n_iterations=self.n_iterations,
         )
         return config

@@ -1,9 +1,10 @@
 """ABCNet builders: the graph attention networks of UCluster for jets and for events.
 
-Imported lazily (Keras is needed to build a model). Both builders return a functional
-:class:`keras.Model` whose inputs are a dict ``{"features", "coordinates", "mask"[,
-"globals"]}`` (see :class:`~hepcluster.ucluster.NetworkInputs`) and whose outputs are a
-dict ``{"embedding": (batch, E), "aux": ...}``.
+Imported lazily (Keras is needed to build a model). The builder returns a functional
+:class:`keras.Model` on packed particles (see :mod:`hepcluster.ucluster._layers`): its
+inputs are a dict ``{"features", "coordinates", "slots", "index", "segment"[,
+"globals"]}`` (one mini-batch of :meth:`~hepcluster.ucluster.PackedSamples.batch`) and its
+outputs a dict ``{"embedding": (B, E), "aux": (B, n_classes) or (N, n_classes)}``.
 
 References
 ----------
@@ -12,19 +13,19 @@ V. Mikuni, F. Canelli, "Unsupervised clustering for collider physics", Phys. Rev
 attention-based method for particle tagging", arXiv:2001.05311.
 """
 
-from ..utils import import_optional
 from ._defaults import N_NEIGHBORS
 from ._layers import (
     BN_MOMENTUM,
-    BroadcastParticles,
     GAPLayer,
-    MaskedPooling,
-    MaskedStandardization,
+    GatherSamples,
     ParticleDense,
     ScaleNormalization,
+    SegmentPooling,
+    Standardization,
 )
+from ._tensorflow import import_keras
 
-keras = import_optional("keras", extra="ucluster")
+keras = import_keras()
 
 __all__ = ["ABCNET_WIDTHS", "build_abcnet"]
 
@@ -56,7 +57,6 @@ def _standardise(pooled):
 
 
 def build_abcnet(
-    n_particles,
     n_features,
     n_classes,
     *,
@@ -69,18 +69,16 @@ def build_abcnet(
     global_scaling=None,
     name=None,
 ):
-    """Build ABCNet for jet classification or event segmentation.
+    """Build ABCNet for jet classification or event segmentation, on packed particles.
 
     Parameters
     ----------
-    n_particles : int
-        Particle slots P per sample (2P for events).
     n_features : int
         Per-particle features.
     n_classes : int
         Classes of the auxiliary task (mass bins).
     task : {"jets", "events"}, default="jets"
-        ``"jets"``: one softmax per sample, embedding by average pooling over real
+        ``"jets"``: one softmax per sample, embedding by average pooling over the
         particles. ``"events"``: segmentation, one softmax per particle, embedding by max
         pooling, global event features concatenated to the skip features.
     embedding_dim : int, default=3
@@ -100,8 +98,10 @@ def build_abcnet(
     Returns
     -------
     keras.Model
-        Inputs ``{"features", "coordinates", "mask"[, "globals"]}``, outputs
-        ``{"embedding": (batch, E), "aux": (batch, n_classes) or (batch, P, n_classes)}``.
+        Inputs ``{"features": (N, n_features), "coordinates": (N, 2), "slots": (B, S),
+        "index": (N,), "segment": (N,)[, "globals": (B, n_global)]}``, outputs
+        ``{"embedding": (B, E), "aux": (B, n_classes) or (N, n_classes)}``. The number
+        of particles (slots) per sample is free: the same network reads any P.
 
     Notes
     -----
@@ -113,46 +113,52 @@ def build_abcnet(
     """
     if task not in ("jets", "events"):
         raise ValueError(f"task must be 'jets' or 'events', got {task!r}.")
-    features = keras.Input((n_particles, n_features), name="features")
-    coordinates = keras.Input((n_particles, 2), name="coordinates")
-    mask = keras.Input((n_particles,), name="mask")
-    inputs = {"features": features, "coordinates": coordinates, "mask": mask}
+    features = keras.Input((n_features,), name="features")
+    coordinates = keras.Input((2,), name="coordinates")
+    slots = keras.Input((None,), dtype="int32", name="slots")
+    index = keras.Input((), dtype="int32", name="index")
+    segment = keras.Input((), dtype="int32", name="segment")
+    inputs = {
+        "features": features,
+        "coordinates": coordinates,
+        "slots": slots,
+        "index": index,
+        "segment": segment,
+    }
+    layout = [slots, index]
 
     scaled = features
     if feature_scaling is not None:
-        scaled = MaskedStandardization(*feature_scaling, name="scale_features")([features, mask])
+        scaled = Standardization(*feature_scaling, name="scale_features")(features)
     attention_1, edges_1 = GAPLayer(_width("gap_1", width), n_neighbors, name="gap_1")(
-        [scaled, coordinates, mask]
+        [scaled, coordinates, *layout]
     )
     joined = keras.layers.Concatenate(name="join_1")([scaled, attention_1])
-    conv_1 = ParticleDense(_width("conv_1", width), name="conv_1")([joined, mask])
-    conv_2 = ParticleDense(_width("conv_2", width), name="conv_2")([conv_1, mask])
+    conv_1 = ParticleDense(_width("conv_1", width), name="conv_1")(joined)
+    conv_2 = ParticleDense(_width("conv_2", width), name="conv_2")(conv_1)
     attention_2, edges_2 = GAPLayer(_width("gap_2", width), n_neighbors, name="gap_2")(
-        [conv_2, conv_2, mask]
+        [conv_2, conv_2, *layout]
     )
     joined = keras.layers.Concatenate(name="join_2")([conv_2, attention_2])
-    conv_3 = ParticleDense(_width("conv_3", width), name="conv_3")([joined, mask])
-    conv_4 = ParticleDense(_width("conv_4", width), name="conv_4")([conv_3, mask])
+    conv_3 = ParticleDense(_width("conv_3", width), name="conv_3")(joined)
+    conv_4 = ParticleDense(_width("conv_4", width), name="conv_4")(conv_3)
     skip = [conv_1, conv_2, conv_3, conv_4, edges_1, edges_2]
     if n_global:
         global_features = keras.Input((n_global,), name="globals")
         inputs["globals"] = global_features
         scaled_globals = global_features
         if global_scaling is not None:
-            mean, scale = global_scaling
-            scaled_globals = keras.layers.Rescaling(
-                [1.0 / value for value in scale],
-                [-m / value for m, value in zip(mean, scale, strict=True)],
-                name="scale_globals",
-            )(global_features)
-        expanded = BroadcastParticles(name="broadcast_globals")([scaled_globals, mask])
-        skip.append(ParticleDense(_width("globals", width), name="globals_conv")([expanded, mask]))
+            scaled_globals = Standardization(*global_scaling, name="scale_globals")(
+                global_features
+            )
+        expanded = GatherSamples(name="broadcast_globals")([scaled_globals, segment])
+        skip.append(ParticleDense(_width("globals", width), name="globals_conv")(expanded))
     concatenated = keras.layers.Concatenate(name="skip")(skip)
     per_particle = ParticleDense(embedding_dim, activation=None, batch_norm=False, name="agg")(
-        [concatenated, mask]
+        concatenated
     )
     if task == "jets":
-        pooled = MaskedPooling("average", name="pooling")([per_particle, mask])
+        pooled = SegmentPooling("average", name="pooling")([per_particle, segment, slots])
         embedding = _standardise(pooled)
         hidden = keras.layers.Dense(_width("head_1", width), name="fc_1")(embedding)
         hidden = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="fc_1_norm")(hidden)
@@ -162,12 +168,12 @@ def build_abcnet(
         hidden = keras.layers.ReLU()(hidden)
         aux = keras.layers.Dense(n_classes, activation="softmax", name="aux")(hidden)
     else:
-        pooled = MaskedPooling("max", name="pooling")([per_particle, mask])
+        pooled = SegmentPooling("max", name="pooling")([per_particle, segment, slots])
         embedding = _standardise(pooled)
-        expanded = BroadcastParticles(name="broadcast_embedding")([embedding, mask])
+        expanded = GatherSamples(name="broadcast_embedding")([embedding, segment])
         joined = keras.layers.Concatenate(name="join_head")([expanded, conv_1, conv_3])
-        hidden = ParticleDense(_width("head_1", width), name="seg_1")([joined, mask])
-        hidden = ParticleDense(_width("head_2", width), name="seg_2")([hidden, mask])
+        hidden = ParticleDense(_width("head_1", width), name="seg_1")(joined)
+        hidden = ParticleDense(_width("head_2", width), name="seg_2")(hidden)
         aux = keras.layers.Dense(n_classes, activation="softmax", name="aux")(hidden)
     outputs = {"embedding": embedding, "aux": aux}
     return keras.Model(inputs=inputs, outputs=outputs, name=name or f"abcnet_{task}")

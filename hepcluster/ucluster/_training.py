@@ -1,7 +1,9 @@
-"""Training machinery shared by UClusterEmbedding and DeepKMeans.
+"""Training and inference loops shared by UClusterEmbedding and DeepKMeans.
 
 Keras is imported inside the functions, so that the estimator modules import without
-TensorFlow; this module is the only place that touches global random states.
+TensorFlow; this module is the only place that touches global random states. Both loops
+read a dataset of :mod:`hepcluster.ucluster._data` in packed mini-batches, so their cost
+follows the real particles, not the slots, and a stream is never held in memory.
 """
 
 import contextlib
@@ -10,32 +12,30 @@ import random
 
 import numpy as np
 
-from ..utils import import_optional
+from ._data import iter_batches, prefetch
 from ._schedules import learning_rate_schedule
+from ._tensorflow import DEVICES, check_device, device_scope, import_keras
 
 logger = logging.getLogger("hepcluster.ucluster")
 
 __all__ = [
+    "DEVICES",
+    "check_device",
     "device_scope",
     "import_keras",
-    "predict_in_batches",
+    "predict",
     "seeded",
+    "segment_mean",
     "to_numpy",
     "train",
 ]
 
-DEVICES = ("auto", "cpu", "gpu")
-# Names of the model inputs among the arrays passed to :func:`train`.
-_INPUT_NAMES = ("features", "coordinates", "mask", "globals")
+# Names of the model inputs among the arrays of a batch.
+INPUT_NAMES = ("features", "coordinates", "slots", "index", "segment", "globals")
 # Trainings with at most this many steps run eagerly (no graph to compile).
 _EAGER_MAX_STEPS = 8
 # Smallest batch of inference (larger training batches are used as they are).
 _MIN_PREDICT_BATCH = 512
-
-
-def import_keras():
-    """Keras 3 (with its backend), or an ImportError naming the ``ucluster`` extra."""
-    return import_optional("keras", extra="ucluster")
 
 
 @contextlib.contextmanager
@@ -58,36 +58,27 @@ def seeded(seed):
         np.random.set_state(numpy_state)  # noqa: NPY002
 
 
-def device_scope(device):
-    """Context placing the computation on ``"cpu"``, ``"gpu"`` or wherever Keras would."""
-    if device == "auto":
-        return contextlib.nullcontext()
+def segment_mean(values, segment, n_samples):
+    """Mean of per-particle values over the particles of each sample: (N,) → (B,)."""
     keras = import_keras()
-    if device == "gpu" and not _has_gpu():
-        raise ValueError("device='gpu' was requested but TensorFlow sees no GPU.")
-    return keras.device(f"{device}:0")
+    ops = keras.ops
+    total = ops.segment_sum(values, segment, num_segments=n_samples)
+    counts = ops.segment_sum(ops.ones_like(values), segment, num_segments=n_samples)
+    return total / ops.maximum(counts, 1.0)
 
 
-def _has_gpu():
-    keras = import_keras()
-    if keras.backend.backend() != "tensorflow":  # pragma: no cover - other backends
-        return False
+def _signature(batch):
     import tensorflow as tf
 
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def _check_backend(keras):
-    if keras.backend.backend() != "tensorflow":
-        raise ImportError(
-            "UCluster trains with TensorFlow; Keras is configured for the "
-            f"{keras.backend.backend()!r} backend. Set KERAS_BACKEND=tensorflow."
-        )
+    return {
+        name: tf.TensorSpec((None,) * np.ndim(value), tf.as_dtype(np.asarray(value).dtype))
+        for name, value in batch.items()
+    }
 
 
 def train(
     model,
-    x,
+    dataset,
     losses,
     *,
     epochs,
@@ -98,6 +89,7 @@ def train(
     min_learning_rate,
     seed,
     reporter,
+    min_slots,
     on_epoch_begin=None,
     eager=None,
     fast_variables=(),
@@ -108,9 +100,9 @@ def train(
     Parameters
     ----------
     model : keras.Model
-        Functional model; its outputs are a dict.
-    x : dict of ndarray
-        Inputs by name (one row per sample) plus the targets, all shuffled together.
+        Functional model on packed batches; its outputs are a dict.
+    dataset : InMemoryDataset or StreamedDataset
+        Packed samples with their targets (``batch["target"]``).
     losses : list of (str, float, callable)
         ``(name, weight, function(outputs, batch) → per-sample loss)``.
     epochs, batch_size : int
@@ -121,6 +113,8 @@ def train(
         global state).
     reporter : EpochReporter
         Receives the mean of each loss per epoch.
+    min_slots : int
+        Smallest slot grid of a batch (the k of the neighbour search).
     on_epoch_begin : callable, optional
         ``f(epoch) → dict`` of extra values to log (the α schedule uses it).
     eager : bool or None, default=None
@@ -128,13 +122,14 @@ def train(
         by the number of steps (compiling costs a few seconds, an eager step a fraction
         of a second, so very short trainings run eagerly). Both agree up to float32
         rounding.
+    fast_variables : sequence of keras.Variable, optional
+        Variables trained with ``fast_factor`` times the learning rate.
+    fast_factor : float, default=1.0
     """
     keras = import_keras()
-    _check_backend(keras)
     import tensorflow as tf
 
-    n_samples = len(next(iter(x.values())))
-    n_batches = -(-n_samples // batch_size)
+    n_batches = -(-dataset.n_samples // batch_size)
     if eager is None:
         eager = epochs * n_batches <= _EAGER_MAX_STEPS
     fast_ids = {id(variable) for variable in fast_variables}
@@ -145,11 +140,11 @@ def train(
     fast_optimizer = keras.optimizers.Adam(learning_rate=learning_rate * fast_factor)
     if fast_variables:
         fast_optimizer.build(fast_variables)
-    input_names = [name for name in x if name in _INPUT_NAMES]
 
     def step(batch):
+        inputs = {name: batch[name] for name in INPUT_NAMES if name in batch}
         with tf.GradientTape() as tape:
-            outputs = model({name: batch[name] for name in input_names}, training=True)
+            outputs = model(inputs, training=True)
             values = [tf.reduce_mean(function(outputs, batch)) for _, _, function in losses]
             total = tf.add_n(
                 [weight * value for (_, weight, _), value in zip(losses, values, strict=True)]
@@ -166,12 +161,7 @@ def train(
                 opt.apply_gradients(pairs)
         return total, values
 
-    if not eager:
-        signature = {
-            name: tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
-            for name, value in x.items()
-        }
-        step = tf.function(step, input_signature=[signature], autograph=False)
+    compiled = None
     rng = np.random.default_rng(seed)
     reporter.on_train_begin()
     for epoch in range(epochs):
@@ -182,14 +172,22 @@ def train(
         fast_optimizer.learning_rate.assign(rate * fast_factor)
         extra = on_epoch_begin(epoch) if on_epoch_begin is not None else {}
         reporter.on_epoch_begin(epoch)
-        order = rng.permutation(n_samples)
         sums = np.zeros(len(losses) + 1)
-        for start in range(0, n_samples, batch_size):
-            index = order[start : start + batch_size]
-            batch = {name: tf.constant(value[index]) for name, value in x.items()}
-            total, values = step(batch)
-            sums += len(index) * np.array([float(total), *(float(v) for v in values)])
-        means = sums / n_samples
+        n_seen = 0
+        for batch in prefetch(iter_batches(dataset, batch_size, min_slots=min_slots, rng=rng)):
+            if eager:
+                run = step
+            else:
+                if compiled is None:
+                    compiled = tf.function(
+                        step, input_signature=[_signature(batch)], autograph=False
+                    )
+                run = compiled
+            total, values = run({name: tf.constant(value) for name, value in batch.items()})
+            n_batch = len(batch["slots"])
+            n_seen += n_batch
+            sums += n_batch * np.array([float(total), *(float(v) for v in values)])
+        means = sums / max(n_seen, 1)
         logs = {"loss": means[0]}
         logs.update(
             {f"{name}_loss": value for (name, _, _), value in zip(losses, means[1:], strict=True)}
@@ -200,19 +198,36 @@ def train(
     reporter.on_train_end()
 
 
-def predict_in_batches(model, x, output, batch_size):
-    """Inference-mode output ``output`` of ``model`` on the dict of arrays ``x``.
+def predict(model, dataset, output, batch_size, *, min_slots, per_particle=False):
+    """Inference-mode output ``output`` of ``model`` on every sample of a dataset.
 
-    Calls the model directly (no ``predict`` loop to compile), in batches of at least
-    512 samples or the training batch size, whichever is larger (memory grows like
-    batch · P · k · width, as in training).
+    Parameters
+    ----------
+    model : keras.Model
+    dataset : InMemoryDataset or StreamedDataset
+    output : str
+        Name of the output.
+    batch_size : int
+        At least 512 samples are evaluated at once.
+    min_slots : int
+    per_particle : bool, default=False
+        The output has one row per particle; it is returned on the padded grid
+        (n_samples, P, ...), zeros for padding.
+
+    Returns
+    -------
+    ndarray
+        One row per sample, in the order of the data.
     """
+    import tensorflow as tf
+
     batch_size = max(int(batch_size), _MIN_PREDICT_BATCH)
-    n_samples = len(next(iter(x.values())))
     pieces = []
-    for start in range(0, n_samples, batch_size):
-        batch = {key: value[start : start + batch_size] for key, value in x.items()}
-        pieces.append(to_numpy(model(batch, training=False)[output]))
+    batches = iter_batches(dataset, batch_size, min_slots=min_slots, with_samples=True)
+    for batch, packed, samples in prefetch(batches):
+        inputs = {name: tf.constant(batch[name]) for name in INPUT_NAMES if name in batch}
+        values = to_numpy(model(inputs, training=False)[output])
+        pieces.append(packed.unpack(values, samples) if per_particle else values)
     return np.concatenate(pieces, axis=0)
 
 

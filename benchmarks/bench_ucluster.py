@@ -1,134 +1,218 @@
-"""Benchmark UCluster training: jets/s per epoch and accuracy after a fixed budget.
+"""Benchmark UCluster: training throughput against an older revision, and the defaults.
 
-DESIGN.md §11 asks for the training throughput of UCluster on CPU (and GPU where one is
-present) and the paper's ordering of the accuracies. For each network width this prints:
+Two parts, each run in fresh subprocesses (so that peak memory is per configuration):
 
-1. Throughput in jets/s of pre-training (a separate 3-epoch fit) and of joint training
-   per epoch (median over the epochs after the first, which also builds the graph), and
-   of inference.
-2. After a fixed budget (``--pretrain-epochs`` + ``--epochs``): the cluster accuracy of
-   k-means on the pre-trained embedding, of UCluster, and of a supervised KNN on the
-   UCluster embedding (half of the jets train it, the other half score it).
+1. Throughput: jets/s per epoch of pre-training (median over the epochs after the first,
+   which also builds the graph) and peak resident memory, for 30 and 100 constituent
+   slots, of this working tree and of an older revision of the package (``--baseline``,
+   exported with ``git archive`` into a temporary folder; by default the revision before
+   the packed-particle networks), with the same settings, in the same run. The old code
+   spends work on every padding slot and gathers neighbours with a slow general gather;
+   the new one reads only real particles.
+2. Defaults: ``DeepKMeans(random_state=0).fit(X)`` on the jets (time, peak memory,
+   cluster accuracy) next to k-means on the pre-trained embedding, a supervised KNN on
+   the UCluster embedding, and the trivial baselines on the jet mass alone (k-means and
+   a supervised KNN).
 
-Devices: ``--device auto`` uses a GPU when TensorFlow sees one; ``--device cpu`` and
-``--device gpu`` force one. Run ``--device cpu`` and ``--device gpu`` in the same session
-to compare them.
+Jets: ``--data FILE.npz`` (arrays ``X``, ``y``, e.g. written from
+``hepcluster.datasets.generate_pythia_jets``), else Pythia8 W/Z/top jets generated here
+when the ``generate`` extra is installed (``--n-jets`` of them, ~1 minute for 5,000), else
+synthetic jets from ``make_jets`` (too easy to be evidence of accuracy).
 
-Run: ``python benchmarks/bench_ucluster.py`` (about two minutes on 2 CPU cores);
-``--quick`` for a smoke run; ``--widths 0.25 1.0`` for the paper's full network as well.
+Run: ``python benchmarks/bench_ucluster.py`` (~8 minutes on 2 CPU cores);
+``--quick`` for a smoke run; ``--old-defaults`` adds the old estimator defaults (full
+width, batch 1024) at 100 slots, which need ~16 GB of memory.
 """
 
 import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pathlib import Path
 
 import numpy as np
-from sklearn.neighbors import KNeighborsClassifier
 
-from hepcluster.datasets import make_jets
-from hepcluster.metrics import cluster_accuracy
-from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
-
-
-def later_epochs(history):
-    rates = history.get("samples_per_second", [])
-    return float(np.median(rates[1:] if len(rates) > 1 else rates)) if rates else float("nan")
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = "05d9cd5"
+"""The revision that introduced UCluster (padded networks), the default baseline."""
 
 
-def run(X, y, width, args):
-    # Throughput of pre-training alone, over enough epochs to leave out the first one.
-    timing = UClusterEmbedding(
-        width=width,
-        epochs=3,
-        batch_size=args.batch_size,
-        device=args.device,
-        random_state=args.seed,
-    ).fit(X)
-    embedding = UClusterEmbedding(
-        width=width,
-        epochs=args.pretrain_epochs,
-        batch_size=args.batch_size,
-        device=args.device,
-        random_state=args.seed,
+def worker(config):
+    """Run one measurement in this process and print it as a JSON line."""
+    import resource
+
+    data = np.load(config["data"], allow_pickle=True)
+    slots = config["slots"]
+    X = data["X"][: config["n_jets"], : 3 * slots].astype(np.float64)
+    y = data["y"][: config["n_jets"]].astype(str)
+    result = {"impl": config["impl"], "slots": slots}
+    if config["mode"] == "throughput":
+        from hepcluster.ucluster import UClusterEmbedding
+
+        params = {
+            "width": config["width"],
+            "epochs": config["epochs"],
+            "batch_size": config["batch_size"],
+        }
+        model = UClusterEmbedding(random_state=0, device=config["device"], **params).fit(X)
+        rates = model.history_["samples_per_second"][1:]
+        result["jets/s"] = float(np.median(rates))
+        result.update(params)
+    else:
+        from sklearn.cluster import KMeans
+        from sklearn.neighbors import KNeighborsClassifier
+
+        from hepcluster.jets import jet_kinematics
+        from hepcluster.metrics import cluster_accuracy
+        from hepcluster.ucluster import DeepKMeans
+
+        start = time.perf_counter()
+        model = DeepKMeans(random_state=0, device=config["device"]).fit(X)
+        result["fit s"] = time.perf_counter() - start
+        train = np.random.default_rng(0).random(len(y)) < 0.5
+        embedding = model.embed(X)
+        mass = jet_kinematics(X).mass[:, None]
+        result.update(
+            {
+                "k-means (pre-trained)": cluster_accuracy(y, model.init_labels_),
+                "UCluster": cluster_accuracy(y, model.labels_),
+                "supervised KNN (UCluster)": KNeighborsClassifier(15)
+                .fit(embedding[train], y[train])
+                .score(embedding[~train], y[~train]),
+                "k-means (mass)": cluster_accuracy(
+                    y, KMeans(3, n_init=10, random_state=0).fit_predict(mass)
+                ),
+                "supervised KNN (mass)": KNeighborsClassifier(15)
+                .fit(mass[train], y[train])
+                .score(mass[~train], y[~train]),
+                "schedule": model.schedule,
+            }
+        )
+    result["peak RSS GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_worker(config, pythonpath):
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "HEPCLUSTER_PROGRESS": "0"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the old revision does not filter them
+    process = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    start = time.perf_counter()
-    embedding.fit(X)
-    pretrain_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    embedding.transform(X)
-    inference = len(X) / (time.perf_counter() - start)
-    model = DeepKMeans(
-        embedding,
-        prefit=True,
-        n_clusters=3,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        alpha=0.05,
-        alpha_step=0.3,
-        centroid_lr_factor=100.0,
-        device=args.device,
-        random_state=args.seed,
-    )
-    start = time.perf_counter()
-    model.fit(X)
-    joint_seconds = time.perf_counter() - start
-    final = model.embed(X)
-    half = np.random.default_rng(args.seed).random(len(y)) < 0.5
-    knn = KNeighborsClassifier(15).fit(final[half], y[half]).score(final[~half], y[~half])
-    return {
-        "width": width,
-        "parameters": embedding.model_.count_params(),
-        "pretrain jets/s": later_epochs(timing.history_),
-        "joint jets/s": later_epochs(model.history_),
-        "inference jets/s": inference,
-        "pretrain s": pretrain_seconds,
-        "joint s": joint_seconds,
-        "k-means (pre-trained)": cluster_accuracy(y, model.init_labels_),
-        "UCluster": cluster_accuracy(y, model.labels_),
-        "supervised KNN": knn,
-    }
+    for line in process.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    raise RuntimeError(f"worker failed ({config}):\n{process.stderr[-3000:]}")
+
+
+def export_revision(revision, folder):
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "hepcluster"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def jets(args, folder):
+    if args.data:
+        return Path(args.data), "file " + args.data
+    path = Path(folder) / "jets.npz"
+    try:
+        from hepcluster.datasets import generate_pythia_jets
+
+        X, y = generate_pythia_jets(
+            -(-args.n_jets // 3), n_constituents=100, n_jobs=args.n_jobs, random_state=1
+        )
+        what = "Pythia8 W/Z/top jets (generated here)"
+    except ImportError:
+        from hepcluster.datasets import make_jets
+
+        X, y = make_jets(-(-args.n_jets // 3), n_constituents=100, random_state=1)
+        what = "synthetic make_jets W/Z/top jets (no pythia8mc installed)"
+    order = np.random.default_rng(0).permutation(len(y))
+    np.savez(path, X=X[order].astype(np.float32), y=np.asarray(y[order], dtype=str))
+    return path, what
+
+
+def table(rows, columns):
+    print(" | ".join(f"{name:>12}" for name in columns))
+    for row in rows:
+        cells = []
+        for name in columns:
+            value = row.get(name, "")
+            cells.append(f"{value:>12.3f}" if isinstance(value, float) else f"{value!s:>12}")
+        print(" | ".join(cells))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-per-class", type=int, default=2000)
-    parser.add_argument("--n-constituents", type=int, default=30)
-    parser.add_argument("--widths", type=float, nargs="+", default=[0.25, 0.5])
-    parser.add_argument("--pretrain-epochs", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help="npz file with X (n, 300) and y")
+    parser.add_argument("--n-jets", type=int, default=5000)
+    parser.add_argument("--n-jobs", type=int, default=None, help="Pythia processes")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with")
+    parser.add_argument("--throughput-jets", type=int, default=1536)
+    parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--skip-defaults", action="store_true")
+    parser.add_argument("--old-defaults", action="store_true")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     args = parser.parse_args()
+    if args.worker:
+        worker(json.loads(args.worker))
+        return
     if args.quick:
-        args.n_per_class, args.widths, args.epochs = 200, [0.25], 2
+        args.n_jets, args.throughput_jets, args.skip_defaults = 600, 256, True
 
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    print(
-        f"TensorFlow {tf.__version__}; GPUs: {[gpu.name for gpu in gpus] or 'none'}; "
-        f"device={args.device}; {os.cpu_count()} CPU cores"
-    )
-    X, y = make_jets(args.n_per_class, n_constituents=args.n_constituents, random_state=args.seed)
-    print(
-        f"{len(X)} W/Z/top jets, {args.n_constituents} particles, batch {args.batch_size}, "
-        f"{args.pretrain_epochs} pre-training + {args.epochs} joint epochs"
-    )
-    rows = [run(X, y, width, args) for width in args.widths]
-    columns = list(rows[0])
-    print(" | ".join(f"{name:>22}" for name in columns))
-    for row in rows:
-        print(
-            " | ".join(
-                f"{row[name]:>22.3f}" if isinstance(row[name], float) else f"{row[name]:>22}"
-                for name in columns
+    with tempfile.TemporaryDirectory() as folder:
+        data, what = jets(args, folder)
+        old = export_revision(args.baseline, Path(folder) / "old")
+        n_jets = len(np.load(data)["y"])
+        print(f"{n_jets} jets: {what}; {os.cpu_count()} CPU cores; device={args.device}")
+        common = {"data": str(data), "device": args.device, "mode": "throughput"}
+        rows = []
+        configs = [(slots, args.width, args.batch_size) for slots in (30, 100)]
+        if args.old_defaults:
+            configs.append((100, 1.0, 1024))
+        for slots, width, batch_size in configs:
+            n = min(n_jets, max(args.throughput_jets, 2 * batch_size))
+            config = {
+                **common,
+                "slots": slots,
+                "n_jets": n,
+                "width": width,
+                "batch_size": batch_size,
+                "epochs": 3,
+            }
+            new = run_worker({**config, "impl": "new"}, REPO)
+            before = run_worker({**config, "impl": f"old ({args.baseline})"}, old)
+            new["speed-up"] = new["jets/s"] / before["jets/s"]
+            rows += [before, new]
+        print("\nPre-training throughput (median jets/s per epoch) and peak memory")
+        table(rows, ["impl", "slots", "width", "batch_size", "jets/s", "speed-up", "peak RSS GB"])
+        if not args.skip_defaults:
+            result = run_worker(
+                {**common, "mode": "defaults", "slots": 100, "n_jets": n_jets, "impl": "new"},
+                REPO,
             )
-        )
-    print("paper (full data, GPU): k-means 0.51, UCluster 0.81, supervised KNN 0.89")
+            print(f"\nDeepKMeans() defaults on {n_jets} jets with 100 slots")
+            for name, value in result.items():
+                print(
+                    f"  {name:28s} {value:.3f}"
+                    if isinstance(value, float)
+                    else f"  {name:28s} {value}"
+                )
+            print("paper (hls4ml, GPU): k-means 0.51, UCluster 0.81, supervised KNN 0.89")
 
 
 if __name__ == "__main__":

@@ -209,7 +209,11 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     :class:`~hepcluster.ucluster.ScaleNormalization`), which is what α is relative to: the
     paper's α = 1, +2 per epoch hardens the assignment within a few epochs, which suits
     ~10⁵ steps but freezes the k-means start in a run of a few hundred steps. The
-    ``"fast"`` schedule therefore starts softer and moves the centroids faster.
+    ``"fast"`` schedule therefore starts softer, caps α at 0.5 and moves the centroids
+    faster. On 5,000 Pythia8 W/Z/top jets of 100 slots it reaches a cluster accuracy of
+    0.71–0.72 in half of the seeds and ends at the k-means start (0.59) in the others, in
+    ~80 s on 2 CPU cores; k-means on the jet mass alone gives 0.58 and a supervised KNN on
+    the mass 0.80 (see the user guide).
 
     With ``label_proportions`` the clustering loss is Σ_k ‖f_j − μ_k‖² Q_jk with Q the
     transport plan of the batch (rows summing to 1, columns to the given fractions),

@@ -289,11 +289,11 @@ class CalibrationResult(ResultIO):
         """
         statistic = np.asarray(statistic, dtype=np.float64)
         null, n_failed, n_total = self._valid_null, self.n_failed_null, self.n_null
-        z, _ = self.significance(statistic, mid_p=mid_p)
         p, _ = self.p_value(statistic, mid_p=mid_p)
-        beyond = null.size - np.searchsorted(np.sort(null), statistic, side="left") == 0
+        beyond = statistic > null.max()  # no valid null statistic reaches it
         p_low, p_high = clopper_pearson(p * n_total, n_total, CONFIDENCE_LEVEL)
         floor = stats.norm.ppf(1.0 / n_total)
+        z = np.maximum(stats.norm.isf(p), floor)  # as significance(), from the same p
         low = np.maximum(stats.norm.isf(p_high), floor)
         high = np.where(p_low > 0, stats.norm.isf(p_low), np.inf)
         kind = np.where(beyond, LOWER_BOUND, COMPUTED).astype(object)

@@ -16,10 +16,10 @@ successful; ours: ``converged_`` False), the diverged ones (p0 ≤ 0, non-finite
 to the edge of double precision, non-finite expected counts, Poisson χ²/ndf > 10 or
 MLS > 10), the diverged ones reported as successful ("silent"), the fits without a
 finite MLS and the time per fit (and its ratio to the baseline's, for the estimator's
-fit + score and for the minimiser alone). Both methods are judged by the same Poisson
-deviance and the same MLS function (``hepcluster.scanning.local_significance``, Poisson
+fit + test statistic and for the minimiser alone). Both methods are judged by the same Poisson
+deviance and the same MLS function (``hepcluster.stats.local_significance``, Poisson
 statistic); the baseline's MLS is computed as the old estimator did, ours is
-``DijetFitBackground.score``.
+``DijetFitBackground.test_statistic``.
 
 Run: ``python benchmarks/bench_dijet_fit.py`` (about a minute on 2 cores);
 ``--quick`` for a smoke run.
@@ -36,14 +36,14 @@ from sklearn.exceptions import ConvergenceWarning
 from hepcluster import DijetFitBackground
 from hepcluster.datasets import sample_dijet_spectrum
 from hepcluster.fits import bin_integrals
-from hepcluster.fits._background import BINS, N_STARTS
+from hepcluster.fits._background import N_STARTS
 from hepcluster.fits._likelihood import log_linear_start, minimise_deviance, poisson_deviance
-from hepcluster.scanning import local_significance
+from hepcluster.stats import CLUSTER_SCANNING_BINS, local_significance
 
 MJJ_RANGE = (2500.0, 7000.0)
 BINNINGS = {
     "16 bins over 2.5–7 TeV": np.linspace(*MJJ_RANGE, 17),
-    "16 bins over 3.0–4.6 TeV (default)": np.asarray(BINS),
+    "16 bins over 3.0–4.6 TeV (default)": np.asarray(CLUSTER_SCANNING_BINS),
 }
 SQRT_S = 13000.0
 N_PARAMS = 4
@@ -72,7 +72,7 @@ def least_squares_fit(counts, edges, n_params=N_PARAMS, max_nfev=2000):
 def judge(counts, edges, params, mls=None):
     """(diverged, MLS finite, MLS) of a fit, the same measures for both methods.
 
-    ``mls`` is the method's own score; None computes it as the old estimator did.
+    ``mls`` is the method's own test statistic; None computes it as the old estimator did.
     """
     ndf = edges.size - 1 - N_PARAMS
     with np.errstate(over="ignore", invalid="ignore"):
@@ -98,15 +98,15 @@ def run_least_squares(spectra, edges):
 
 
 def run_likelihood(spectra, edges):
-    centres = (0.5 * (edges[1:] + edges[:-1])).reshape(-1, 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
     fits = []
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for counts in spectra:
             fit = DijetFitBackground(n_params=N_PARAMS, bins=edges)
-            fit.fit(centres, sample_weight=counts)
-            score = fit.score(centres, sample_weight=counts)
+            fit.fit(None, centres, sample_weight=counts)
+            score = fit.test_statistic(None, centres, sample_weight=counts)
             fits.append((fit.params_, fit.converged_, score, "log p0" in fit.at_limit_))
     return fits, time.perf_counter() - start
 
@@ -170,7 +170,7 @@ def main():
             baseline = rows["least squares"][1]
             print(
                 f"{'':>6} time per fit, likelihood / least squares: "
-                f"{rows['likelihood'][1] / baseline:.2f} (estimator fit + score), "
+                f"{rows['likelihood'][1] / baseline:.2f} (estimator fit + test statistic), "
                 f"{core / baseline:.2f} (minimiser alone)"
             )
     print(

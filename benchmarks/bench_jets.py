@@ -1,13 +1,22 @@
-"""Throughput of tau21 (numba, exclusive-kT axes) against FastJet + numpy in the same run.
+"""Throughput of τ21: the numba kernel against fjcontrib's Nsubjettiness (fastjet), same run.
 
 Usage::
 
-    python benchmarks/bench_jets.py [--n-jets 100000] [--multiplicity 60] [--baseline-jets 500]
+    python benchmarks/bench_jets.py [--n-jets 20000] [--multiplicity 60] [--width 150]
 
 Jets have a Poisson number of constituents around ``--multiplicity`` (1–3 hard prongs with
-collinear sprays plus soft wide radiation) in a zero-padded (n, 3·P) constituent matrix. The
-baseline clusters each jet with ``fastjet.ClusterSequence(..., JetDefinition(kt_algorithm,
-1000.))`` and evaluates τ1, τ2 with numpy; it runs on a subset and is reported per jet.
+collinear sprays plus soft wide radiation) in a zero-padded (n, 3·P) constituent matrix.
+Both implementations get the same jets and compute the same τ21 (exclusive-kT axes,
+β = 1, R0 = 1):
+
+- ``tau21(X)``: the numba kernel, parallel over jets, with all numba threads and with one;
+- ``tau21(X, backend="fastjet")``: one vectorised ``fastjet.ClusterSequence`` over all jets
+  and ``ClusterSequence.njettiness(axes_definition="KT_Axes",
+  measure_definition="NormalizedMeasure")`` (single-threaded C++), timed with and
+  without the conversion of the constituents to awkward four-momenta.
+
+Each timing is the best of ``--repeat`` runs after a warm-up (numba compilation or cache
+load, FastJet banner). Prints jets/s, the speed ratios and the largest difference.
 """
 
 import argparse
@@ -16,7 +25,7 @@ import time
 import numba
 import numpy as np
 
-from hepcluster.jets import tau21
+from hepcluster.jets import as_constituent_array, tau21
 
 
 def make_jets(rng, n_jets, multiplicity, width):
@@ -39,69 +48,90 @@ def make_jets(rng, n_jets, multiplicity, width):
     return jets.reshape(n_jets, -1)
 
 
-def tau21_fastjet(matrix):
+def best_time(function, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return result, min(times)
+
+
+def fastjet_call_only(matrix):
+    """The njettiness call alone, on particles already converted to awkward four-vectors."""
+    import awkward as ak
     import fastjet
 
-    definition = fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0)
-    out = np.empty(len(matrix))
-    for j, row in enumerate(matrix.reshape(len(matrix), -1, 3)):
-        pt, eta, phi = row[row[:, 0] > 0].T
-        p4 = np.stack(
-            [pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], axis=-1
-        )
+    X = as_constituent_array(matrix)
+    real = X[:, :, 0] > 0
+    pt, eta, phi = X[real].T
+    particles = ak.unflatten(
+        ak.zip(
+            {
+                "px": pt * np.cos(phi),
+                "py": pt * np.sin(phi),
+                "pz": pt * np.sinh(eta),
+                "E": pt * np.cosh(eta),
+            }
+        ),
+        real.sum(axis=1),
+    )
+
+    def run():
         sequence = fastjet.ClusterSequence(
-            [fastjet.PseudoJet(*map(float, p)) for p in p4], definition
+            particles, fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0)
         )
-        taus = []
-        for n in (1, 2):
-            if len(pt) <= n:
-                taus.append(0.0)
-                continue
-            axes = np.array([[a.rap(), a.phi()] for a in sequence.exclusive_jets(n)])
-            dphi = np.abs(np.mod(phi[:, None] - axes[None, :, 1] + np.pi, 2 * np.pi) - np.pi)
-            dr = np.sqrt((eta[:, None] - axes[None, :, 0]) ** 2 + dphi**2).min(axis=1)
-            taus.append(np.sum(pt * dr) / np.sum(pt))
-        out[j] = taus[1] / taus[0] if taus[0] > 0 else 0.0
-    return out
+        return sequence.njettiness(
+            measure_definition="NormalizedMeasure", axes_definition="KT_Axes", njets=[1, 2],
+            beta=1.0, R0=1.0,
+        )  # fmt: skip
+
+    return run
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-jets", type=int, default=100_000)
+    parser.add_argument("--n-jets", type=int, default=20_000)
     parser.add_argument("--multiplicity", type=float, default=60.0)
     parser.add_argument("--width", type=int, default=150, help="padded constituents per jet")
-    parser.add_argument("--baseline-jets", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     matrix = make_jets(rng, args.n_jets, args.multiplicity, args.width)
     n_real = (matrix[:, 0::3] > 0).sum(axis=1)
+    threads = numba.get_num_threads()
     print(
         f"{args.n_jets} jets, {n_real.mean():.1f} constituents on average "
-        f"(matrix width {matrix.shape[1]}), numba threads: {numba.get_num_threads()}"
+        f"(matrix width {matrix.shape[1]}), numba threads: {threads}"
     )
-
-    start = time.perf_counter()
     tau21(matrix[:10])
-    print(f"first call (compilation or cache load): {time.perf_counter() - start:.2f} s")
+    tau21(matrix[:10], backend="fastjet")  # prints FastJet's banner once
 
-    start = time.perf_counter()
-    ours = tau21(matrix)
-    elapsed = time.perf_counter() - start
-    print(f"hepcluster tau21: {elapsed:.3f} s, {args.n_jets / elapsed:,.0f} jets/s")
+    ours, t_numba = best_time(lambda: tau21(matrix), args.repeat)
+    numba.set_num_threads(1)
+    _, t_numba_1 = best_time(lambda: tau21(matrix), args.repeat)
+    numba.set_num_threads(threads)
+    reference, t_fastjet = best_time(lambda: tau21(matrix, backend="fastjet"), args.repeat)
+    _, t_call = best_time(fastjet_call_only(matrix), args.repeat)
 
-    try:
-        import fastjet  # noqa: F401
-    except ImportError:
-        print("fastjet not installed: no baseline")
-        return
-    subset = matrix[: args.baseline_jets]
-    start = time.perf_counter()
-    reference = tau21_fastjet(subset)
-    baseline = (time.perf_counter() - start) / len(subset)
-    print(f"fastjet + numpy tau21: {1 / baseline:,.0f} jets/s (on {len(subset)} jets)")
-    print(f"speed ratio: {baseline * args.n_jets / elapsed:.0f}x")
-    print(f"max |difference| on the subset: {np.max(np.abs(ours[: len(subset)] - reference)):.2e}")
+    n = args.n_jets
+    rows = [
+        (f"numba kernel, {threads} threads", t_numba),
+        ("numba kernel, 1 thread", t_numba_1),
+        ('fastjet njettiness (tau21(..., backend="fastjet"))', t_fastjet),
+        ("fastjet njettiness, call only (no conversion)", t_call),
+    ]
+    for name, seconds in rows:
+        print(f"{name:<52s} {seconds:8.3f} s  {n / seconds:12,.0f} jets/s")
+    print(f"numba ({threads} threads) / fastjet speed ratio: {t_fastjet / t_numba:.1f}x")
+    print(f"numba (1 thread) / fastjet speed ratio:  {t_fastjet / t_numba_1:.1f}x")
+    print(f"numba (1 thread) / fastjet call only:    {t_call / t_numba_1:.1f}x")
+    difference = np.abs(ours - reference)
+    print(
+        f"max |difference| {np.nanmax(difference):.2e}, "
+        f"max relative {np.nanmax(difference / np.maximum(np.abs(reference), 1e-300)):.2e}"
+    )
 
 
 if __name__ == "__main__":

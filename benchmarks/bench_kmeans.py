@@ -2,11 +2,13 @@
 
 Fits k = 50 clusters (batch 2048, max_iter 100, early stopping as in scikit-learn) to
 N jet images (default 2·10⁵, the training window of an LHCO-sized Cluster Scanning
-search; DESIGN.md §5, §6, §11):
+search, arXiv:2402.17714 §3):
 
-- ours: ``minibatch_kmeans`` on the sparse unsmeared images (``SparseImages``);
+- ours: ``minibatch_kmeans`` on the sparse unsmeared images (``SparseImages``, the sparse
+  kernel of ``hepcluster.scanning._minibatch``);
 - reference: ``sklearn.cluster.MiniBatchKMeans(n_init=1)`` on the dense smeared images,
-  float32 (what a 1600-wide image pipeline stores) and float64.
+  float32 (what a 1600-wide image pipeline stores) and float64 (what ``minibatch_kmeans``
+  and ``ClusterScanner`` run on dense input).
 
 Both are timed with the same seeds in the same run; the inertia of every fit is then
 measured on the same smeared images (float64) through ``nearest_centroid`` with
@@ -29,7 +31,9 @@ from sklearn.cluster import MiniBatchKMeans
 
 from hepcluster.datasets import make_dijet_events
 from hepcluster.images import JetImageTransformer, nearest_centroid
-from hepcluster.scanning._kmeans import minibatch_kmeans, smeared_squared_norms
+from hepcluster.scanning._defaults import BATCH_SIZE, N_CLUSTERS
+from hepcluster.scanning._kmeans import minibatch_kmeans
+from hepcluster.scanning._smeared_rows import smeared_squared_norms
 
 
 def inertia(images, centers):
@@ -41,8 +45,8 @@ def inertia(images, centers):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-jets", type=int, default=200_000, help="training jets")
-    parser.add_argument("--n-clusters", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--n-clusters", type=int, default=N_CLUSTERS)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--seeds", type=int, default=3, help="fits per method")
     parser.add_argument("--no-float64", action="store_true", help="skip the float64 reference")
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke test")
@@ -54,7 +58,7 @@ def main():
     t0 = time.perf_counter()
     events = make_dijet_events(args.n_jets // 2, 0, mjj_range=(3000.0, 3100.0), random_state=0)
     X, _, _ = events.jets()
-    images = JetImageTransformer().fit(X).transform_sparse(X)
+    images = JetImageTransformer(sparse_output=True).fit_transform(X)
     del events, X
     print(
         f"{images.n_jets} jets with m_jj in [3000, 3100) GeV, "

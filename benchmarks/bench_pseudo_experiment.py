@@ -1,6 +1,6 @@
 """Benchmark one Cluster Scanning pseudo-experiment: sparse path against the dense reference.
 
-A calibration pseudo-experiment (DESIGN.md §6, §7, §11; Cluster Scanning,
+A calibration pseudo-experiment (Cluster Scanning,
 arXiv:2402.17714, §3.1.3) on LHCO-sized data — about 2.5·10⁵ training jets with m_jj
 in [3000, 3100) GeV and 1.1·10⁶ evaluation jets in [3000, 4600) GeV, 40×40 images —
 draws Poisson(1) multiplicities per event (both jets of an event share them), fits an
@@ -79,7 +79,7 @@ def generate_chunk(n_events, seed):
     events = make_dijet_events(n_events, 0, mjj_range=(BINS[0], BINS[-1]), random_state=seed)
     events = events[(events.mjj >= BINS[0]) & (events.mjj < BINS[-1])]
     X, mjj, _ = events.jets()
-    images = JetImageTransformer(n_jobs=1).fit(X).transform_sparse(X)
+    images = JetImageTransformer(n_jobs=1, sparse_output=True).fit_transform(X)
     return mjj, images
 
 

@@ -33,7 +33,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from hepcluster.datasets import make_jets
 from hepcluster.jets import jet_kinematics
 from hepcluster.metrics import cluster_accuracy
-from hepcluster.ucluster import SCHEDULES, DeepKMeans, UClusterEmbedding
+from hepcluster.ucluster import SCHEDULES, DeepKMeans, UClusterEmbedding, plot_confusion_matrix
 
 X, y = make_jets(1000, n_constituents=100, random_state=0)
 classes = np.array(["W", "Z", "top"])
@@ -91,28 +91,14 @@ print(f"joint training: {np.median(rates[1:]):.0f} jets/s per epoch on this mach
 # %%
 # Confusion matrices and embeddings
 # ---------------------------------
-# Rows are the true classes, columns the clusters (in the order that matches them best).
-from scipy.optimize import linear_sum_assignment
-
-
-def confusion(labels):
-    matrix = np.array([[np.sum((y == c) & (labels == k)) for k in range(3)] for c in classes])
-    _, order = linear_sum_assignment(matrix, maximize=True)
-    return matrix[:, order]
-
-
-fig, axes = plt.subplots(2, 2, figsize=(11, 10))
+# Rows are the true classes, columns the clusters (in the order that matches them best);
+# the title gives the cluster accuracy.
+fig, axes = plt.subplots(2, 2, figsize=(12, 10))
 for ax, (title, labels) in zip(
     axes[0], (("k-means, pre-trained", kmeans_labels), ("UCluster", model.labels_)), strict=True
 ):
-    matrix = confusion(labels)
-    ax.imshow(matrix, cmap="Blues")
-    for (i, k), value in np.ndenumerate(matrix):
-        ax.text(k, i, str(value), ha="center", va="center")
-    ax.set_xticks(range(3))
-    ax.set_yticks(range(3), classes)
-    ax.set_xlabel("cluster")
-    ax.set_title(f"{title}: accuracy {cluster_accuracy(y, labels):.2f}")
+    plot_confusion_matrix(y, labels, n_clusters=3, ax=ax)
+    ax.set_title(f"{title}: {ax.get_title()}")
 for ax, (title, Z) in zip(
     axes[1], (("pre-trained", pretrained), ("UCluster", final)), strict=True
 ):

@@ -1,7 +1,17 @@
-"""Metrics of clustering searches: cluster accuracy, signal fraction improvement, S/B."""
+"""Metrics of clustering searches: cluster accuracy, signal fraction improvement, S/B.
+
+:class:`SignalFractionScorer` turns the signal fraction improvement of the clusters a
+scan selects into a scikit-learn scorer, for tuning a search on simulated injections
+with :class:`~sklearn.model_selection.GridSearchCV` and metadata routing.
+"""
 
 import numpy as np
+import sklearn
 from scipy.optimize import linear_sum_assignment
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
+
+from .stats import bin_index, local_significance
 
 
 def cluster_accuracy(y_true, labels):
@@ -188,7 +198,7 @@ def excess_significance(observed, expected, statistic="poisson"):
     statistic : {"poisson", "poisson-midp", "gaussian"}, default="poisson"
         ``"poisson"``: Z = Φ⁻¹(1 − p), p = P(X ≥ N | B) for X ~ Poisson(B), continuous in
         N; ``"gaussian"``: (N − B)/√B. See
-        :func:`hepcluster.scanning.local_significance`.
+        :func:`hepcluster.stats.local_significance`.
 
     Returns
     -------
@@ -208,8 +218,6 @@ def excess_significance(observed, expected, statistic="poisson"):
     >>> round(excess_significance(130.0, 100.0), 2)
     2.84
     """
-    from .scanning import local_significance
-
     observed = np.asarray(observed, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if observed.shape != expected.shape:
@@ -218,3 +226,164 @@ def excess_significance(observed, expected, statistic="poisson"):
             f"{expected.shape}."
         )
     return float(local_significance(observed.sum(), expected.sum(), statistic))
+
+
+class SignalFractionScorer:
+    """Scorer: signal fraction improvement of the clusters a scan selects.
+
+    ``scorer(estimator, X, y, sample_weight=None, is_signal=None)`` takes a fitted
+    :class:`~hepcluster.ClusterScanner`, or a Pipeline ending in one, and held-out jets
+    ``X`` with their events' m_jj ``y`` and truth labels ``is_signal``. It applies the
+    Pipeline's preprocessing, runs the final step's ``scan(Xt, y, sample_weight,
+    is_signal=is_signal)``, assigns every jet to its k-means cluster
+    (``predict_ensemble``) and returns the signal fraction improvement
+    SFI = (S_sel/B_sel) / (S/B) (arXiv:2402.17714, App. C) of the jets in the
+    signal-rich (selected) clusters, among the jets inside the scan's m_jj bins,
+    averaged over the ensemble members. Higher is better: a sensitivity measure for
+    tuning on simulated signal injections, unlike the test statistic, whose value on
+    background alone grows with looser selections, and unlike ``score``.
+
+    Conventions: an ensemble member that selects no cluster has SFI = 1 (no selection
+    keeps the sample as it is: neither enriched nor depleted); one whose selection holds
+    signal but no background has SFI = inf; held-out data without signal inside the bins
+    raise ``ValueError`` (SFI is undefined). For an idealized scanner the clusters are
+    selected from the idealized spectra and jets are counted in their k-means clusters.
+
+    The truth labels reach the scorer through scikit-learn's metadata routing: with
+    ``sklearn.set_config(enable_metadata_routing=True)``, request them with
+    ``set_score_request(is_signal=True)`` and pass ``is_signal=`` to
+    ``GridSearchCV.fit``. Keep the jets of one event in one fold (``GroupKFold`` with
+    ``groups=event_id``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sklearn
+    >>> from hepcluster import ClusterScanner
+    >>> from hepcluster.metrics import SignalFractionScorer
+    >>> rng = np.random.default_rng(0)
+    >>> is_signal = rng.random(4000) < 0.1
+    >>> X = rng.normal(size=(4000, 2)) + 4.0 * is_signal[:, None]
+    >>> mjj = np.where(is_signal, rng.normal(3250.0, 20.0, 4000),
+    ...                rng.uniform(3000.0, 3400.0, 4000))
+    >>> scanner = ClusterScanner(n_clusters=6, bins=(3000, 3100, 3200, 3300, 3400),
+    ...                          n_ensemble=2, random_state=0).fit(X, mjj)
+    >>> sfi = SignalFractionScorer()(scanner, X, mjj, is_signal=is_signal)
+    >>> bool(sfi > 1.0)
+    True
+    >>> with sklearn.config_context(enable_metadata_routing=True):
+    ...     scorer = SignalFractionScorer().set_score_request(is_signal=True)
+    ...     print(scorer.get_metadata_routing())
+    {'score': {'is_signal': True, 'sample_weight': None}}
+    """
+
+    _METADATA = ("is_signal", "sample_weight")
+
+    def __init__(self):
+        self._requests = {}
+
+    def __call__(self, estimator, X, y, sample_weight=None, is_signal=None):
+        """SFI of the selected clusters of ``estimator`` on ``(X, y)``.
+
+        Parameters
+        ----------
+        estimator : fitted ClusterScanner or Pipeline ending in one
+        X : array-like or SparseImages
+            Input of ``estimator`` (the Pipeline's first step), one row per jet.
+        y : array-like of shape (n_jets,)
+            m_jj in GeV of each jet's event.
+        sample_weight : array-like of shape (n_jets,), default=None
+        is_signal : array-like of shape (n_jets,), bool
+            Truth labels (required).
+
+        Returns
+        -------
+        float
+            The SFI averaged over the ensemble members.
+        """
+        if is_signal is None:
+            raise ValueError(
+                "SignalFractionScorer needs the truth labels is_signal. In GridSearchCV, "
+                "enable metadata routing (sklearn.config_context(enable_metadata_routing="
+                "True)), use SignalFractionScorer().set_score_request(is_signal=True) and "
+                "pass is_signal= to fit."
+            )
+        if isinstance(estimator, Pipeline):
+            final, X = estimator[-1], estimator[:-1].transform(X)
+        else:
+            final = estimator
+        for method in ("scan", "predict_ensemble"):
+            if not callable(getattr(final, method, None)):
+                raise TypeError(
+                    f"SignalFractionScorer needs a cluster scan with {method}(), such as "
+                    f"ClusterScanner; got {type(final).__name__}."
+                )
+        y = np.asarray(y, dtype=np.float64)
+        is_signal = np.asarray(is_signal, dtype=bool)
+        weight = np.ones(y.shape) if sample_weight is None else np.asarray(sample_weight, float)
+        result = final.scan(X, y, sample_weight, is_signal=is_signal)
+        labels = np.asarray(final.predict_ensemble(X))
+        inside = bin_index(y, result.bins) >= 0
+        if not np.any(is_signal[inside] & (weight[inside] > 0)):
+            raise ValueError(
+                "the held-out jets hold no signal inside the scan's m_jj bins: SFI is "
+                "undefined (score folds of simulated signal injections)."
+            )
+        values = []
+        for member, selected in enumerate(np.asarray(result.selected, dtype=bool)):
+            if not selected.any():
+                values.append(1.0)
+                continue
+            in_selected = selected[labels[member]]
+            values.append(
+                signal_fraction_improvement(is_signal[inside], in_selected[inside], weight[inside])
+            )
+        return float(np.mean(values))
+
+    def set_score_request(self, *, is_signal=UNCHANGED, sample_weight=UNCHANGED):
+        """Request metadata passed to the scorer (scikit-learn metadata routing).
+
+        Parameters
+        ----------
+        is_signal : bool, str or None, default=sklearn.utils.metadata_routing.UNCHANGED
+            ``True``: pass ``is_signal`` to the scorer; ``False``: do not; ``None``: raise
+            if it is given; a string: pass the metadata of that name as ``is_signal``.
+        sample_weight : bool, str or None, default=sklearn.utils.metadata_routing.UNCHANGED
+            The same for ``sample_weight``.
+
+        Returns
+        -------
+        self : SignalFractionScorer
+
+        Raises
+        ------
+        RuntimeError
+            When metadata routing is not enabled.
+        """
+        if not sklearn.get_config()["enable_metadata_routing"]:
+            raise RuntimeError(
+                "set_score_request is only available when metadata routing is enabled: "
+                "use sklearn.set_config(enable_metadata_routing=True) or "
+                "sklearn.config_context(enable_metadata_routing=True)."
+            )
+        for param, alias in (("is_signal", is_signal), ("sample_weight", sample_weight)):
+            if alias is not UNCHANGED:
+                self._requests[param] = alias
+        return self
+
+    def get_metadata_routing(self):
+        """The metadata this scorer requests, for scikit-learn's routing.
+
+        Returns
+        -------
+        sklearn.utils.metadata_routing.MetadataRequest
+            Requests of the ``score`` method.
+        """
+        request = MetadataRequest(owner=type(self).__name__)
+        for param in self._METADATA:
+            request.score.add_request(param=param, alias=self._requests.get(param))
+        return request
+
+    def __repr__(self):
+        requested = ", ".join(f"{key}={value!r}" for key, value in self._requests.items())
+        return f"SignalFractionScorer({requested})" if requested else "SignalFractionScorer()"

@@ -1,10 +1,42 @@
-import matplotlib
+"""Shared test set-up: off-screen plots, quiet progress bars, skips that name the extra."""
+
 import pytest
 
 import hepcluster
 
-# Plots in tests are drawn off-screen.
-matplotlib.use("Agg")
+# Optional dependency -> the hepcluster extra that installs it.
+EXTRAS = {
+    "keras": "ucluster",
+    "tensorflow": "ucluster",
+    "pythia8mc": "generate",
+    "dask": "dask",
+    "distributed": "dask",
+    "matplotlib": "plot",
+}
+
+try:
+    import matplotlib
+except ImportError:  # the tests that draw skip (extra "plot")
+    pass
+else:
+    # Plots in tests are drawn off-screen.
+    matplotlib.use("Agg")
+
+
+def requires(module):
+    """Import an optional dependency or skip the test, naming the extra that installs it."""
+    extra = EXTRAS[module]
+    return pytest.importorskip(module, reason=f'needs {module}: pip install "hepcluster[{extra}]"')
+
+
+@pytest.fixture
+def plot():
+    """matplotlib.pyplot, or a skip naming the ``plot`` extra."""
+    requires("matplotlib")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,18 @@ import json
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from hepcluster import ClusterScanner, DijetFitBackground, JetImageTransformer
 from hepcluster.calibration import (
     CalibrationResult,
+    EstimatorInputs,
+    EventInputs,
+    JetPairInputs,
+    MethodComparison,
+    compare_methods,
     empirical_p_value,
     global_significance,
     run_pseudo_experiments,
@@ -150,10 +157,10 @@ def _fit():
     return DijetFitBackground(n_params=3, bins=BINS)
 
 
-def _scanner_pipeline(idealised=False):
+def _scanner_pipeline(idealized=False):
     return Pipeline(
         [
-            ("images", JetImageTransformer(n_pixels=16)),
+            ("images", JetImageTransformer(n_pixels=16, sparse_output=True)),
             (
                 "scan",
                 ClusterScanner(
@@ -162,7 +169,7 @@ def _scanner_pipeline(idealised=False):
                     n_ensemble=1,
                     max_iter=10,
                     batch_size=512,
-                    idealised=idealised,
+                    idealized=idealized,
                 ),
             ),
         ]
@@ -205,9 +212,9 @@ def test_cluster_scanning_beats_the_fit_at_moderate_injection(events):
     assert scanning.median_significance()[0] > fit.median_significance()[0]
 
 
-def test_idealised_scanner_gets_the_truth_labels(events):
+def test_idealized_scanner_gets_the_truth_labels(events):
     result = run_pseudo_experiments(
-        _scanner_pipeline(idealised=True), events, n_background_only=3, random_state=5
+        _scanner_pipeline(idealized=True), events, n_background_only=3, random_state=5
     )
     assert np.all(np.isfinite(result.null_statistics))
 
@@ -292,9 +299,9 @@ def test_bootstrap_multiplicities_are_event_weights_not_copies(events):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_background_only": 0}, "n_background_only"),
+        ({"n_background_only": 0}, r"'n_background_only' parameter of run_pseudo_experiments"),
         ({"signal_injections": [10**6]}, "signal pool"),
-        ({"bootstrap": "jackknife"}, "bootstrap"),
+        ({"bootstrap": "jackknife"}, r"'bootstrap' parameter .* a str among .*'jackknife'"),
     ],
 )
 def test_bad_calibration_arguments_raise(events, kwargs, message):
@@ -421,10 +428,11 @@ def test_bad_shards_raise(events, shard, message):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_background_only": True}, "n_background_only must be an integer"),
-        ({"chunk_size": -1}, "chunk_size must be an integer >= 1"),
+        ({"n_background_only": 2.5}, r"'n_background_only' parameter .* must be an int"),
+        ({"chunk_size": -1}, r"'chunk_size' parameter .* int in the range \[1, inf\) or None"),
         ({"signal_injections": [10.7]}, "whole numbers"),
-        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": -1}, r"'max_retries' parameter .* int in the range \[0, inf\)"),
+        ({"inputs": "particle"}, r"'inputs' parameter .* a str among .*'particle'"),
     ],
 )
 def test_more_bad_calibration_arguments_raise(events, kwargs, message):
@@ -443,7 +451,7 @@ def test_small_samples_give_finite_scanner_statistics_in_200_toys(n_events, n_cl
     sample = make_dijet_events(n_events, 100, n_constituents=20, random_state=0)
     pipeline = Pipeline(
         [
-            ("images", JetImageTransformer()),
+            ("images", JetImageTransformer(sparse_output=True)),
             ("scan", ClusterScanner(n_clusters=n_clusters, n_ensemble=1)),
         ]
     )
@@ -485,3 +493,244 @@ def test_calibration_figures_mark_bounds_and_label_every_axis():
     ax = plot_null_distribution(result)
     assert "local MLS" in ax.get_xlabel()
     assert ax.get_legend() is not None
+
+
+# -- the input adapters: how events become an estimator's rows -------------------------------
+
+_RECORDED = []
+
+
+class _RecordingSearch(BaseEstimator):
+    """A search that records what calibration passes it; its statistic is the signal."""
+
+    sample_unit = "event"
+
+    def __init__(self, offset=0.0):
+        self.offset = offset
+
+    def fit(self, X, y, sample_weight=None):
+        _RECORDED.append(("fit", np.shape(X), np.asarray(y).copy(), None))
+        self.fitted_ = True
+        return self
+
+    def test_statistic(self, X, y, sample_weight=None, *, is_signal=None):
+        _RECORDED.append(("test_statistic", np.shape(X), np.asarray(y).copy(), is_signal))
+        return float(np.sum(sample_weight * is_signal)) + self.offset
+
+    def score(self, X, y, sample_weight=None):
+        raise AssertionError("calibration must never call score")
+
+
+class _JetSearch(_RecordingSearch):
+    sample_unit = "jet"
+
+
+class _NoUnitSearch(BaseEstimator):
+    """Without sample_unit: its rows are jets."""
+
+    offset = 0.0
+    fit = _RecordingSearch.fit
+    test_statistic = _RecordingSearch.test_statistic
+
+
+class _EveryOtherEvent:
+    """A custom adapter: one row per even-numbered event."""
+
+    sample_unit = "event"
+
+    def from_events(self, events):
+        chosen = np.arange(0, len(events), 2)
+        return EstimatorInputs(
+            X=events.mjj[chosen, None],
+            y=events.mjj[chosen],
+            row_event=chosen,
+            is_signal=events.is_signal[chosen],
+        )
+
+
+def _recorded(events, estimator, **kwargs):
+    _RECORDED.clear()
+    result = run_pseudo_experiments(
+        estimator,
+        events,
+        n_background_only=2,
+        signal_injections=[50],
+        n_per_injection=2,
+        random_state=0,
+        **kwargs,
+    )
+    return result, list(_RECORDED)
+
+
+def test_event_rows_are_the_mjj_column_with_truth_and_weights(events):
+    result, calls = _recorded(events, _RecordingSearch())
+    assert [call[0] for call in calls] == ["fit", "test_statistic"] * 4
+    for _, shape, y, is_signal in calls:
+        assert shape == (len(events), 1)
+        np.testing.assert_array_equal(y, events.mjj)
+        if is_signal is not None:
+            np.testing.assert_array_equal(is_signal, events.is_signal)
+    np.testing.assert_array_equal(result.null_statistics, 0.0)
+    np.testing.assert_array_equal(result.injected_statistics, 50.0)  # 50 signal events
+    for inputs in ("event", EventInputs()):
+        same, _ = _recorded(events, _RecordingSearch(), inputs=inputs)
+        np.testing.assert_array_equal(same.injected_statistics, result.injected_statistics)
+
+
+def test_jet_rows_are_the_two_leading_jets_of_every_event(events):
+    X, mjj, _ = events.jets()
+    for estimator, inputs in [
+        (_JetSearch(), None),
+        (_NoUnitSearch(), None),
+        (_RecordingSearch(), "jet"),
+        (_RecordingSearch(), JetPairInputs()),
+    ]:
+        result, calls = _recorded(events, estimator, inputs=inputs)
+        _, shape, y, is_signal = calls[1]
+        assert shape == X.shape
+        np.testing.assert_array_equal(y, mjj)
+        np.testing.assert_array_equal(is_signal, events.jet_is_signal)
+        np.testing.assert_array_equal(result.injected_statistics, 100.0)  # both jets
+
+
+def test_a_custom_adapter_and_bad_sample_units(events):
+    result, calls = _recorded(events, _RecordingSearch(), inputs=_EveryOtherEvent())
+    assert calls[1][1] == ((len(events) + 1) // 2, 1)
+    assert np.all(result.injected_statistics <= 50.0)
+
+    class _Particles(_RecordingSearch):
+        sample_unit = "particle"
+
+    with pytest.raises(ValueError, match="sample_unit = 'particle'"):
+        run_pseudo_experiments(_Particles(), events, n_background_only=1)
+    with pytest.raises(TypeError, match="test_statistic"):
+        run_pseudo_experiments(Pipeline([("scale", StandardScaler())]), events)
+    with pytest.raises(TypeError, match="'events' parameter"):
+        run_pseudo_experiments(_fit(), events.mjj)
+
+
+def test_event_level_pipelines_need_no_special_case(events):
+    options = dict(n_background_only=4, signal_injections=[300], n_per_injection=2, random_state=4)
+    bare = run_pseudo_experiments(_fit(), events, **options)
+    piped = run_pseudo_experiments(
+        Pipeline([("identity", FunctionTransformer()), ("fit", _fit())]), events, **options
+    )
+    np.testing.assert_array_equal(piped.null_statistics, bare.null_statistics)
+    np.testing.assert_array_equal(piped.injected_statistics, bare.injected_statistics)
+    with pytest.raises(ValueError, match="not in a Pipeline"):
+        run_pseudo_experiments(
+            Pipeline([("identity", FunctionTransformer()), ("fit", _fit())]),
+            events,
+            bootstrap="parametric",
+        )
+
+
+# -- the numbers of the calibration did not change in the redesign ----------------------------
+
+# Computed with the code before the adapters (transform_sparse found by duck typing,
+# DijetFitBackground found by isinstance, score as the statistic).
+_PINNED = {
+    "scan": (
+        [
+            1.7610820481869331,
+            1.215032667071855,
+            0.0,
+            2.681666109714099,
+            0.5680320374108692,
+            2.83251955240939,
+        ],
+        [[1.7906909434376568, 2.5038434280633526, 2.0448313536575955]],
+    ),
+    "fit_poisson": (
+        [
+            1.7013996126827564,
+            2.1376598503734274,
+            0.6624300461774713,
+            1.4305110955999356,
+            1.2659884873291267,
+            1.6513813456701565,
+        ],
+        [[1.7054528059279335, 1.3891015148122106, 1.6928117912300362]],
+    ),
+    "fit_parametric": (
+        [
+            0.8502641712490362,
+            2.257826197648896,
+            1.033868459758608,
+            1.4256147304949178,
+            1.1770372415725685,
+            2.590047616616121,
+        ],
+        [[0.7487145893123535, 1.4980111370191644, 1.0929805520367233]],
+    ),
+}
+
+
+@pytest.mark.parametrize("method", sorted(_PINNED))
+def test_calibration_statistics_are_those_of_the_previous_release(events, method):
+    options = dict(n_background_only=6, signal_injections=[300], n_per_injection=3)
+    if method == "scan":
+        scanner = ClusterScanner(
+            n_clusters=5, n_ensemble=2, bins=BINS, max_iter=10, batch_size=512
+        )
+        pipeline = Pipeline(
+            [("images", JetImageTransformer(sparse_output=True)), ("scan", scanner)]
+        )
+        result = run_pseudo_experiments(pipeline, events, random_state=3, **options)
+    else:
+        bootstrap = method.removeprefix("fit_")
+        result = run_pseudo_experiments(
+            _fit(), events, bootstrap=bootstrap, random_state=4, **options
+        )
+    null, injected = _PINNED[method]
+    np.testing.assert_allclose(result.null_statistics, null, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(result.injected_statistics, injected, rtol=1e-12, atol=1e-12)
+
+
+# -- compare_methods -----------------------------------------------------------------------
+
+
+def _method(rng, name, shift):
+    injected = [rng.normal(shift * k, 1.0, 11) for k in (1, 2, 3)]
+    return CalibrationResult(
+        rng.normal(size=200), [100, 200, 300], injected, n_background=1e4, name=name
+    )
+
+
+def test_method_comparison_round_trips_and_plots(tmp_path):
+    rng = np.random.default_rng(0)
+    comparison = compare_methods(
+        {"scan": _method(rng, "scan", 1.5), "dijet_fit": _method(rng, "fit", 0.5)}, z=2.0
+    )
+    assert isinstance(comparison, MethodComparison)
+    rows = comparison.summary()["rows"]
+    assert [row["n_signal"] for row in rows] == [100, 200, 300]
+    assert rows[1]["z_scan"]["median"]["value"] == pytest.approx(
+        comparison.medians["scan"].value[1]
+    )
+    assert "| injected signal |" in comparison.to_markdown()
+    path = comparison.save(tmp_path / "comparison.npz")
+    back = MethodComparison.load(path)
+    assert back.reference == "dijet_fit"
+    assert back.z == 2.0
+    np.testing.assert_array_equal(
+        back.results["scan"].injected_statistics, comparison.results["scan"].injected_statistics
+    )
+    assert back.to_markdown() == comparison.to_markdown()
+    assert (
+        MethodComparison.from_dict(comparison.to_dict()).to_markdown() == comparison.to_markdown()
+    )
+    import matplotlib.pyplot as plt
+
+    axes = comparison.plot()
+    assert len(axes) == 2
+    _, given = plt.subplots(1, 2)
+    assert list(comparison.plot(ax=given)) == list(given)
+    with pytest.warns(FutureWarning, match="ax="):
+        assert list(comparison.plot(axes=given)) == list(given)
+    with pytest.raises(ValueError, match="2 axes"):
+        comparison.plot(ax=given[:1])
+    assert comparison.results["scan"].plot(ax=given[0]) is given[0]
+    plt.close("all")
+    with pytest.raises(ValueError, match="reference 'nope'"):
+        compare_methods(comparison.results, reference="nope")

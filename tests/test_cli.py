@@ -18,6 +18,80 @@ def test_help_lists_the_subcommands(capsys):
         assert command in text
 
 
+HEAVY = ("sklearn", "scipy", "numba", "pandas", "h5py", "matplotlib", "tensorflow", "keras")
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    # ``hepcluster --help`` builds every subparser; none may import the numerical stack.
+    code = (
+        "import sys\n"
+        "from hepcluster.cli import build_parser\n"
+        "build_parser()\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_help_defaults_are_the_estimators_defaults():
+    import importlib
+    import inspect
+
+    from hepcluster.cli import _defaults
+
+    build_parser()
+    assert len(_defaults.READ) > 15
+    for target, parameter in sorted(_defaults.READ, key=str):
+        module, _, name = target.partition(":")
+        obj = getattr(importlib.import_module(module), name)
+        if parameter is None:  # a module constant
+            assert _defaults.constant(target) == obj, target
+        else:
+            expected = inspect.signature(obj).parameters[parameter].default
+            assert _defaults.default(target, parameter) == expected, (target, parameter)
+    # the values the options show
+    from hepcluster.calibration import run_pseudo_experiments
+    from hepcluster.scanning import ClusterScanner
+
+    scan = build_parser().parse_args(["scan", "events.h5"])
+    scanner = ClusterScanner()
+    assert scan.n_clusters == scanner.n_clusters
+    assert scan.n_ensemble == scanner.n_ensemble
+    assert scan.threshold == scanner.threshold
+    assert tuple(scan.train_window) == tuple(scanner.train_window)
+    from hepcluster.cli._options import region_bins
+
+    assert region_bins(scan.region, scan.n_bins) == tuple(scanner.bins)
+    calibrate = build_parser().parse_args(["calibrate", "events.h5"])
+    pseudo = inspect.signature(run_pseudo_experiments).parameters
+    assert calibrate.n_background_only == pseudo["n_background_only"].default
+    assert calibrate.n_per_injection == pseudo["n_per_injection"].default
+
+
+def test_region_bins_are_numpys_linspace():
+    from hepcluster.cli._options import region_bins
+
+    for region, n_bins in (((3000.0, 4600.0), 16), ((2950.0, 3800.0), 7), ((0.1, 0.7), 3)):
+        expected = tuple(float(edge) for edge in np.linspace(*region, n_bins + 1))
+        assert region_bins(region, n_bins) == expected
+
+
+def test_every_figure_is_written_by_the_one_helper():
+    from pathlib import Path
+
+    import hepcluster
+
+    root = Path(hepcluster.__file__).parent
+    writers = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if ".savefig(" in path.read_text(encoding="utf-8")
+    )
+    assert writers == ["cli/_figures.py"]
+
+
 def test_console_script_is_installed():
     result = subprocess.run(
         [sys.executable, "-m", "hepcluster.cli", "--help"],
@@ -89,7 +163,7 @@ def test_generate_reports_bad_arguments_without_a_traceback(tmp_path, caplog):
     assert "--n-constituents must be a positive integer" in caplog.text
 
 
-def test_demo_writes_the_study_its_table_and_figures(tmp_path):
+def test_demo_writes_the_study_its_table_and_figures(tmp_path, plot):
     out = tmp_path / "demo"
     status = main(
         [
@@ -143,7 +217,7 @@ def test_parser_has_version():
     assert build_parser().prog == "hepcluster"
 
 
-def test_scan_subcommand_writes_result_summary_and_figure(tmp_path):
+def test_scan_subcommand_writes_result_summary_and_figure(tmp_path, plot):
     from hepcluster.datasets import make_dijet_events
     from hepcluster.scanning import ScanResult
 
@@ -177,11 +251,12 @@ def test_scan_subcommand_writes_result_summary_and_figure(tmp_path):
 
 
 def test_scan_of_a_missing_file_fails_cleanly(tmp_path, caplog):
-    assert main(["scan", str(tmp_path / "nothing.h5"), "--output", str(tmp_path / "o")]) == 2
+    args = ["scan", str(tmp_path / "nothing.h5"), "--output", str(tmp_path / "o"), "--no-plots"]
+    assert main(args) == 2
     assert "no such event file" in caplog.text
 
 
-def test_calibrate_subcommand_writes_a_calibration(tmp_path):
+def test_calibrate_subcommand_writes_a_calibration(tmp_path, plot):
     from hepcluster.calibration import CalibrationResult
     from hepcluster.datasets import make_dijet_events
 
@@ -195,7 +270,7 @@ def test_calibrate_subcommand_writes_a_calibration(tmp_path):
             str(path),
             "--method",
             "dijet-fit",
-            "--idealised",
+            "--idealized",
             "--output",
             str(out),
             "--n-background-only",
@@ -229,6 +304,7 @@ def small_events(tmp_path_factory):
 
 
 _SMALL = ["--n-clusters", "8", "--n-ensemble", "1", "--region", "3000", "3800", "--n-bins", "8"]
+_SMALL += ["--no-plots"]
 
 
 def test_background_only_calibration_prints_and_writes_valid_json(small_events, tmp_path, capsys):
@@ -276,6 +352,16 @@ def test_output_onto_an_existing_file_fails_before_any_work(small_events, tmp_pa
     assert main(["scan", str(small_events), "--output", str(target)]) == 2
 
 
+def test_figures_without_matplotlib_fail_before_any_work(
+    small_events, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were missing
+    out = tmp_path / "scan"
+    assert main(["scan", str(small_events), "--output", str(out)]) == 2
+    assert 'pip install "hepcluster[plot]", or pass --no-plots' in caplog.text
+    assert not (out / "scan.npz").exists()
+
+
 def test_sharded_calibration_merges_on_the_command_line(small_events, tmp_path, capsys):
     common = ["-q", "calibrate", str(small_events), "--method", "dijet-fit", *_SMALL]
     common += ["--n-background-only", "9", "--injections", "100", "--n-per-injection", "2"]
@@ -284,7 +370,8 @@ def test_sharded_calibration_merges_on_the_command_line(small_events, tmp_path, 
         shard = ["--shard", f"{index}/3", "--output", str(tmp_path / f"shard{index}")]
         assert main([*common, *shard]) == 0
     shards = [str(tmp_path / f"shard{index}" / "calibration.npz") for index in range(3)]
-    assert main(["-q", "merge", *shards, "--output", str(tmp_path / "merged")]) == 0
+    merge = ["-q", "merge", *shards, "--output", str(tmp_path / "merged"), "--no-plots"]
+    assert main(merge) == 0
     from hepcluster.calibration import CalibrationResult
 
     single = CalibrationResult.load(tmp_path / "single" / "calibration.npz")
@@ -294,4 +381,4 @@ def test_sharded_calibration_merges_on_the_command_line(small_events, tmp_path, 
     other = [*common, "--seed", "5", "--shard", "0/3", "--output", str(tmp_path / "other")]
     assert main(other) == 0
     wrong = [shards[1], str(tmp_path / "other" / "calibration.npz")]
-    assert main(["merge", *wrong, "--output", str(tmp_path / "bad")]) == 2
+    assert main(["merge", *wrong, "--output", str(tmp_path / "bad"), "--no-plots"]) == 2

@@ -12,7 +12,7 @@ from hepcluster.datasets import (
 )
 from hepcluster.jets import jet_kinematics
 
-pytest.importorskip("pythia8mc")
+pytest.importorskip("pythia8mc", reason='needs pythia8mc: pip install "hepcluster[generate]"')
 
 N_BACKGROUND = 6
 N_SIGNAL = 6

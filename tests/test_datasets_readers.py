@@ -878,3 +878,19 @@ def test_jet_image_transformer_logs_the_count_of_empty_jets(caplog):
     assert "2 of 4 jet(s) have no constituent with pT > 0 (first at row 1)" in caplog.text
     np.testing.assert_array_equal(images[1:3], 0.0)
     np.testing.assert_allclose(images[[0, 3]].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"chunksize": 0}, r"'chunksize' parameter of read_lhco must be an int in the range \[1"),
+        ({"start": -1}, r"'start' parameter of read_lhco must be an int in the range \[0"),
+        ({"n_events": 0}, r"'n_events' parameter of read_lhco"),
+        ({"jet_radius": float("nan")}, r"'jet_radius' parameter of read_lhco"),
+        ({"min_jet_pt": -1.0}, r"'min_jet_pt' parameter of read_lhco"),
+        ({"invalid": "ignore"}, r"'invalid' parameter of read_lhco must be a str among"),
+    ],
+)
+def test_read_lhco_bad_arguments_name_the_argument(lhco_file, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        read_lhco(lhco_file, **kwargs)

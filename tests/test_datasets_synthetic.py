@@ -10,8 +10,8 @@ from hepcluster.datasets import (
     make_jets,
     sample_dijet_spectrum,
 )
-from hepcluster.fits import dijet_function
 from hepcluster.jets import jet_kinematics, nsubjettiness, tau21
+from hepcluster.stats import dijet_function
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +204,48 @@ def test_event_table_dataframe_has_event_level_columns(events):
     assert list(frame.columns[:4]) == ["event_id", "mjj", "weight", "is_signal"]
     assert "tau21_2" in frame.columns
     assert len(frame) == 10
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "kwargs", "message"),
+    [
+        (
+            make_dijet_events,
+            (10, -1),
+            {},
+            r"'n_signal' parameter of make_dijet_events .* \[0, inf\)",
+        ),
+        (make_dijet_events, (10.5, 1), {}, r"'n_background' parameter of make_dijet_events"),
+        (make_dijet_events, (10, 1), {"jet_radius": 0.0}, r"'jet_radius' parameter"),
+        (make_dijet_events, (10, 1), {"m_y": float("inf")}, r"'m_y' parameter"),
+        (make_jets, (0,), {}, r"'n_per_class' parameter of make_jets .* \[1, inf\)"),
+        (make_jets, (5,), {"pt": -1.0}, r"'pt' parameter of make_jets"),
+        (sample_dijet_spectrum, (-2, (1.0, 2.0)), {}, r"'n' parameter of sample_dijet_spectrum"),
+    ],
+)
+def test_invalid_arguments_name_argument_and_function(function, args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        function(*args, **kwargs)
+
+
+def test_generators_show_a_progress_bar_when_asked(capsys):
+    import hepcluster
+
+    with hepcluster.config_context(progress_bar=True):
+        make_dijet_events(20, 5, random_state=0)
+        make_jets(3, random_state=0)
+    err = capsys.readouterr().err
+    assert "make_dijet_events" in err
+    assert "100/100" in err
+    assert "make_jets" in err
+
+
+def test_progress_bar_does_not_change_the_events():
+    import hepcluster
+
+    with hepcluster.config_context(progress_bar=True):
+        shown = make_dijet_events(30, 5, random_state=1)
+    with hepcluster.config_context(progress_bar=False):
+        hidden = make_dijet_events(30, 5, random_state=1)
+    np.testing.assert_array_equal(shown.constituents, hidden.constituents)
+    np.testing.assert_array_equal(shown.mjj, hidden.mjj)

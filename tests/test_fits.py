@@ -9,8 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 from hepcluster import DijetFitBackground
 from hepcluster.datasets import sample_dijet_spectrum
 from hepcluster.fits import bin_integrals, dijet_function
-from hepcluster.fits._background import BINS
 from hepcluster.fits._likelihood import DijetDeviance, poisson_deviance, poisson_nll
+from hepcluster.stats import CLUSTER_SCANNING_BINS
 
 EDGES = np.linspace(3000.0, 4600.0, 17)
 CENTRES = 0.5 * (EDGES[1:] + EDGES[:-1])
@@ -20,9 +20,7 @@ WIDE_EDGES = np.linspace(2500.0, 7000.0, 17)  # the small-sample toys of the ben
 
 def _fit_counts(counts, edges=EDGES, **kwargs):
     centres = 0.5 * (edges[1:] + edges[:-1])
-    return DijetFitBackground(bins=tuple(edges), **kwargs).fit(
-        centres.reshape(-1, 1), sample_weight=counts
-    )
+    return DijetFitBackground(bins=tuple(edges), **kwargs).fit(None, centres, sample_weight=counts)
 
 
 def _theta(params):
@@ -193,10 +191,10 @@ def test_unbinned_fit_with_weights_equals_repeated_events():
     rng = np.random.default_rng(1)
     mjj = 3000.0 + rng.exponential(400.0, 20_000)
     weight = rng.poisson(1.0, mjj.size)
-    weighted = DijetFitBackground().fit(mjj.reshape(-1, 1), sample_weight=weight)
-    repeated = DijetFitBackground().fit(np.repeat(mjj, weight).reshape(-1, 1))
+    weighted = DijetFitBackground().fit(None, mjj, sample_weight=weight)
+    repeated = DijetFitBackground().fit(None, np.repeat(mjj, weight))
     np.testing.assert_allclose(weighted.params_, repeated.params_, rtol=1e-8)
-    assert weighted.n_outside_ == int(((mjj > 4600.0) * (weight >= 0)).sum())
+    assert weighted.n_outside_ == int(((mjj >= 4600.0) * (weight >= 0)).sum())
 
 
 def test_the_fit_is_deterministic():
@@ -206,16 +204,16 @@ def test_the_fit_is_deterministic():
     np.testing.assert_array_equal(first.params_, second.params_)
 
 
-def test_score_is_small_without_and_large_with_a_bump():
+def test_test_statistic_is_small_without_and_large_with_a_bump():
     rng = np.random.default_rng(2)
     expected = bin_integrals(EDGES, TRUE_PARAMS, 13000.0)
     background = rng.poisson(expected).astype(float)
-    assert _fit_counts(background).score(CENTRES.reshape(-1, 1), sample_weight=background) < 3.5
+    assert _fit_counts(background).test_statistic(None, CENTRES, sample_weight=background) < 3.5
     bump = background.copy()
     bump[5] += 6.0 * np.sqrt(expected[5])
     fit = _fit_counts(bump)
-    assert fit.score(CENTRES.reshape(-1, 1), sample_weight=bump) > 3.0
-    assert np.argmax(fit.local_significance(CENTRES.reshape(-1, 1), sample_weight=bump)) == 5
+    assert fit.test_statistic(None, CENTRES, sample_weight=bump) > 3.0
+    assert np.argmax(fit.local_significance(None, CENTRES, sample_weight=bump)) == 5
 
 
 def test_signal_plus_background_fit_finds_the_injected_gaussian():
@@ -238,7 +236,7 @@ def test_statistics_are_shared_with_cluster_scanning():
     counts = rng.poisson(bin_integrals(EDGES, TRUE_PARAMS, 13000.0)).astype(float)
     fit = _fit_counts(counts, statistic="gaussian")
     z = (counts - fit.expected_counts()) / np.sqrt(fit.expected_counts())
-    assert fit.score(CENTRES.reshape(-1, 1), sample_weight=counts) == pytest.approx(
+    assert fit.test_statistic(None, CENTRES, sample_weight=counts) == pytest.approx(
         max(z.max(), 0.0)
     )
 
@@ -249,8 +247,8 @@ def test_statistics_are_shared_with_cluster_scanning():
         pytest.param(1500, WIDE_EDGES, id="1500-wide"),
         pytest.param(2000, WIDE_EDGES, id="2000-wide"),
         pytest.param(5000, WIDE_EDGES, id="5000-wide"),
-        pytest.param(1500, np.asarray(BINS), id="1500-default-bins"),
-        pytest.param(2000, np.asarray(BINS), id="2000-default-bins"),
+        pytest.param(1500, np.asarray(CLUSTER_SCANNING_BINS), id="1500-default-bins"),
+        pytest.param(2000, np.asarray(CLUSTER_SCANNING_BINS), id="2000-default-bins"),
     ],
 )
 def test_small_sample_fits_never_diverge_silently(n_events, edges):
@@ -258,14 +256,14 @@ def test_small_sample_fits_never_diverge_silently(n_events, edges):
     # (benchmarks/bench_dijet_fit.py runs 300 toys per case)
     n_toys = 25
     not_converged = 0
-    centres = (0.5 * (edges[1:] + edges[:-1])).reshape(-1, 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
     for seed in range(n_toys):
         mjj = sample_dijet_spectrum(n_events, (2500.0, 7000.0), random_state=seed)
         counts = np.histogram(mjj, edges)[0].astype(float)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             fit = _fit_counts(counts, edges)
-        score = fit.score(centres, sample_weight=counts)
+        score = fit.test_statistic(None, centres, sample_weight=counts)
         assert np.isfinite(score)
         assert bool(caught) == (not fit.converged_)
         if not fit.converged_:
@@ -287,13 +285,13 @@ def test_small_sample_fits_never_diverge_silently(n_events, edges):
     ],
     ids=["one-bin", "spike"],
 )
-def test_an_impossible_fit_warns_is_not_converged_and_scores_finite(counts):
+def test_an_impossible_fit_warns_is_not_converged_and_its_statistic_is_finite(counts):
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         fit = _fit_counts(counts)
     assert not fit.converged_
     assert fit.n_starts_used_ == 5
     assert "start" in fit.fit_message_
-    score = fit.score(CENTRES.reshape(-1, 1), sample_weight=counts)
+    score = fit.test_statistic(None, CENTRES, sample_weight=counts)
     assert np.isfinite(score)
     assert score >= 0.0
 
@@ -326,38 +324,194 @@ def test_bins_without_background_cannot_be_tested_and_give_zero():
     assert 0 < np.sum(expected == 0.0) < counts.size
     counts = np.full(16, 3)
     counts[0] = 95  # expected ≈ 78.5
-    z = fit.local_significance(CENTRES.reshape(-1, 1), sample_weight=counts)
+    z = fit.local_significance(None, CENTRES, sample_weight=counts)
     assert np.all(np.isfinite(z))
     np.testing.assert_array_equal(z[expected == 0.0], 0.0)
     # the first bin is an ordinary one: Z = Φ⁻¹(1 − P(X ≥ n | μ)) by scipy (if an excess)
     reference = stats.norm.isf(stats.poisson.sf(counts[0] - 1, expected[0]))
     assert z[0] == pytest.approx(max(reference, 0.0), rel=1e-6)
-    assert np.isfinite(fit.score(CENTRES.reshape(-1, 1), sample_weight=counts))
+    assert np.isfinite(fit.test_statistic(None, CENTRES, sample_weight=counts))
 
 
 def test_bad_inputs_raise_clear_errors():
-    with pytest.raises(ValueError, match="only 2 column"):
-        DijetFitBackground(mjj_column=2).fit(np.ones((10, 2)))
     with pytest.raises(ValueError, match="Negative"):
-        DijetFitBackground().fit(np.array([[3100.0], [-1.0]]))
+        DijetFitBackground().fit(None, np.array([3100.0, -1.0]))
     with pytest.raises(ValueError, match="NaN"):
-        DijetFitBackground().fit(np.array([[3100.0], [np.nan]]))
+        DijetFitBackground().fit(None, np.array([3100.0, np.nan]))
     with pytest.raises(ValueError, match="no events inside"):
-        DijetFitBackground().fit(np.full((10, 1), 6000.0))
+        DijetFitBackground().fit(None, np.full(10, 6000.0))
     with pytest.raises(ValueError, match="x_scale"):
-        DijetFitBackground(bins=(3000.0, 14000.0, 15000.0)).fit(np.full((3, 1), 3500.0))
+        DijetFitBackground(bins=(3000.0, 14000.0, 15000.0)).fit(None, np.full(3, 3500.0))
     with pytest.raises(ValueError, match="free parameters"):
-        DijetFitBackground(bins=(3000.0, 3100.0, 3200.0)).fit(np.full((3, 1), 3050.0))
+        DijetFitBackground(bins=(3000.0, 3100.0, 3200.0)).fit(None, np.full(3, 3050.0))
     with pytest.raises(ValueError, match="n_starts"):
-        DijetFitBackground(n_starts=0).fit(np.full((3, 1), 3050.0))
+        DijetFitBackground(n_starts=0).fit(None, np.full(3, 3050.0))
+    with pytest.raises(ValueError, match="finite, strictly increasing"):
+        DijetFitBackground(bins=(3000.0, np.inf)).fit(None, np.full(3, 3050.0))
+    with pytest.raises(ValueError, match="requires y"):
+        DijetFitBackground().fit(None, None)
+
+
+def test_x_must_have_one_row_per_event():
+    mjj = np.full(10, 3050.0)
+    with pytest.raises(ValueError, match="10 m_jj values"):
+        DijetFitBackground().fit(np.ones((9, 2)), mjj)
+    with pytest.raises(ValueError, match="one row per event"):
+        DijetFitBackground().fit(np.ones(10), mjj)
+
+
+def test_the_values_of_x_are_not_used():
+    rng = np.random.default_rng(20)
+    mjj = sample_dijet_spectrum(5000, (3000.0, 4600.0), random_state=20)
+    X = rng.normal(size=(mjj.size, 3))
+    X[::7, 1] = np.nan
+    without = DijetFitBackground(n_params=3).fit(None, mjj)
+    with_x = DijetFitBackground(n_params=3).fit(X, mjj)
+    np.testing.assert_array_equal(with_x.params_, without.params_)
+    assert with_x.n_features_in_ == 3
+    assert not hasattr(without, "n_features_in_")
+    assert with_x.test_statistic(X, mjj) == without.test_statistic(None, mjj)
+    assert with_x.score(X, mjj) == without.score(None, mjj)
+    with pytest.raises(ValueError, match="features"):
+        with_x.score(X[:, :2], mjj)
+
+
+def test_events_are_the_sample_unit():
+    assert DijetFitBackground.sample_unit == "event"
+
+
+def _old_path(method, X, **kwargs):
+    with pytest.warns(FutureWarning, match="pass m_jj as y"):
+        return method(X, **kwargs)
+
+
+def test_mjj_in_x_still_works_with_a_future_warning():
+    mjj = sample_dijet_spectrum(5000, (3000.0, 4600.0), random_state=21)
+    weight = np.random.default_rng(21).poisson(1.0, mjj.size)
+    new = DijetFitBackground(n_params=3).fit(None, mjj, sample_weight=weight)
+    old = _old_path(DijetFitBackground(n_params=3).fit, mjj.reshape(-1, 1), sample_weight=weight)
+    np.testing.assert_array_equal(old.params_, new.params_)
+    X = mjj.reshape(-1, 1)
+    assert _old_path(old.test_statistic, X) == new.test_statistic(None, mjj)
+    assert _old_path(old.score, X) == new.score(None, mjj)
+    np.testing.assert_array_equal(
+        _old_path(old.local_significance, X), new.local_significance(None, mjj)
+    )
+    with pytest.raises(ValueError, match="only 2 column"):
+        _old_path(DijetFitBackground(mjj_column=2).fit, np.ones((10, 2)))
+    with pytest.raises(ValueError, match="Negative"):
+        _old_path(DijetFitBackground().fit, np.array([[3100.0], [-1.0]]))
 
 
 def test_mjj_column_selects_a_dataframe_column():
     from hepcluster.datasets import make_dijet_events
 
     frame = make_dijet_events(3000, 0, mjj_range=(3000.0, 4600.0), random_state=5).to_dataframe()
-    by_name = DijetFitBackground(mjj_column="mjj").fit(frame)
-    by_array = DijetFitBackground().fit(frame[["mjj"]].to_numpy())
-    np.testing.assert_allclose(by_name.params_, by_array.params_)
+    by_name = _old_path(DijetFitBackground(mjj_column="mjj").fit, frame)
+    by_y = DijetFitBackground().fit(frame, frame["mjj"].to_numpy())
+    np.testing.assert_allclose(by_name.params_, by_y.params_)
     with pytest.raises(ValueError, match="not a column"):
-        DijetFitBackground(mjj_column="m_jj").fit(frame)
+        _old_path(DijetFitBackground(mjj_column="m_jj").fit, frame)
+
+
+def test_the_last_bin_edge_is_excluded():
+    mjj = sample_dijet_spectrum(5000, (3000.0, 4600.0), random_state=22)
+    on_edges = np.concatenate([mjj, [3000.0, 4600.0, 4600.0]])
+    fit = DijetFitBackground(n_params=3).fit(None, on_edges)
+    assert fit.n_outside_ == 2  # the two events at 4600 GeV, the upper edge
+    assert fit.observed_counts_.sum() == mjj.size + 1
+    np.testing.assert_array_equal(
+        fit.observed_counts_, np.histogram(on_edges[on_edges < 4600.0], EDGES)[0]
+    )
+
+
+def test_integer_bins_span_all_positive_masses():
+    mjj = sample_dijet_spectrum(5000, (3000.0, 4600.0), random_state=23)
+    fit = DijetFitBackground(n_params=3, bins=10).fit(None, mjj)
+    assert fit.n_outside_ == 0
+    assert fit.observed_counts_.sum() == mjj.size
+    assert fit.bins_[0] == mjj.min()
+    assert fit.bins_[-1] == pytest.approx(mjj.max(), rel=1e-15)
+
+
+def _brute_force_log_likelihood(fit, mjj, weight):
+    """Σ_i w_i log p(m_i): p the fitted density (adaptive quadrature), bin-averaged."""
+    edges = fit.bins_
+    model = fit.density
+    if fit.signal_params_ is not None:
+        amplitude, mean, width = fit.signal_params_
+
+        def model(m):
+            return fit.density(m) + amplitude * stats.norm.pdf(m, mean, width)
+
+    integrals = [
+        integrate.quad(model, low, high, epsrel=1e-12)[0]
+        for low, high in itertools.pairwise(edges)
+    ]
+    total = sum(integrals)
+    value = 0.0
+    for m, w in zip(mjj, weight, strict=True):
+        for b, (low, high) in enumerate(itertools.pairwise(edges)):
+            if low <= m < high:
+                value += w * np.log(integrals[b] / (total * (high - low)))
+    return value
+
+
+@pytest.mark.parametrize("signal", [None, "gaussian"])
+def test_score_is_the_binned_log_likelihood_of_the_events(signal):
+    rng = np.random.default_rng(24)
+    mjj = sample_dijet_spectrum(3000, (2900.0, 4700.0), random_state=24)
+    mjj = np.concatenate([mjj, rng.normal(3500.0, 100.0, 300)])
+    weight = rng.uniform(0.5, 1.5, mjj.size)
+    fit = DijetFitBackground(n_params=3, signal=signal).fit(None, mjj, sample_weight=weight)
+    held_out = sample_dijet_spectrum(500, (2900.0, 4700.0), random_state=25)
+    for data, w in ((mjj, weight), (held_out, np.ones(held_out.size))):
+        assert fit.score(None, data, sample_weight=w) == pytest.approx(
+            _brute_force_log_likelihood(fit, data, w), rel=1e-9
+        )
+
+
+def test_score_prefers_the_better_description_of_held_out_data():
+    mjj = sample_dijet_spectrum(20_000, (3000.0, 4600.0), random_state=26)
+    held_out = sample_dijet_spectrum(20_000, (3000.0, 4600.0), random_state=27)
+    good = DijetFitBackground(n_params=4).fit(None, mjj)
+    flat = DijetFitBackground(n_params=3).fit(None, np.linspace(3000.0, 4599.0, 20_000))
+    assert good.score(None, held_out) > flat.score(None, held_out)
+    # the test statistic of the flat fit is huge: score and test statistic disagree
+    assert flat.test_statistic(None, held_out) > good.test_statistic(None, held_out)
+
+
+def test_score_is_minus_infinity_where_events_have_no_expected_events():
+    fit = _fit_counts(bin_integrals(EDGES, TRUE_PARAMS, 13000.0), n_params=3)
+    fit.params_ = np.array([1.0, 8000.0, 1435.0])  # underflows to 0 in the upper bins
+    assert fit.score(None, CENTRES) == -np.inf
+    assert fit.score(None, CENTRES[:2]) > -np.inf
+
+
+def test_test_statistic_ignores_truth_labels():
+    counts = np.random.default_rng(28).poisson(bin_integrals(EDGES, TRUE_PARAMS, 13000.0))
+    fit = _fit_counts(counts.astype(float))
+    is_signal = np.zeros(CENTRES.size, dtype=bool)
+    assert fit.test_statistic(None, CENTRES, sample_weight=counts, is_signal=is_signal) == (
+        fit.test_statistic(None, CENTRES, sample_weight=counts)
+    )
+
+
+def test_numbers_are_pinned_before_and_after_the_move_to_stats():
+    # Values of the revision before m_jj became y and the binning moved to
+    # hepcluster.stats (old: fit(mjj.reshape(-1, 1)), score = MLS); exact equality.
+    mjj = sample_dijet_spectrum(50_000, (3000.0, 4600.0), random_state=0)
+    fit = DijetFitBackground(n_params=4).fit(None, mjj)
+    assert fit.test_statistic(None, mjj) == 1.5414367294049656
+    assert fit.chi2_ == 6.4041018585458005
+    assert fit.params_.tolist() == [
+        1.4174752532245568e-22,
+        -30.56632222882636,
+        47.416288272479456,
+        10.408839923269557,
+    ]
+    weight = np.random.default_rng(3).uniform(0.5, 1.5, mjj.size)
+    fit = DijetFitBackground(n_params=5, statistic="poisson-midp")
+    fit.fit(None, mjj, sample_weight=weight)
+    assert fit.test_statistic(None, mjj, sample_weight=weight) == 1.7633090277537558
+    assert fit.chi2_ == 6.246940621753765

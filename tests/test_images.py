@@ -541,3 +541,114 @@ def test_width_independent_common_checks(check_name):
     # that are not multiples of 3; everything else they check must still hold.
     check = getattr(estimator_checks, check_name)
     check("JetImageTransformer", _AnyWidthJetImageTransformer(n_pixels=6))
+
+
+# --------------------------------------------------------------------------------------
+# sparse_output: SparseImages through transform, fit_transform and Pipeline.
+# --------------------------------------------------------------------------------------
+
+
+def _assert_same_sparse(left, right):
+    assert isinstance(left, SparseImages)
+    assert isinstance(right, SparseImages)
+    for name in ("indptr", "indices", "values", "n_outside"):
+        np.testing.assert_array_equal(getattr(left, name), getattr(right, name))
+    for name in ("n_pixels", "extent", "smear_sigma", "normalize"):
+        assert getattr(left, name) == getattr(right, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_output_is_what_transform_sparse_gives(jets, dtype):
+    X = jets.astype(dtype)
+    params = dict(n_pixels=12, extent=0.5, gamma=0.7, smear_sigma=0.8)
+    dense = JetImageTransformer(**params).fit(X)
+    sparse = JetImageTransformer(**params, sparse_output=True).fit(X)
+    _assert_same_sparse(sparse.transform(X), dense.transform_sparse(X))
+    _assert_same_sparse(sparse.fit_transform(X), dense.transform_sparse(X))
+    _assert_same_sparse(sparse.transform_sparse(X), dense.transform_sparse(X))
+    np.testing.assert_allclose(
+        sparse.transform(X).to_dense(smear=True), dense.transform(X), rtol=1e-5, atol=1e-7
+    )
+    # the default is unchanged: dense rows
+    assert isinstance(dense.transform(X), np.ndarray)
+
+
+def test_sparse_output_refuses_dataframe_containers(jets):
+    pytest.importorskip("pandas")
+    sklearn = pytest.importorskip("sklearn")
+    with pytest.raises(ValueError, match=r"sparse_output=True.*pandas DataFrame"):
+        JetImageTransformer(sparse_output=True).set_output(transform="pandas")
+    # "default" stays allowed
+    transformer = JetImageTransformer(n_pixels=4, sparse_output=True).set_output(
+        transform="default"
+    )
+    assert isinstance(transformer.fit_transform(jets), SparseImages)
+    # switched to sparse after asking for pandas: the call says why, before any work
+    late = JetImageTransformer(n_pixels=4).set_output(transform="pandas").fit(jets)
+    late.set_params(sparse_output=True)
+    with pytest.raises(ValueError, match=r"set_output\(transform='default'\)"):
+        late.transform(jets)
+    with pytest.raises(ValueError, match="pandas DataFrame"):
+        late.fit_transform(jets)
+    # the global configuration counts too
+    with sklearn.config_context(transform_output="pandas"):
+        with pytest.raises(ValueError, match="pandas DataFrame"):
+            JetImageTransformer(n_pixels=4, sparse_output=True).fit_transform(jets)
+        frame = JetImageTransformer(n_pixels=4).fit_transform(jets)
+    assert frame.shape == (jets.shape[0], 16)
+
+
+def test_image_building_reports_progress_per_chunk(jets, monkeypatch, capsys):
+    calls = []
+    real_progress = _transformer.progress
+
+    def recording_progress(**kwargs):
+        bar = real_progress(**kwargs)
+        updates = []
+        calls.append((kwargs, updates))
+        update = bar.update
+        bar.update = lambda n=1: (updates.append(n), update(n))
+        return bar
+
+    monkeypatch.setattr(_transformer, "progress", recording_progress)
+    transformer = JetImageTransformer(n_pixels=8, sparse_output=True).fit(jets)
+    transformer.transform(jets)  # one chunk: no bar
+    ((kwargs, updates),) = calls
+    assert kwargs["enabled"] is False
+    monkeypatch.setattr(_transformer, "_CHUNK_SLOTS", 24 * 7)  # 7 jets a chunk
+    calls.clear()
+    chunked = transformer.transform(jets)
+    ((kwargs, updates),) = calls
+    assert kwargs["unit"] == "jet"
+    assert kwargs["total"] == jets.shape[0]
+    assert kwargs["enabled"] is None  # follows hepcluster's progress_bar setting
+    assert updates == [7] * (jets.shape[0] // 7) + [jets.shape[0] % 7]
+    # pytest's captured stderr is not a terminal: the bar stays quiet
+    assert capsys.readouterr().err == ""
+    _assert_same_sparse(chunked, JetImageTransformer(n_pixels=8).fit(jets).transform_sparse(jets))
+
+
+def test_sparse_images_flow_through_a_pipeline_into_the_scanner():
+    from sklearn.pipeline import Pipeline
+
+    from hepcluster import ClusterScanner
+    from hepcluster.datasets import make_dijet_events
+
+    events = make_dijet_events(3000, 300, mjj_range=(2950.0, 3500.0), random_state=3)
+    X, mjj, _ = events.jets()
+    bins = (3000.0, 3100.0, 3200.0, 3300.0, 3400.0, 3500.0)
+    options = dict(n_clusters=6, bins=bins, n_ensemble=2, max_iter=10, random_state=0)
+    pipe = Pipeline(
+        [
+            ("images", JetImageTransformer(n_pixels=16, sparse_output=True)),
+            ("scan", ClusterScanner(**options)),
+        ]
+    ).fit(X, mjj)
+    images = pipe[:-1].transform(X)
+    assert isinstance(images, SparseImages)
+    by_hand_images = JetImageTransformer(n_pixels=16).fit(X).transform_sparse(X)
+    by_hand = ClusterScanner(**options).fit(by_hand_images, mjj)
+    expected = by_hand.scan(by_hand_images, mjj).statistic
+    assert pipe[-1].scan(images, mjj).statistic == expected
+    assert pipe[-1].test_statistic(images, mjj) == expected
+    np.testing.assert_array_equal(pipe.predict(X), by_hand.predict(by_hand_images))

@@ -177,8 +177,10 @@ def test_bad_nsubjettiness_parameters_raise_value_error(kwargs, message):
 
 
 def test_jet_kinematics_match_vector_sum_of_massless_constituents(random_jets):
-    ak = pytest.importorskip("awkward")
-    vector = pytest.importorskip("vector")
+    ak = pytest.importorskip("awkward", reason='needs awkward: pip install "hepcluster[generate]"')
+    vector = pytest.importorskip(
+        "vector", reason='needs vector: pip install "hepcluster[generate]"'
+    )
     jets, multiplicity = random_jets
     real = [_real(jet) for jet in jets]
     constituents = vector.zip(
@@ -255,7 +257,9 @@ def test_dijet_mass_matches_hand_computation():
 
 
 def test_dijet_mass_matches_vector(random_jets):
-    vector = pytest.importorskip("vector")
+    vector = pytest.importorskip(
+        "vector", reason='needs vector: pip install "hepcluster[generate]"'
+    )
     jets, _ = random_jets
     p4 = jet_four_momenta(jets)
     jet1, jet2 = p4[0::2], p4[1::2]
@@ -434,3 +438,71 @@ def test_tau21_is_small_for_two_prong_jets_and_large_for_one_prong_jets():
     one_prong = np.concatenate([spray(0.0, 0.0, 550.0, n // 2), spray(0.4, 0.2, 10.0, n // 2)])
     ratio = tau21(np.stack([two_prong, one_prong]))
     assert ratio[0] < 0.25 < ratio[1]
+
+
+# --- fjcontrib Nsubjettiness through fastjet (backend="fastjet") ------------------------------
+
+
+@pytest.mark.parametrize(("beta", "R0"), [(1.0, 1.0), (2.0, 0.8), (1.5, 1.2)])
+def test_fastjet_backend_matches_numba_kernel_on_random_jets(random_jets, beta, R0):
+    pytest.importorskip("fastjet")
+    jets, _ = random_jets
+    for n_subjets in (1, 2, 3):
+        np.testing.assert_allclose(
+            nsubjettiness(jets, n_subjets, beta=beta, R0=R0, backend="fastjet"),
+            nsubjettiness(jets, n_subjets, beta=beta, R0=R0),
+            rtol=1e-10,
+            atol=1e-14,
+        )
+    np.testing.assert_allclose(
+        tau21(jets, beta=beta, R0=R0, backend="fastjet"),
+        tau21(jets, beta=beta, R0=R0),
+        rtol=1e-10,
+        atol=1e-14,
+    )
+
+
+def test_fastjet_backend_matches_numba_kernel_on_synthetic_jets():
+    pytest.importorskip("fastjet")
+    from hepcluster.datasets import make_jets
+
+    X, _ = make_jets(100, classes=("W", "Z", "top", "QCD"), random_state=0)
+    np.testing.assert_allclose(tau21(X, backend="fastjet"), tau21(X), rtol=1e-10, atol=1e-14)
+
+
+def test_fastjet_backend_matches_numba_kernel_on_pythia_jets():
+    pytest.importorskip("fastjet")
+    pytest.importorskip("pythia8mc", reason='needs pythia8mc: pip install "hepcluster[generate]"')
+    from hepcluster.datasets import generate_pythia_jets
+
+    X, _ = generate_pythia_jets(8, classes=("W", "QCD"), chunk_size=8, random_state=1)
+    for n_subjets in (1, 2, 3):
+        np.testing.assert_allclose(
+            nsubjettiness(X, n_subjets, backend="fastjet"),
+            nsubjettiness(X, n_subjets),
+            rtol=1e-10,
+            atol=1e-14,
+        )
+
+
+def test_fastjet_backend_edge_cases_follow_the_kernel():
+    pytest.importorskip("fastjet")
+    jets = np.zeros((4, 3, 3))
+    jets[1, 0] = [50.0, 0.2, 0.1]  # one constituent
+    jets[2, :2] = [[50.0, 0.2, 0.1], [30.0, -0.1, 0.3]]  # two constituents
+    jets[3] = [[100.0, 0.0, 0.0], [100.0, 0.4, 0.0], [10.0, 0.1, 0.1]]
+    for n_subjets in (1, 2):
+        np.testing.assert_allclose(
+            nsubjettiness(jets, n_subjets, backend="fastjet"),
+            nsubjettiness(jets, n_subjets),
+            rtol=1e-12,
+        )  # NaN for the empty jet in both
+    assert nsubjettiness(np.zeros((0, 9)), 2, backend="fastjet").shape == (0,)
+    np.testing.assert_array_equal(
+        np.isnan(tau21(jets, backend="fastjet")), [True, False, False, False]
+    )
+
+
+def test_unknown_backend_raises_value_error():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        nsubjettiness(np.ones((1, 3)), 1, backend="cuda")

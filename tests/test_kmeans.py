@@ -1,19 +1,122 @@
-"""Mini-batch k-means on sparse jet images: exactness, quality, weights, determinism."""
+"""Mini-batch k-means on sparse jet images: exactness, quality, weights, determinism.
+
+The sparse path (our kernel) is checked against :class:`DenseRows`, the dense twin of its
+arithmetic driven by the same loop; dense input of ``minibatch_kmeans`` is
+scikit-learn's ``MiniBatchKMeans``.
+"""
 
 import numpy as np
 import pytest
 from sklearn.cluster import MiniBatchKMeans
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight
 
 from hepcluster.datasets import make_dijet_events
 from hepcluster.images import JetImageTransformer, nearest_centroid, smearing_kernel
 from hepcluster.scanning import _kmeans_kernels
-from hepcluster.scanning._kmeans import (
-    _smearing_metric,
-    minibatch_kmeans,
-    smeared_squared_norms,
-)
+from hepcluster.scanning._kmeans import BATCH_SIZE, minibatch_kmeans, smeared_squared_norms
+from hepcluster.scanning._minibatch import run_minibatch
+from hepcluster.scanning._smeared_rows import smearing_metric
 
 N_CLUSTERS = 50
+
+# --------------------------------------------------------------------------------------
+# The reference: the dense twin of the sparse arithmetic, in plain numpy
+# --------------------------------------------------------------------------------------
+
+
+def dense_accumulate(X, labels, sums, counts):
+    """Sum the rows of each label in row order (the order of the sparse kernel)."""
+    sums[:] = 0.0
+    np.add.at(sums, labels, X)
+    counts[:] = np.bincount(labels, minlength=counts.shape[0])
+
+
+class DenseRows:
+    """Dense float64 rows for the mini-batch loop; centres live in the same space."""
+
+    unsmeared = False
+
+    def __init__(self, X, sq_norms=None):
+        self.X = X
+        self.n_rows, self.n_features = X.shape
+        self.sq_norms = np.einsum("ij,ij->i", X, X) if sq_norms is None else sq_norms
+
+    def subsample(self, rows):
+        return DenseRows(self.X[rows], self.sq_norms[rows])
+
+    def seed_distances(self, candidates):
+        X = self.X
+        dots = X[candidates] @ X.T
+        distances = self.sq_norms[None, :] + self.sq_norms[candidates, None] - 2.0 * dots
+        np.maximum(distances, 0.0, out=distances)
+        return distances
+
+    def rows_dense(self, rows):
+        return np.array(self.X[rows], dtype=np.float64, order="C")
+
+    def prepare(self, centers):
+        return centers, 0.5 * np.einsum("ij,ij->i", centers, centers)
+
+    def assign(self, rows, state, *, X=None):
+        centers, half_norms = state
+        scores = (self.X[rows] if X is None else X) @ centers.T
+        scores -= half_norms
+        labels = np.argmax(scores, axis=1).astype(np.int32)
+        best = scores[np.arange(rows.shape[0]), labels]
+        return labels, best
+
+    def step(self, rows, state, sums, counts):
+        batch = self.X[rows]
+        labels, best = self.assign(rows, state, X=batch)
+        dense_accumulate(batch, labels, sums, counts)
+        return labels, best
+
+    def squared_shift(self, old_state, new_state):
+        return float(np.sum((new_state[0] - old_state[0]) ** 2))
+
+    def smeared(self, centers):
+        return centers
+
+    def mean_variance(self, weight):
+        mean = weight @ self.X / weight.sum()
+        second = weight @ self.sq_norms / weight.sum()
+        return (second - mean @ mean) / self.n_features
+
+
+def reference_kmeans(
+    X,
+    n_clusters,
+    *,
+    sample_weight=None,
+    batch_size=BATCH_SIZE,
+    max_iter=100,
+    max_no_improvement=10,
+    tol=0.0,
+    reassignment_ratio=0.01,
+    init_size=None,
+    n_local_trials=None,
+    compute_labels=True,
+    random_state=None,
+):
+    """The sparse fit's algorithm on dense rows: what it must reproduce on smeared images."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    return run_minibatch(
+        DenseRows(X),
+        weight,
+        n_clusters,
+        batch_size=batch_size,
+        max_iter=max_iter,
+        max_no_improvement=max_no_improvement,
+        tol=tol,
+        reassignment_ratio=reassignment_ratio,
+        init_size=init_size,
+        n_local_trials=n_local_trials,
+        compute_labels=compute_labels,
+        random_state=check_random_state(random_state),
+    )
+
 
 # --------------------------------------------------------------------------------------
 # Test data: jet images of synthetic dijet events (QCD and a two-prong signal).
@@ -72,7 +175,7 @@ def test_sparse_sq_norms_match_the_dense_smeared_images(images, dense):
 def test_sparse_seed_distances_match_brute_force(images, dense):
     sub = np.arange(500)
     small = images[sub]
-    _, k1d, lo, hi = _smearing_metric(images)
+    _, k1d, lo, hi = smearing_metric(images)
     candidates = np.array([3, 17, 17, 499], dtype=np.int64)
     out = np.empty((4, 500))
     _kmeans_kernels.sparse_seed_distances(
@@ -147,7 +250,7 @@ def test_accumulate_and_update_follow_the_learning_rate_rule(images, dense):
     expected_sums = np.stack([batch[labels == c].sum(axis=0) for c in range(k)])
     np.testing.assert_allclose(sums, expected_sums, rtol=1e-13, atol=1e-15)
     dense_sums, dense_counts = np.empty_like(sums), np.empty_like(counts)
-    _kmeans_kernels.dense_accumulate(batch, labels, dense_sums, dense_counts)
+    dense_accumulate(batch, labels, dense_sums, dense_counts)
     np.testing.assert_array_equal(dense_sums, sums)  # same order of additions
     np.testing.assert_array_equal(dense_counts, counts)
 
@@ -177,7 +280,7 @@ def test_accumulate_and_update_follow_the_learning_rate_rule(images, dense):
 def test_sparse_fit_equals_dense_fit_on_smeared_images(images, dense, bootstrap_weights, weighted):
     weight = bootstrap_weights if weighted else None
     sparse = minibatch_kmeans(images, N_CLUSTERS, sample_weight=weight, random_state=7)
-    reference = minibatch_kmeans(dense, N_CLUSTERS, sample_weight=weight, random_state=7)
+    reference = reference_kmeans(dense, N_CLUSTERS, sample_weight=weight, random_state=7)
     assert images.n_jets >= 10_000
     assert sparse.n_steps == reference.n_steps > 5
     np.testing.assert_array_equal(sparse.labels, reference.labels)
@@ -195,7 +298,7 @@ def test_tolerance_stops_both_paths_at_the_same_step(images, dense):
     rows = slice(0, 4000)
     kwargs = {"tol": 0.02, "batch_size": 512, "max_no_improvement": None, "random_state": 2}
     sparse = minibatch_kmeans(images[rows], 20, **kwargs)
-    reference = minibatch_kmeans(dense[rows], 20, **kwargs)
+    reference = reference_kmeans(dense[rows], 20, **kwargs)
     assert sparse.n_steps == reference.n_steps
     assert sparse.n_steps < (100 * 4000) // 512
     np.testing.assert_array_equal(sparse.labels, reference.labels)
@@ -252,6 +355,46 @@ def test_inertia_is_comparable_to_sklearn_minibatch_kmeans(images, dense):
     assert np.mean(ours) == pytest.approx(np.mean(theirs), rel=0.03)
     # and far better than a clustering that ignores the data
     assert np.mean(ours) < 0.8 * dense_inertia(dense, dense.mean(axis=0, keepdims=True))
+
+
+# --------------------------------------------------------------------------------------
+# Dense input is scikit-learn's MiniBatchKMeans
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_input_is_sklearn_minibatch_kmeans(dense, bootstrap_weights, dtype):
+    X = dense[:3000].astype(dtype)
+    weight = bootstrap_weights[:3000]
+    ours = minibatch_kmeans(
+        X, 12, sample_weight=weight, batch_size=256, max_iter=20, random_state=3
+    )
+    km = MiniBatchKMeans(12, batch_size=256, max_iter=20, n_init=1, random_state=3)
+    km.fit(X, sample_weight=weight)
+    np.testing.assert_array_equal(ours.centers, km.cluster_centers_)
+    assert ours.centers.dtype == dtype
+    np.testing.assert_array_equal(ours.labels, km.labels_)
+    assert ours.inertia == km.inertia_
+    assert (ours.n_steps, ours.n_iter) == (km.n_steps_, km.n_iter_)
+    assert ours.unsmeared_centers is None
+    assert ours.counts.shape == (12,)
+    assert np.all(ours.counts >= 0)
+    quick = minibatch_kmeans(X, 12, sample_weight=weight, batch_size=256, compute_labels=False)
+    assert quick.labels is None
+    assert np.isfinite(quick.inertia)
+
+
+def test_dense_input_and_the_sparse_only_option(dense):
+    with pytest.raises(ValueError, match="n_local_trials applies to SparseImages"):
+        minibatch_kmeans(dense[:100], 3, n_local_trials=4)
+
+
+def test_sparse_and_sklearn_dense_fits_agree_statistically(images, dense):
+    sparse = minibatch_kmeans(images, 20, random_state=1)
+    reference = minibatch_kmeans(dense, 20, random_state=1)
+    assert dense_inertia(dense, sparse.centers) == pytest.approx(
+        dense_inertia(dense, reference.centers), rel=0.05
+    )
 
 
 # --------------------------------------------------------------------------------------

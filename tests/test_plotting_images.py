@@ -1,11 +1,14 @@
 """plot_jet_images: panels, averages per class, single jets, sparse input, axes handling."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from hepcluster.images import JetImageTransformer
 from hepcluster.plotting import plot_jet_images
+
+plt = pytest.importorskip(
+    "matplotlib.pyplot", reason='needs matplotlib: pip install "hepcluster[plot]"'
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +48,8 @@ def test_average_per_class_draws_the_class_means(jets, transformer):
     ]
     np.testing.assert_allclose(shown(axes[0]), images[20:].mean(axis=0).reshape(16, 16))
     np.testing.assert_allclose(shown(axes[1]), images[:20].mean(axis=0).reshape(16, 16))
-    assert axes[0].get_xlabel() == r"$\eta'$"
+    assert axes[0].get_xlabel() == r"$\eta'$ (dimensionless)"
+    assert axes[0].get_ylabel() == r"$\phi'$ [rad]"
     assert axes[0].images[0].get_extent() == [-0.8, 0.8, -0.8, 0.8]
 
 

@@ -1,7 +1,11 @@
+import json
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn.base import clone
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.pipeline import Pipeline
 
 from hepcluster.datasets import make_dijet_events
@@ -15,6 +19,7 @@ from hepcluster.scanning import (
     trimmed_sd_correction,
 )
 from hepcluster.scanning._spectra import analyse_spectra
+from hepcluster.stats import CLUSTER_SCANNING_BINS
 
 BINS = tuple(np.linspace(3000.0, 4600.0, 17))
 
@@ -248,7 +253,7 @@ def test_signal_rich_clusters_are_signal_enriched(signal_sample, signal_scan):
 
 def test_signal_gives_a_larger_statistic_than_background_only(signal_scan, background_sample):
     _, images, mjj = background_sample
-    background_statistic = _scanner().fit(images, mjj).score(images, mjj)
+    background_statistic = _scanner().fit(images, mjj).test_statistic(images, mjj)
     _, result = signal_scan
     assert result.statistic > background_statistic + 3.0
     assert result.statistic > 5.0
@@ -266,20 +271,43 @@ def test_false_positive_rate_of_the_selection_is_nominal_for_large_counts():
     assert analysis["selected"].sum(axis=1).mean() == pytest.approx(nominal, rel=0.25)
 
 
-def test_idealised_background_only_selects_few_clusters(background_sample):
+def test_idealized_background_only_selects_few_clusters(background_sample):
     events, images, mjj = background_sample
-    scanner = _scanner(idealised=True, n_ensemble=3, threshold=3.0).fit(images, mjj)
+    scanner = _scanner(idealized=True, n_ensemble=3, threshold=3.0).fit(images, mjj)
     result = scanner.scan(images, mjj, is_signal=events.jet_is_signal)
     # ~800 jets per cluster spread over 16 bins: Poisson tails add to the nominal ≈ 1.9
     assert result.n_selected.mean() < 0.2 * 50
     assert result.statistic < 4.0
 
 
-def test_idealised_scan_needs_truth_labels(background_sample):
+def test_idealized_scan_needs_truth_labels(background_sample):
     _, images, mjj = background_sample
-    scanner = _scanner(idealised=True, n_ensemble=1, max_iter=5).fit(images, mjj)
+    scanner = _scanner(idealized=True, n_ensemble=1, max_iter=5).fit(images, mjj)
     with pytest.raises(ValueError, match="is_signal"):
         scanner.scan(images, mjj)
+    with pytest.raises(ValueError, match="is_signal"):
+        scanner.test_statistic(images, mjj)
+
+
+def test_the_british_idealised_still_works_with_a_future_warning(signal_sample):
+    events, images, mjj = signal_sample
+    subset = np.flatnonzero(mjj < 3500.0)[:5000]
+    images, mjj, truth = images[subset], mjj[subset], events.jet_is_signal[subset]
+    params = dict(n_clusters=8, n_ensemble=2, max_iter=5, bins=(3000.0, 3100.0, 3300.0, 3500.0))
+    new = _scanner(idealized=True, **params).fit(images, mjj)
+    with pytest.warns(FutureWarning, match="'idealized'"):
+        old = _scanner(idealised=True, **params).fit(images, mjj)
+    assert old.get_params()["idealised"] is True
+    assert old.test_statistic(images, mjj, is_signal=truth) == new.test_statistic(
+        images, mjj, is_signal=truth
+    )
+    assert new.scan(images, mjj, is_signal=truth).metadata["idealized"] is True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default sentinel does not warn
+        plain = _scanner(**params).fit(images, mjj)
+    assert plain.scan(images, mjj).metadata == {"n_clusters": 8, "idealized": False}
+    # the truth is ignored unless idealized
+    assert plain.test_statistic(images, mjj, is_signal=truth) == plain.test_statistic(images, mjj)
 
 
 def test_statistic_is_the_mean_of_the_ensemble_members(signal_scan):
@@ -311,33 +339,106 @@ def test_integer_weights_equal_repeated_events_in_the_scan(signal_sample, signal
     np.testing.assert_allclose(weighted.mls_members, repeated.mls_members, rtol=1e-10)
 
 
-def test_sparse_and_dense_images_give_the_same_scan(background_sample):
+def test_sparse_and_dense_images_give_the_same_labels_and_scan(background_sample):
     _, images, mjj = background_sample
     subset = np.flatnonzero(mjj < 3500.0)[:6000]
     sparse, mjj = images[subset], mjj[subset]
     dense = sparse.to_dense(smear=True, dtype=np.float64)
     params = dict(n_clusters=8, max_iter=10, bins=(3000.0, 3100.0, 3300.0, 3500.0))
-    from_sparse = _scanner(**params).fit(sparse, mjj)
-    from_dense = _scanner(**params).fit(dense, mjj)
-    np.testing.assert_array_equal(from_sparse.predict(sparse), from_dense.predict(dense))
+    scanner = _scanner(**params).fit(sparse, mjj)
+    np.testing.assert_array_equal(scanner.predict(sparse), scanner.predict(dense))
     np.testing.assert_array_equal(
-        from_sparse.scan(sparse, mjj).cluster_spectra, from_dense.scan(dense, mjj).cluster_spectra
+        scanner.predict_ensemble(sparse), scanner.predict_ensemble(dense)
+    )
+    np.testing.assert_array_equal(
+        scanner.scan(sparse, mjj).cluster_spectra, scanner.scan(dense, mjj).cluster_spectra
+    )
+    assert scanner.score(sparse, mjj) == pytest.approx(scanner.score(dense, mjj), rel=1e-10)
+
+
+def test_dense_images_are_fitted_by_sklearn_minibatch_kmeans(background_sample):
+    _, images, mjj = background_sample
+    subset = np.flatnonzero(mjj < 3500.0)[:6000]
+    dense, mjj = images[subset].to_dense(smear=True), mjj[subset]
+    scanner = _scanner(n_clusters=8, max_iter=10, batch_size=512).fit(dense, mjj)
+    window = (mjj >= 3000.0) & (mjj < 3100.0)
+    for member, seed in enumerate(scanner.ensemble_seeds_):
+        km = MiniBatchKMeans(
+            8, batch_size=512, max_iter=10, n_init=1, compute_labels=False, random_state=seed
+        ).fit(dense[window])
+        np.testing.assert_array_equal(scanner.ensemble_[member].centers, km.cluster_centers_)
+    np.testing.assert_array_equal(scanner.cluster_centers_, scanner.ensemble_[0].centers)
+
+
+def _brute_force_inertia(dense, centers, weight):
+    distances = ((dense[:, None, :] - centers[None, :, :]) ** 2).sum(axis=-1)
+    return float(weight @ distances.min(axis=1))
+
+
+@pytest.mark.parametrize("fit_on", ["sparse", "dense"])
+def test_score_is_minus_the_weighted_inertia_of_all_rows(background_sample, fit_on):
+    _, images, mjj = background_sample
+    subset = np.flatnonzero(mjj < 3700.0)[:4000]
+    sparse, mjj = images[subset], mjj[subset]
+    dense = sparse.to_dense(smear=True)
+    weight = np.random.default_rng(3).poisson(1.0, mjj.shape[0]).astype(float)
+    params = dict(n_clusters=7, max_iter=5, bins=(3000.0, 3100.0, 3300.0))
+    scanner = _scanner(**params).fit(sparse if fit_on == "sparse" else dense, mjj)
+    assert (mjj >= 3300.0).any()  # rows outside the bins count too
+    expected = -_brute_force_inertia(dense, scanner.cluster_centers_, weight)
+    assert scanner.score(sparse, mjj, weight) == pytest.approx(expected, rel=1e-10)
+    assert scanner.score(dense, mjj, sample_weight=weight) == pytest.approx(expected, rel=1e-10)
+    unweighted = -_brute_force_inertia(dense, scanner.cluster_centers_, np.ones(len(mjj)))
+    assert scanner.score(sparse) == pytest.approx(unweighted, rel=1e-10)  # y is not needed
+    assert scanner.score(sparse, mjj) < 0.0
+
+
+def test_sample_unit_and_the_test_statistic_of_the_scan(signal_scan, signal_sample):
+    _, images, mjj = signal_sample
+    scanner, result = signal_scan
+    assert ClusterScanner.sample_unit == "jet"
+    assert scanner.sample_unit == "jet"
+    assert scanner.test_statistic(images, mjj) == result.statistic
+    assert ClusterScanner().bins == CLUSTER_SCANNING_BINS
+
+
+def test_m_jj_is_binned_with_the_last_edge_excluded(background_sample):
+    _, images, mjj = background_sample
+    subset = np.flatnonzero(mjj < 3400.0)[:4000]
+    images, mjj = images[subset], mjj[subset].copy()
+    mjj[:3] = 3300.0  # on the last edge: outside
+    scanner = _scanner(n_clusters=5, max_iter=3, bins=(3000.0, 3100.0, 3300.0)).fit(images, mjj)
+    result = scanner.scan(images, mjj)
+    inside = (mjj >= 3000.0) & (mjj < 3300.0)
+    assert result.n_jets == int(inside.sum())
+    assert result.n_outside == int((~inside).sum())
+    np.testing.assert_allclose(
+        result.cluster_spectra[0].sum(axis=0),
+        np.histogram(mjj[inside], bins=(3000.0, 3100.0, 3300.0))[0],
     )
 
 
-def test_pipeline_with_jet_images_fits_and_scores():
+@pytest.mark.parametrize("sparse_output", [False, True], ids=["dense", "sparse"])
+def test_pipeline_with_jet_images_fits_and_scores(sparse_output):
     events = make_dijet_events(3000, 300, mjj_range=(2950.0, 3700.0), random_state=13)
     X, mjj, _ = events.jets()
     pipeline = Pipeline(
         [
-            ("images", JetImageTransformer(n_pixels=16)),
+            ("images", JetImageTransformer(n_pixels=16, sparse_output=sparse_output)),
             ("scan", _scanner(n_clusters=10, max_iter=10, bins=(3000.0, 3100.0, 3300.0, 3500.0))),
         ]
     )
-    statistic = pipeline.fit(X, mjj).score(X, mjj)
+    pipeline.fit(X, mjj)
+    images = pipeline[:-1].transform(X)
+    statistic = pipeline[-1].test_statistic(images, mjj)
     assert statistic >= 0.0
-    again = clone(pipeline).fit(X, mjj).score(X, mjj)
-    assert statistic == again
+    assert pipeline.score(X, mjj) == pipeline[-1].score(images, mjj) < 0.0
+    again = clone(pipeline).fit(X, mjj)
+    assert again[-1].test_statistic(again[:-1].transform(X), mjj) == statistic
+    if sparse_output:  # the fast path inside the Pipeline is the by-hand sparse path
+        by_hand = JetImageTransformer(n_pixels=16).fit(X).transform_sparse(X)
+        scanner = clone(pipeline[-1]).fit(by_hand, mjj)
+        assert scanner.test_statistic(by_hand, mjj) == statistic
 
 
 def test_scan_reports_jets_outside_the_region(signal_scan, signal_sample):
@@ -360,6 +461,49 @@ def test_scan_result_round_trips_through_a_file(signal_scan, tmp_path):
         else:
             assert getattr(back, name) == value
     assert "statistic" in repr(back)
+    assert ScanResult.from_dict(result.to_dict()).statistic == result.statistic
+
+
+def test_scan_result_uses_the_one_result_io_mixin():
+    from hepcluster.utils._results import ResultIO
+
+    assert issubclass(ScanResult, ResultIO)
+    for method in ("save", "to_dict"):
+        assert getattr(ScanResult, method) is getattr(ResultIO, method)
+    for method in ("load", "from_dict"):
+        assert getattr(ScanResult, method).__func__ is getattr(ResultIO, method).__func__
+
+
+def test_old_spellings_are_deprecated_aliases(signal_scan):
+    _, result = signal_scan
+    with pytest.warns(FutureWarning, match="normalized_spectra"):
+        old = result.normalised_spectra
+    assert old is result.normalized_spectra
+    with pytest.warns(FutureWarning, match="standardized_spectra"):
+        old = result.standardised_spectra
+    assert old is result.standardized_spectra
+    assert "normalised_spectra" not in result.to_dict()
+
+
+def test_files_and_dicts_with_the_old_field_names_still_load(signal_scan, tmp_path):
+    _, result = signal_scan
+    # a file as earlier versions wrote it: top-level arrays, a plain JSON _scalars entry
+    fields = result.to_dict()
+    arrays = {k: v for k, v in fields.items() if isinstance(v, np.ndarray)}
+    arrays["normalised_spectra"] = arrays.pop("normalized_spectra")
+    arrays["standardised_spectra"] = arrays.pop("standardized_spectra")
+    scalars = {k: v for k, v in fields.items() if not isinstance(v, np.ndarray)}
+    scalars["metadata"] = {"n_clusters": 50, "idealised": False}
+    path = tmp_path / "old.npz"
+    np.savez_compressed(path, **arrays, _scalars=np.asarray(json.dumps(scalars)))
+    back = ScanResult.load(path)
+    np.testing.assert_array_equal(back.normalized_spectra, result.normalized_spectra)
+    np.testing.assert_array_equal(back.standardized_spectra, result.standardized_spectra)
+    assert back.statistic == result.statistic
+    old_dict = dict(fields)
+    old_dict["standardised_spectra"] = old_dict.pop("standardized_spectra")
+    again = ScanResult.from_dict(old_dict)
+    assert again.standardized_spectra is result.standardized_spectra
 
 
 def test_scan_result_plots_the_three_paper_figures(signal_scan):
@@ -377,6 +521,25 @@ def test_scan_result_plots_the_three_paper_figures(signal_scan):
     title = axes[2].get_title()
     assert f"{result.mls_members[0]:.2f}σ" in title
     assert f"{result.statistic:.2f}σ local" in title
+
+
+def test_scan_result_plot_takes_ax_and_the_deprecated_axes(signal_scan):
+    plt = pytest.importorskip(
+        "matplotlib.pyplot", reason='needs matplotlib: pip install "hepcluster[plot]"'
+    )
+    _, result = signal_scan
+    _, given = plt.subplots(1, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drawn = result.plot(ax=given, member=1)
+    assert list(drawn) == list(given)
+    assert f"{result.mls_members[1]:.2f}σ" in given[2].get_title()
+    _, again = plt.subplots(1, 3)
+    with pytest.warns(FutureWarning, match="ax="):
+        assert list(result.plot(axes=again)) == list(again)
+    with pytest.warns(FutureWarning, match="member"):
+        assert len(result.plot(1)) == 3
+    plt.close("all")
 
 
 @pytest.mark.parametrize(

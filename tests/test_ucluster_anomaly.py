@@ -13,6 +13,16 @@ from hepcluster.ucluster import AnomalySearchResult, anomaly_search, nearest_clu
 
 BINS = np.arange(2600.0, 5001.0, 100.0)
 SIGNAL_REGION = (3300.0, 3700.0)
+FIT = DijetFitBackground(n_params=4)
+"""The paper's background model: the 4-parameter dijet function, x = m_jj / √s."""
+
+
+def _counts(values, weights=None):
+    """Histogram with the last edge excluded, as every search of the package bins."""
+    inside = (values >= BINS[0]) & (values < BINS[-1])
+    index = np.searchsorted(BINS, values[inside], side="right") - 1
+    w = np.ones(inside.sum()) if weights is None else np.asarray(weights)[inside]
+    return np.bincount(index, weights=w, minlength=BINS.size - 1)
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +42,14 @@ def spectra():
 def test_background_is_the_nearest_clusters_fit_scaled_to_the_sidebands(spectra):
     mjj, labels, _, centers = spectra
     result = nearest_cluster_background(
-        mjj, labels, centers, bins=BINS, signal_region=SIGNAL_REGION
+        labels, centers, mjj=mjj, bins=BINS, background=FIT, signal_region=SIGNAL_REGION
     )
     np.testing.assert_array_equal(result["nearest_cluster"], [1, 2, 1])
     # independent computation for cluster 2: fit cluster 1, scale to cluster 2's sidebands
-    fit = DijetFitBackground(n_params=4, bins=BINS).fit(mjj[labels == 1].reshape(-1, 1))
+    members = mjj[labels == 1]
+    fit = DijetFitBackground(n_params=4, bins=BINS).fit(members.reshape(-1, 1), members)
     shape = fit.expected_counts()
-    counts = np.histogram(mjj[labels == 2], bins=BINS)[0]
+    counts = _counts(mjj[labels == 2])
     inside = (BINS[:-1] >= SIGNAL_REGION[0]) & (BINS[1:] <= SIGNAL_REGION[1])
     expected = shape * counts[~inside].sum() / shape[~inside].sum()
     np.testing.assert_allclose(result["background"][2], expected, rtol=1e-6)
@@ -61,7 +72,7 @@ def test_background_is_the_nearest_clusters_fit_scaled_to_the_sidebands(spectra)
 
 def test_a_scanned_signal_region_finds_the_resonance(spectra):
     mjj, labels, _, centers = spectra
-    result = nearest_cluster_background(mjj, labels, centers, bins=BINS)
+    result = nearest_cluster_background(labels, centers, mjj=mjj, bins=BINS, background=FIT)
     first, last = result["signal_region_index"][2]
     assert BINS[first] <= 3500.0 <= BINS[last]
     assert first >= 1
@@ -80,21 +91,19 @@ def test_a_scanned_signal_region_finds_the_resonance(spectra):
 )
 def test_invalid_searches_raise_clear_errors(spectra, kwargs, message):
     mjj, labels, _, centers = spectra
-    arguments = {"cluster_centers": centers, "bins": BINS, **kwargs}
+    arguments = {"cluster_centers": centers, "bins": BINS, "background": FIT, **kwargs}
     with pytest.raises(ValueError, match=message):
-        nearest_cluster_background(mjj, labels, **arguments)
+        nearest_cluster_background(labels, mjj=mjj, **arguments)
     with pytest.raises(ValueError, match="labels must lie"):
-        nearest_cluster_background(mjj, labels + 1, centers, bins=BINS)
+        nearest_cluster_background(labels + 1, centers, mjj=mjj, bins=BINS, background=FIT)
 
 
 def _result(spectra):
     mjj, labels, is_signal, centers = spectra
     analysis = nearest_cluster_background(
-        mjj, labels, centers, bins=BINS, signal_region=SIGNAL_REGION
+        labels, centers, mjj=mjj, bins=BINS, background=FIT, signal_region=SIGNAL_REGION
     )
-    signal = np.stack(
-        [np.histogram(mjj[(labels == k) & is_signal], bins=BINS)[0] for k in range(3)]
-    )
+    signal = np.stack([_counts(mjj[(labels == k) & is_signal]) for k in range(3)])
     ratio = np.array(
         [is_signal[labels == k].sum() / (~is_signal[labels == k]).sum() for k in range(3)]
     )
@@ -141,18 +150,62 @@ def test_result_round_trips_and_summarises(spectra, tmp_path):
     assert summary["clusters"][2]["signal_region_gev"] == list(SIGNAL_REGION)
 
 
-def test_result_plots_a_cluster_against_its_background(spectra):
-    import matplotlib.pyplot as plt
+def test_result_plots_a_cluster_against_its_background(spectra, plot):
+    result = _result(spectra)
+    top, bottom = result.plot()
+    title = top.get_title()
+    assert "cluster 2" in title
+    assert "local significance Z = " in title
+    assert f"{result.excess_significance[2]:.1f}" in title
+    assert "in 3300–3700 GeV" in title
+    legend = [text.get_text() for text in top.get_legend().get_texts()]
+    assert legend == [
+        "cluster 2 (data)",
+        "background: fit of cluster 1, scaled to sidebands",
+        "signal (truth)",
+        "signal region",
+    ]
+    assert top.get_ylabel() == "events / 100 GeV"
+    assert top.get_yscale() == "log"
+    # the log range shows every count but not the far tail of the fit (was 1e3 to 1e-11)
+    low, high = top.get_ylim()
+    counts = result.cluster_spectra[2]
+    assert 0.1 <= low <= counts[counts > 0].min()
+    assert counts.max() < high <= 100 * counts.max()  # room for the legend
+    assert bottom.get_ylabel() == "local significance [σ]"
+    assert bottom.get_xlabel() == "$m_{jj}$ [GeV]"
+    assert [t.get_text() for t in bottom.get_legend().get_texts()] == ["per-bin local Z"]
+    # one Axes: the spectra alone
+    _, ax = plot.subplots()
+    assert result.plot(cluster=0, ax=ax) is ax
+    assert ax.get_title().startswith("cluster 0: local significance")
+    with pytest.raises(ValueError, match="one Axes or two"):
+        result.plot(ax=plot.subplots(1, 3)[1])
 
-    ax = _result(spectra).plot()
-    assert "cluster 2" in ax.get_title()
-    assert len(ax.get_legend().get_texts()) == 4
-    plt.close(ax.figure)
+
+def test_confusion_matrix_has_counts_a_colour_bar_and_the_matched_order(plot):
+    from hepcluster.metrics import cluster_accuracy
+    from hepcluster.ucluster import plot_confusion_matrix
+
+    y = np.repeat(["W", "Z", "top"], [50, 40, 30])
+    labels = np.concatenate([np.full(50, 2), np.full(30, 0), np.full(10, 2), np.full(30, 1)])
+    ax = plot_confusion_matrix(y, labels)
+    assert ax.get_title() == f"cluster accuracy {cluster_accuracy(y, labels):.2f}"
+    assert ax.get_xlabel() == "cluster"
+    assert ax.get_ylabel() == "true class"
+    # rows: sorted classes (W, Z, top); columns: the clusters matched to them
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["W", "Z", "top"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "0", "1"]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["50", "0", "0", "10", "30", "0", "0", "0", "30"]
+    colour_bars = [a for a in ax.figure.axes if a is not ax]
+    assert len(colour_bars) == 1
+    assert colour_bars[0].get_ylabel() == "samples"
 
 
 def test_anomaly_search_clusters_events_end_to_end():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    pytest.importorskip("keras")
+    pytest.importorskip("keras", reason='needs TensorFlow: pip install "hepcluster[ucluster]"')
     from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
 
     events = make_dijet_events(
@@ -165,7 +218,7 @@ def test_anomaly_search_clusters_events_end_to_end():
         batch_size=1024,
         random_state=0,
     )
-    result = anomaly_search(events, model, bins=np.arange(2600.0, 5001.0, 200.0))
+    result = anomaly_search(events, model, bins=np.arange(2600.0, 5001.0, 200.0), background=FIT)
     assert result.cluster_spectra.shape == (2, 12)
     assert result.n_events == len(events)
     assert result.cluster_spectra.sum() + result.n_outside == pytest.approx(len(events))
@@ -180,4 +233,5 @@ def test_anomaly_search_clusters_events_end_to_end():
                 events.jets()[0][:6]
             ),
             bins=BINS,
+            background=FIT,
         )

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from hepcluster.cli._ucluster import _model, add_parser
 from hepcluster.datasets import make_dijet_events, make_jets, write_hls4ml
 from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
-from hepcluster.ucluster._command import _model, add_ucluster_command
 
 TINY = [
     "--width",
@@ -26,7 +26,7 @@ TINY = [
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="hepcluster")
-    add_ucluster_command(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    add_parser(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser.parse_args(argv)
 
 
@@ -61,11 +61,11 @@ def test_the_command_line_and_the_estimators_share_one_set_of_defaults():
 
 @pytest.fixture
 def _keras():
-    pytest.importorskip("keras")
+    pytest.importorskip("keras", reason='needs TensorFlow: pip install "hepcluster[ucluster]"')
 
 
 @pytest.mark.usefixtures("_keras")
-def test_ucluster_jets_writes_accuracies_clusters_and_a_figure(tmp_path, capsys):
+def test_ucluster_jets_writes_accuracies_clusters_and_a_figure(tmp_path, capsys, plot):
     args = _parse(
         [
             "ucluster",
@@ -138,6 +138,7 @@ def test_ucluster_events_writes_the_anomaly_search(tmp_path):
 
 
 def test_ucluster_events_reports_a_missing_file(tmp_path):
-    args = _parse(["ucluster", "events", str(tmp_path / "missing.h5"), "--output", str(tmp_path)])
+    argv = ["ucluster", "events", str(tmp_path / "missing.h5"), "--output", str(tmp_path)]
+    args = _parse([*argv, "--no-plots"])
     with pytest.raises(FileNotFoundError, match=r"missing\.h5"):
         args.handler(args)

@@ -23,7 +23,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import estimator_checks
 from sklearn.utils.validation import validate_data
 
-pytest.importorskip("keras")
+pytest.importorskip("keras", reason='needs TensorFlow: pip install "hepcluster[ucluster]"')
 
 from hepcluster.datasets import make_dijet_events, make_jets, write_hls4ml
 from hepcluster.metrics import cluster_accuracy

@@ -263,3 +263,12 @@ def test_fitting_without_keras_names_the_extra(monkeypatch, jets):
     monkeypatch.setitem(sys.modules, "keras", None)  # as if the extra were not installed
     with pytest.raises(ImportError, match=r"hepcluster\[ucluster\]"):
         UClusterEmbedding(epochs=0).fit(jets[0])
+
+
+def test_fitting_deep_kmeans_without_tensorflow_names_the_extra(monkeypatch, jets):
+    from hepcluster import DeepKMeans
+
+    monkeypatch.setitem(sys.modules, "keras", None)
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    with pytest.raises(ImportError, match=r'pip install "hepcluster\[ucluster\]"'):
+        DeepKMeans(epochs=0).fit(jets[0])

@@ -7,7 +7,7 @@ layout, sample by sample, in numpy.
 import numpy as np
 import pytest
 
-pytest.importorskip("keras")
+pytest.importorskip("keras", reason='needs TensorFlow: pip install "hepcluster[ucluster]"')
 
 from hepcluster.ucluster import (
     ClusteringLayer,

@@ -1,14 +1,25 @@
-"""Calibration of test statistics on bootstrap pseudo-experiments; global significances."""
+"""Calibration of test statistics on bootstrap pseudo-experiments; global significances.
 
+:func:`run_pseudo_experiments` turns an :class:`~hepcluster.datasets.EventTable` into
+the rows of a search estimator through an explicit adapter (:class:`JetPairInputs`,
+:class:`EventInputs`), chosen from the estimator's ``sample_unit``, and calibrates its
+``test_statistic``; :func:`compare_methods` sets methods side by side
+(arXiv:2402.17714, §3.3 and §4).
+"""
+
+from ..stats import empirical_p_value, global_significance
 from ._comparison import MethodComparison, compare_methods
 from ._estimate import Estimate
+from ._inputs import EstimatorInputs, EventInputs, JetPairInputs
 from ._pseudo import run_pseudo_experiments
 from ._result import CalibrationResult
-from ._significance import empirical_p_value, global_significance
 
 __all__ = [
     "CalibrationResult",
     "Estimate",
+    "EstimatorInputs",
+    "EventInputs",
+    "JetPairInputs",
     "MethodComparison",
     "compare_methods",
     "empirical_p_value",

@@ -1,16 +1,22 @@
 """Comparison of methods calibrated on the same pseudo-experiments (arXiv:2402.17714 §4)."""
 
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils._results import ResultIO
+
 
 @dataclass(eq=False)
-class MethodComparison:
+class MethodComparison(ResultIO):
     """Median significances, significance improvements and events needed for ``z``.
 
     Produced by :func:`compare_methods`. Every number is an :class:`Estimate` that says
-    whether it is computed, a bound or extrapolated.
+    whether it is computed, a bound or extrapolated; all of them follow from the
+    calibrations, the reference, ``z`` and ``extrapolate``, the fields that
+    :meth:`to_dict`, :meth:`save` and :meth:`load` keep (the calibrations as nested
+    results); :meth:`summary` is the table of numbers as JSON-ready data.
 
     Attributes
     ----------
@@ -20,6 +26,8 @@ class MethodComparison:
         The baseline (key of ``results``), e.g. ``"dijet_fit"``.
     z : float
         Target significance of the events-needed figures (3σ in the paper).
+    extrapolate : bool
+        Whether each null sample's tail model is used beyond its largest statistic.
     medians : dict of str to Estimate
         Median global significance per injection level of every method.
     improvement : dict of str to Estimate
@@ -33,11 +41,34 @@ class MethodComparison:
 
     results: dict
     reference: str
-    z: float
-    medians: dict = field(default_factory=dict)
-    improvement: dict = field(default_factory=dict)
-    events_for_z: dict = field(default_factory=dict)
-    events_ratio: dict = field(default_factory=dict)
+    z: float = 3.0
+    extrapolate: bool = True
+
+    def __post_init__(self):
+        self.results = dict(self.results)
+        self.z = float(self.z)
+        self.extrapolate = bool(self.extrapolate)
+        if self.reference not in self.results:
+            raise ValueError(
+                f"reference {self.reference!r} is not one of the methods {list(self.results)}."
+            )
+        base = self.results[self.reference]
+        for name, result in self.results.items():
+            if not np.array_equal(result.signal_injections, base.signal_injections):
+                raise ValueError(
+                    f"{name} and {self.reference} were calibrated on different injection "
+                    f"levels ({result.signal_injections.tolist()} vs "
+                    f"{base.signal_injections.tolist()})."
+                )
+        options = {"extrapolate": self.extrapolate}
+        self.medians, self.events_for_z, self.improvement, self.events_ratio = {}, {}, {}, {}
+        for name, result in self.results.items():
+            self.medians[name] = result.median_estimate(**options)
+            self.events_for_z[name] = result.events_for(self.z, **options)
+        for name, result in self.results.items():
+            if name != self.reference:
+                self.improvement[name] = result.significance_improvement(base, **options)
+                self.events_ratio[name] = result.events_for(self.z, base, **options)
 
     @property
     def signal_injections(self):
@@ -49,8 +80,20 @@ class MethodComparison:
         """Smallest empirical limit Φ⁻¹(1 − 1/N_tot) of the methods' null samples."""
         return min(result.max_significance for result in self.results.values())
 
-    def to_dict(self):
-        """JSON-ready content (``None`` for numbers that are not determined)."""
+    # -- tables, text, figures ----------------------------------------------------------
+
+    def summary(self):
+        """JSON-ready table of the comparison (``None`` for numbers not determined).
+
+        Returns
+        -------
+        dict
+            ``reference``; ``rows``, one per injection level with ``n_signal``,
+            ``s_over_b``, per method ``z_<name>`` (``q25``, ``median`` as an
+            :meth:`Estimate.to_dict`, ``q75``) and
+            ``significance_improvement_<name>``; ``events_for_z``; ``null_limit_sigma``;
+            ``n_null`` and ``n_failed`` per method.
+        """
         base = self.results[self.reference]
         rows = []
         for level, n_signal in enumerate(self.signal_injections):
@@ -118,27 +161,42 @@ class MethodComparison:
         )
         return "\n".join(lines) + "\n"
 
-    def plot(self, axes=None):
+    def plot(self, ax=None, *, axes=None):
         """Significance curves and significance improvement side by side.
 
         Parameters
         ----------
-        axes : sequence of 2 matplotlib axes, optional
+        ax : sequence of 2 matplotlib.axes.Axes, optional
+            Axes of the two panels; ``None`` creates a figure.
+        axes : sequence of 2 matplotlib.axes.Axes, optional
+            Deprecated alias of ``ax``.
 
         Returns
         -------
         ndarray of matplotlib.axes.Axes
+            The two axes.
         """
         from ..plotting import plot_significance_curves, plot_significance_improvement
         from ..plotting._style import pyplot
 
-        if axes is None:
-            _, axes = pyplot().subplots(1, 2, figsize=(14, 5.5))
-        plot_significance_curves(list(self.results.values()), ax=axes[0])
+        if axes is not None:
+            warnings.warn(
+                "MethodComparison.plot(axes=...) is deprecated; use ax=...",
+                FutureWarning,
+                stacklevel=2,
+            )
+            if ax is None:
+                ax = axes
+        if ax is None:
+            _, ax = pyplot().subplots(1, 2, figsize=(14, 5.5))
+        ax = np.asarray(ax, dtype=object).ravel()
+        if ax.size != 2:
+            raise ValueError(f"MethodComparison.plot needs 2 axes, got {ax.size}.")
+        plot_significance_curves(list(self.results.values()), ax=ax[0])
         base = self.results[self.reference]
         for name in self.improvement:
-            plot_significance_improvement(self.results[name], base, ax=axes[1])
-        return np.asarray(axes)
+            plot_significance_improvement(self.results[name], base, ax=ax[1])
+        return ax
 
 
 def compare_methods(results, reference="dijet_fit", *, z=3.0, extrapolate=True):
@@ -179,25 +237,6 @@ def compare_methods(results, reference="dijet_fit", *, z=3.0, extrapolate=True):
     | injected signal | S/B | median global Z, scan | median global Z, fit |
       improvement scan / fit |
     """
-    results = dict(results)
-    if reference not in results:
-        raise ValueError(f"reference {reference!r} is not one of the methods {list(results)}.")
-    base = results[reference]
-    for name, result in results.items():
-        if not np.array_equal(result.signal_injections, base.signal_injections):
-            raise ValueError(
-                f"{name} and {reference} were calibrated on different injection levels "
-                f"({result.signal_injections.tolist()} vs {base.signal_injections.tolist()})."
-            )
-    comparison = MethodComparison(results=results, reference=reference, z=float(z))
-    for name, result in results.items():
-        comparison.medians[name] = result.median_estimate(extrapolate=extrapolate)
-        comparison.events_for_z[name] = result.events_for(z, extrapolate=extrapolate)
-    for name, result in results.items():
-        if name == reference:
-            continue
-        comparison.improvement[name] = result.significance_improvement(
-            base, extrapolate=extrapolate
-        )
-        comparison.events_ratio[name] = result.events_for(z, base, extrapolate=extrapolate)
-    return comparison
+    return MethodComparison(
+        results=dict(results), reference=reference, z=float(z), extrapolate=extrapolate
+    )

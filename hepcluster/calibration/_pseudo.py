@@ -9,6 +9,7 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from numbers import Integral
+from os import PathLike
 from pathlib import Path
 
 import joblib
@@ -17,11 +18,13 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..datasets import EventTable
-from ..fits import DijetFitBackground
+from ..stats import histogram
 from ..utils import progress
+from ._inputs import INPUTS, check_inputs, resolve_inputs
 from ._result import CalibrationResult
 
 logger = logging.getLogger(__name__)
@@ -35,7 +38,7 @@ class _Problem:
 
     estimator: object  # unfitted final estimator
     features: object  # X of the final estimator (array or SparseImages)
-    y: np.ndarray  # m_jj per row, or None for event-level estimators
+    y: np.ndarray  # m_jj of every row
     row_event: np.ndarray  # event index of every row
     row_is_signal: np.ndarray
     base_weight: np.ndarray  # per event
@@ -43,6 +46,7 @@ class _Problem:
     signal_events: np.ndarray
     bootstrap: str
     expected_counts: np.ndarray = None  # parametric bootstrap: the background fit
+    edges: np.ndarray = None  # parametric bootstrap: its bins
     signal_mjj: np.ndarray = None  # parametric bootstrap: m_jj of the signal pool
 
 
@@ -50,75 +54,84 @@ def _final_estimator(estimator):
     return estimator[-1] if isinstance(estimator, Pipeline) else estimator
 
 
-def _prepare(estimator, events, bootstrap):
-    is_signal = events.is_signal
-    background_events = np.flatnonzero(~is_signal)
-    signal_events = np.flatnonzero(is_signal)
+def _preprocess(estimator, X, y):
+    """Fit and apply a Pipeline's preprocessing once: bootstraps change weights, not rows.
+
+    The steps must not learn from the data (jet images do not): they see every event.
+    """
+    if not isinstance(estimator, Pipeline):
+        return X
+    for _, step in estimator.steps[:-1]:
+        if step is None or step == "passthrough":
+            continue
+        X = clone(step).fit(X, y).transform(X)
+    return X
+
+
+def _prepare(estimator, events, bootstrap, inputs=None):
     final = _final_estimator(estimator)
+    adapter = resolve_inputs(inputs, final)
     common = dict(
+        estimator=final,
         base_weight=events.weight,
-        background_events=background_events,
-        signal_events=signal_events,
+        background_events=np.flatnonzero(~events.is_signal),
+        signal_events=np.flatnonzero(events.is_signal),
         bootstrap=bootstrap,
     )
-    if isinstance(final, DijetFitBackground):
-        if isinstance(estimator, Pipeline):
-            raise ValueError("pass DijetFitBackground itself, not inside a Pipeline.")
-        if bootstrap == "parametric":
-            return _prepare_parametric(final, events, common)
-        return _Problem(
-            estimator=final,
-            features=events.mjj.reshape(-1, 1),
-            y=None,
-            row_event=np.arange(len(events)),
-            row_is_signal=is_signal,
-            **common,
-        )
     if bootstrap == "parametric":
-        raise ValueError(
-            "bootstrap='parametric' (the idealised fit) resamples the fitted dijet "
-            "function and works with DijetFitBackground only."
-        )
-    X, mjj, _ = events.jets()
-    row_event = np.repeat(np.arange(len(events)), 2)
-    features = X
-    if isinstance(estimator, Pipeline):
-        # Preprocessing (jet images) is built once and reused by every pseudo-experiment:
-        # bootstrap changes weights, not images. Such steps must not learn from the data.
-        steps = [step for _, step in estimator.steps[:-1] if step not in (None, "passthrough")]
-        for position, step in enumerate(steps):
-            step = clone(step).fit(features, mjj)
-            last = position == len(steps) - 1
-            sparse = last and hasattr(step, "transform_sparse") and hasattr(final, "scan")
-            features = step.transform_sparse(features) if sparse else step.transform(features)
+        return _prepare_parametric(estimator, adapter, events, common)
+    rows = check_inputs(adapter, events)
     return _Problem(
-        estimator=final,
-        features=features,
-        y=mjj,
-        row_event=row_event,
-        row_is_signal=np.repeat(is_signal, 2),
+        features=_preprocess(estimator, rows.X, rows.y),
+        y=rows.y,
+        row_event=np.asarray(rows.row_event),
+        row_is_signal=np.asarray(rows.is_signal, dtype=bool),
         **common,
     )
 
 
-def _prepare_parametric(template, events, common):
-    background = ~events.is_signal
+def _prepare_parametric(estimator, adapter, events, common):
+    """The idealised fit (App. A): Poisson counts around the fit of the full background.
+
+    Goes through the event rows and the fit's public API: ``fit(X, y, sample_weight)``
+    on the background events, then ``bins_`` and ``expected_counts()``; every
+    pseudo-experiment refits the binned counts at the bin centres with those bins.
+    """
+    if isinstance(estimator, Pipeline) or getattr(adapter, "sample_unit", None) != "event":
+        raise ValueError(
+            "bootstrap='parametric' (the idealised fit) resamples a fitted background "
+            "density of the event m_jj: it needs an estimator with sample_unit 'event' "
+            "that is fitted to binned counts and provides bins_ and expected_counts(), "
+            f"such as DijetFitBackground itself (not in a Pipeline); got {estimator!r}."
+        )
+    rows = check_inputs(adapter, events)
+    background = ~np.asarray(rows.is_signal, dtype=bool)
+    template = common["estimator"]
     reference = clone(template).fit(
-        events.mjj[background].reshape(-1, 1), sample_weight=events.weight[background]
+        rows.X[background],
+        rows.y[background],
+        sample_weight=events.weight[np.asarray(rows.row_event)[background]],
     )
-    edges = reference.bins_
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    fixed = clone(template).set_params(bins=tuple(edges))
+    try:
+        edges = np.asarray(reference.bins_, dtype=np.float64)
+        expected = np.asarray(reference.expected_counts(), dtype=np.float64)
+        fixed = clone(template).set_params(bins=tuple(edges))
+    except (AttributeError, ValueError) as error:
+        raise ValueError(
+            "bootstrap='parametric' needs a fitted background with bins_ and "
+            f"expected_counts() and a bins parameter, as DijetFitBackground has: {error}"
+        ) from error
+    binned = adapter.bin_centres(edges)
     logger.info("parametric bootstrap from the dijet fit of the full background")
     return _Problem(
-        estimator=fixed,
-        features=centres.reshape(-1, 1),
-        y=None,
-        row_event=np.arange(centres.size),
-        row_is_signal=np.zeros(centres.size, bool),
-        expected_counts=reference.expected_counts(),
-        signal_mjj=events.mjj[events.is_signal],
-        **common,
+        **{**common, "estimator": fixed},
+        features=binned.X,
+        y=binned.y,
+        row_event=binned.row_event,
+        row_is_signal=binned.is_signal,
+        expected_counts=expected,
+        edges=edges,
+        signal_mjj=rows.y[~background],
     )
 
 
@@ -141,7 +154,7 @@ def _parametric_counts(problem, rng, n_signal):
     counts = rng.poisson(problem.expected_counts).astype(np.float64)
     if n_signal:
         chosen = rng.choice(problem.signal_mjj.size, size=n_signal, replace=False)
-        counts += np.histogram(problem.signal_mjj[chosen], bins=problem.estimator.bins)[0]
+        counts += histogram(problem.signal_mjj[chosen], problem.edges)
     return counts
 
 
@@ -158,12 +171,16 @@ def _run_one(problem, seed, n_signal, estimator_seed):
     else:
         row_weight = _event_weights(problem, rng, n_signal)[problem.row_event]
     estimator = _set_seed(clone(problem.estimator), estimator_seed)
-    if problem.y is None:
-        estimator.fit(problem.features, sample_weight=row_weight)
-        return float(estimator.score(problem.features, sample_weight=row_weight))
     estimator.fit(problem.features, problem.y, sample_weight=row_weight)
-    extra = {"is_signal": problem.row_is_signal} if getattr(estimator, "idealised", False) else {}
-    return float(estimator.score(problem.features, problem.y, sample_weight=row_weight, **extra))
+    # Every method takes the truth; only idealized ones use it.
+    return float(
+        estimator.test_statistic(
+            problem.features,
+            problem.y,
+            sample_weight=row_weight,
+            is_signal=problem.row_is_signal,
+        )
+    )
 
 
 def _attempt(problem, seed, n_signal, estimator_seed):
@@ -311,16 +328,6 @@ def _parse_shard(shard):
     return int(index), int(count)
 
 
-def _check_count(label, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(
-            f"{label} must be an integer >= {minimum}, got {value!r}: a calibration "
-            "needs background-only pseudo-experiments."
-            if label == "n_background_only"
-            else f"{label} must be an integer >= {minimum}, got {value!r}."
-        )
-
-
 def _signal_levels(signal_injections, n_pool):
     levels = np.asarray(signal_injections, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(levels)) or np.any(levels != np.round(levels)):
@@ -336,6 +343,27 @@ def _signal_levels(signal_injections, n_pool):
     return levels
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit"])],
+        "events": [EventTable],
+        "n_background_only": [Interval(Integral, 1, None, closed="left")],
+        "signal_injections": ["array-like"],
+        "n_per_injection": [Interval(Integral, 1, None, closed="left")],
+        "bootstrap": [StrOptions(set(BOOTSTRAPS))],
+        "inputs": [StrOptions(set(INPUTS)), HasMethods(["from_events"]), None],
+        "n_jobs": [Integral, None],
+        "backend": [str, None],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "checkpoint": [str, PathLike, None],
+        "name": [str, None],
+        "shard": [str, "array-like", None],
+        "max_retries": [Interval(Integral, 0, None, closed="left")],
+    },
+    # the estimators' own parameters are still validated when they are fitted
+    prefer_skip_nested_validation=False,
+)
 def run_pseudo_experiments(
     estimator,
     events,
@@ -344,6 +372,7 @@ def run_pseudo_experiments(
     signal_injections=(),
     n_per_injection=20,
     bootstrap="poisson",
+    inputs=None,
     n_jobs=None,
     backend=None,
     chunk_size=None,
@@ -356,18 +385,26 @@ def run_pseudo_experiments(
     """Calibrate a test statistic on bootstrap pseudo-experiments of an event sample.
 
     Every pseudo-experiment resamples the background events (as weights, never as copies;
-    both jets of an event share its weight), adds ``n_signal`` signal events drawn without
-    replacement from the signal pool, fits a fresh clone of the estimator and records its
-    ``score``. Background-only pseudo-experiments give the null distribution of the test
-    statistic, signal-injected ones its power.
+    every row of an event, e.g. both of its jets, shares its weight), adds ``n_signal``
+    signal events drawn without replacement from the signal pool, fits a fresh clone of
+    the estimator with ``fit(X, y, sample_weight=w)`` and records its
+    ``test_statistic(X, y, sample_weight=w, is_signal=truth)``. Background-only
+    pseudo-experiments give the null distribution of the test statistic, signal-injected
+    ones its power (arXiv:2402.17714, §3.3).
 
     Parameters
     ----------
-    estimator : estimator with ``fit`` and ``score``
-        A :class:`~hepcluster.ClusterScanner` (or a Pipeline ending in one, whose
-        preprocessing such as :class:`~hepcluster.JetImageTransformer` is computed once
-        and must not learn from the data), or a :class:`~hepcluster.DijetFitBackground`
-        (fitted to the event m_jj). An idealised scanner receives the truth labels.
+    estimator : estimator or Pipeline
+        A search with ``fit(X, y, sample_weight)`` and ``test_statistic(X, y,
+        sample_weight, *, is_signal)``, ``y`` being m_jj in GeV: a
+        :class:`~hepcluster.ClusterScanner`, a :class:`~hepcluster.DijetFitBackground`,
+        or a Pipeline ending in one. A Pipeline's preprocessing (e.g.
+        :class:`~hepcluster.JetImageTransformer`) is fitted and applied once, on every
+        event, and must not learn from the data; only the final step is cloned and
+        fitted per pseudo-experiment. Use ``JetImageTransformer(sparse_output=True)``:
+        the scanner then works on sparse images, fast and with little memory. Every
+        method receives the truth labels ``is_signal`` of its rows; only idealized ones
+        (``ClusterScanner(idealized=True)``) use them.
     events : EventTable
         Background events (``is_signal`` False) and the signal pool (True).
     n_background_only : int, default=100
@@ -379,7 +416,16 @@ def run_pseudo_experiments(
     bootstrap : {"poisson", "multinomial", "parametric"}, default="poisson"
         Poisson(1) or multinomial multiplicities per background event; "parametric"
         draws Poisson counts from the dijet fit of the full background (the idealised
-        fit, App. A; DijetFitBackground only).
+        fit, App. A): it needs an event-level estimator with ``bins_`` and
+        ``expected_counts()``, i.e. DijetFitBackground, not inside a Pipeline.
+    inputs : {"jet", "event"}, adapter or None, default=None
+        How events become the estimator's rows: ``"jet"``
+        (:class:`~hepcluster.calibration.JetPairInputs`, the constituent matrix of the
+        two leading jets, ``y`` the event's m_jj per jet) or ``"event"``
+        (:class:`~hepcluster.calibration.EventInputs`, ``X`` the m_jj column, one row
+        per event), or any object with ``from_events(events) -> EstimatorInputs``.
+        ``None`` takes the final estimator's ``sample_unit`` (``"jet"`` when it has
+        none).
     n_jobs : int or None, default=None
         Parallel workers (joblib).
     backend : str or None, default=None
@@ -439,15 +485,12 @@ def run_pseudo_experiments(
     >>> result.null_statistics.shape, result.injected_statistics.shape
     ((20,), (1, 5))
     """
-    if not isinstance(events, EventTable):
-        raise TypeError(f"events must be an EventTable, got {type(events).__name__}.")
-    _check_count("n_background_only", n_background_only, 1)
-    _check_count("n_per_injection", n_per_injection, 1)
-    _check_count("max_retries", max_retries, 0)
-    if chunk_size is not None:
-        _check_count("chunk_size", chunk_size, 1)
-    if bootstrap not in BOOTSTRAPS:
-        raise ValueError(f"bootstrap must be one of {BOOTSTRAPS}, got {bootstrap!r}.")
+    final = _final_estimator(estimator)
+    if not callable(getattr(final, "test_statistic", None)):
+        raise TypeError(
+            f"{type(final).__name__} has no test_statistic(X, y, sample_weight, *, "
+            "is_signal) method: calibration needs the search's test statistic."
+        )
     shard_index, shard_count = _parse_shard(shard)
     signal_injections = _signal_levels(signal_injections, int(events.is_signal.sum()))
     if checkpoint is not None:
@@ -456,7 +499,7 @@ def run_pseudo_experiments(
         raise ValueError("events hold no background event to resample.")
 
     start = time.perf_counter()
-    problem = _prepare(estimator, events, bootstrap)
+    problem = _prepare(estimator, events, bootstrap, inputs)
     rng = check_random_state(random_state)
     n_signal = np.concatenate(
         [np.zeros(n_background_only, np.int64), np.repeat(signal_injections, n_per_injection)]
@@ -473,6 +516,8 @@ def run_pseudo_experiments(
         "bootstrap": bootstrap,
         "max_retries": int(max_retries),
     }
+    if inputs is not None:
+        config["inputs"] = repr(inputs)
     key = _config_key(config)
     statistics, failures = _load_checkpoint(checkpoint, key)
     mine = [task for task in range(n_signal.size) if task % shard_count == shard_index]
@@ -545,7 +590,7 @@ def run_pseudo_experiments(
             signal_injections.size, n_per_injection
         ),
         n_background=float(events.weight[~events.is_signal].sum()),
-        name=name or type(_final_estimator(estimator)).__name__,
+        name=name or type(final).__name__,
         metadata=metadata,
         failures=[
             {

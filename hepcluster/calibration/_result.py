@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ..stats import clopper_pearson
+from ..stats import clopper_pearson, empirical_p_value, global_significance
 from ..utils._results import ResultIO
 from ._estimate import (
     COMPUTED,
@@ -18,7 +18,6 @@ from ._estimate import (
     combine_kinds,
     ratio,
 )
-from ._significance import empirical_p_value, global_significance
 
 logger = logging.getLogger(__name__)
 

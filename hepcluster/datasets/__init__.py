@@ -3,7 +3,8 @@
 from ._event_table import EventTable
 from ._hls4ml import read_hls4ml, write_hls4ml
 from ._lhco import read_lhco, write_lhco
-from ._pythia import generate_pythia_events, generate_pythia_jets
+from ._pythia_events import generate_pythia_events
+from ._pythia_jets import generate_pythia_jets
 from ._synthetic import (
     BACKGROUND_DIJET_PARAMS,
     JET_MASSES,

@@ -3,13 +3,22 @@
 import hashlib
 import json
 import logging
-import numbers
 import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import progress
+from ..utils._validation import (
+    COUNT,
+    PATH,
+    POSITIVE,
+    POSITIVE_COUNT,
+    Interval,
+    StrOptions,
+    validate,
+)
 from ._clustering import (
     cluster_dijets,
     concatenate_columns,
@@ -130,6 +139,19 @@ def write_lhco(path, particles, labels=None, *, key="df", format="table"):
             store.append(key, frame(start, min(start + _WRITE_CHUNK, n_events)), format="table")
 
 
+@validate(
+    {
+        "path": PATH,
+        "n_events": [POSITIVE_COUNT, None],
+        "start": [COUNT],
+        "chunksize": [POSITIVE_COUNT],
+        "n_constituents": [POSITIVE_COUNT],
+        "jet_radius": [POSITIVE],
+        "min_jet_pt": [Interval(Real, 0, None, closed="left")],
+        "key": [str, None],
+        "invalid": [StrOptions({"raise", "drop"})],
+    }
+)
 def read_lhco(
     path,
     *,
@@ -276,16 +298,6 @@ def read_lhco(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"LHCO file not found: {os.fspath(path)!r}")
-    _check_int("start", start, minimum=0)
-    _check_int("chunksize", chunksize, minimum=1)
-    _check_int("n_constituents", n_constituents, minimum=1)
-    if n_events is not None:
-        _check_int("n_events", n_events, minimum=1)
-    _check_positive("jet_radius", jet_radius)
-    if not np.isfinite(min_jet_pt) or min_jet_pt < 0:
-        raise ValueError(f"min_jet_pt must be a non-negative pT in GeV, got {min_jet_pt!r}.")
-    if invalid not in ("raise", "drop"):
-        raise ValueError(f"invalid must be 'raise' or 'drop', got {invalid!r}.")
     parameters = {
         "n_events": n_events,
         "start": start,
@@ -536,16 +548,6 @@ def _select(store, key, start, stop, path):
             "(damaged file?)."
         )
     return frame
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _check_positive(name, value):
-    if not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
 
 
 def _resolve_key(store, key, path, found):

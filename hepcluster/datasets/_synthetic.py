@@ -1,12 +1,13 @@
 """Fast synthetic dijet events and boosted jets (numpy and numba, seconds for 10⁵ events)."""
 
 import logging
-import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..fits import dijet_function
+from ..stats import dijet_function
+from ..utils import progress
+from ..utils._validation import COUNT, POSITIVE, POSITIVE_COUNT, validate
 from ._event_table import EventTable
 from ._jet_shower import prong_structure, qcd_jet_masses, shower_constituents
 
@@ -43,6 +44,14 @@ def as_generator(random_state):
     return np.random.default_rng(seed)
 
 
+@validate(
+    {
+        "n": [COUNT],
+        "mjj_range": [tuple, list, np.ndarray],
+        "params": ["array-like"],
+        "random_state": ["random_state"],
+    }
+)
 def sample_dijet_spectrum(n, mjj_range, params=BACKGROUND_DIJET_PARAMS, *, random_state=None):
     """Draw m_jj values from a dijet function by inverting its cumulative integral.
 
@@ -76,11 +85,6 @@ def sample_dijet_spectrum(n, mjj_range, params=BACKGROUND_DIJET_PARAMS, *, rando
     return np.interp(rng.random(n), cdf, grid)
 
 
-def _check_count(name, value, minimum=0):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
 def _dijet_pt(mjj, mass_1, mass_2, y_star):
     """PT of a back-to-back pair with invariant mass mjj and rapidity difference 2y*."""
     cosh = np.cosh(2.0 * y_star)
@@ -111,8 +115,13 @@ def _make_jets_of(rng, pt, mass, n_prongs, n_constituents, jet_radius, sub_mass=
     return shower_constituents(rng, positions, prong_pt, prong_mass, n_constituents, jet_radius)
 
 
-def _dijet_sample(rng, mjj, masses, prongs, n_constituents, jet_radius, *, isotropic, out=None):
-    """Constituents (n, 2, P, 3) of back-to-back jet pairs with the given targets."""
+def _dijet_sample(
+    rng, mjj, masses, prongs, n_constituents, jet_radius, *, isotropic, out=None, bar=None
+):
+    """Constituents (n, 2, P, 3) of back-to-back jet pairs with the given targets.
+
+    ``bar`` (a progress bar in jets), if given, advances by n after each of the two jets.
+    """
     n = mjj.shape[0]
     constituents = np.empty((n, 2, n_constituents, 3)) if out is None else out
     if isotropic:  # s-channel resonance: cos θ* uniform
@@ -132,9 +141,25 @@ def _dijet_sample(rng, mjj, masses, prongs, n_constituents, jet_radius, *, isotr
     ):
         local = _make_jets_of(rng, pt, masses[jet], prongs[jet], n_constituents, jet_radius)
         _place_jets(rng, local, rapidity, azimuth, out=constituents[:, jet])
+        if bar is not None:
+            bar.update(n)
     return constituents
 
 
+@validate(
+    {
+        "n_background": [COUNT],
+        "n_signal": [COUNT],
+        "m_resonance": [POSITIVE],
+        "m_x": [POSITIVE],
+        "m_y": [POSITIVE],
+        "n_constituents": [POSITIVE_COUNT],
+        "mjj_range": [tuple, list, np.ndarray],
+        "signal_width": [POSITIVE],
+        "jet_radius": [POSITIVE],
+        "random_state": ["random_state"],
+    }
+)
 def make_dijet_events(
     n_background,
     n_signal,
@@ -196,28 +221,33 @@ def make_dijet_events(
     >>> events
     EventTable(n_events=1100, n_signal=100, n_constituents=100, mjj=[...] GeV)
     """
-    _check_count("n_background", n_background)
-    _check_count("n_signal", n_signal)
-    _check_count("n_constituents", n_constituents, minimum=1)
     if n_background + n_signal == 0:
         raise ValueError("n_background + n_signal must be positive.")
     low, high = mjj_range
     if not 0 < low < high:
         raise ValueError(f"mjj_range must satisfy 0 < low < high, got {mjj_range}.")
-    for name, value in (("m_resonance", m_resonance), ("m_x", m_x), ("m_y", m_y)):
-        if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a positive mass in GeV, got {value!r}.")
     if m_x + m_y >= m_resonance:
         raise ValueError(f"m_x + m_y = {m_x + m_y} GeV must be below m_resonance.")
     rng = as_generator(random_state)
-    constituents = np.empty((n_background + n_signal, 2, n_constituents, 3))
+    n_events = n_background + n_signal
+    # Progress in jets: two jets showered per event, then two jets measured (kinematics, τ21).
+    bar = progress(total=4 * n_events, desc="make_dijet_events", unit="jet")
+    constituents = np.empty((n_events, 2, n_constituents, 3))
     background, signal = constituents[:n_background], constituents[n_background:]
     if n_background:
         mjj = sample_dijet_spectrum(n_background, mjj_range, random_state=rng)
         pt_guess = mjj / 2.0
         masses = [qcd_jet_masses(rng, pt_guess), qcd_jet_masses(rng, pt_guess)]
         _dijet_sample(
-            rng, mjj, masses, (1, 1), n_constituents, jet_radius, isotropic=False, out=background
+            rng,
+            mjj,
+            masses,
+            (1, 1),
+            n_constituents,
+            jet_radius,
+            isotropic=False,
+            out=background,
+            bar=bar,
         )
     if n_signal:
         mjj = rng.normal(m_resonance, signal_width * m_resonance, n_signal)
@@ -227,7 +257,15 @@ def make_dijet_events(
             m_y * (1.0 + _MASS_RESOLUTION * rng.standard_normal(n_signal)),
         ]
         _dijet_sample(
-            rng, mjj, masses, (2, 2), n_constituents, jet_radius, isotropic=True, out=signal
+            rng,
+            mjj,
+            masses,
+            (2, 2),
+            n_constituents,
+            jet_radius,
+            isotropic=True,
+            out=signal,
+            bar=bar,
         )
     is_signal = np.repeat([False, True], [n_background, n_signal])
     metadata = {
@@ -240,11 +278,25 @@ def make_dijet_events(
         "mjj_range": list(mjj_range),
         "jet_radius": jet_radius,
     }
-    return EventTable.from_constituents(
-        constituents, is_signal=is_signal, jet_radius=jet_radius, metadata=metadata
-    )
+    with bar:
+        table = EventTable.from_constituents(
+            constituents, is_signal=is_signal, jet_radius=jet_radius, metadata=metadata
+        )
+        bar.update(2 * n_events)
+    return table
 
 
+@validate(
+    {
+        "n_per_class": [POSITIVE_COUNT],
+        "classes": ["array-like"],
+        "pt": [POSITIVE],
+        "n_constituents": [POSITIVE_COUNT],
+        "jet_radius": [POSITIVE],
+        "return_jet_mass": ["boolean"],
+        "random_state": ["random_state"],
+    }
+)
 def make_jets(
     n_per_class,
     classes=("W", "Z", "top"),
@@ -296,16 +348,12 @@ def make_jets(
     """
     from ..jets import jet_kinematics
 
-    _check_count("n_per_class", n_per_class, minimum=1)
-    _check_count("n_constituents", n_constituents, minimum=1)
     unknown = set(classes) - set(_JET_PRONGS)
     if unknown or len(classes) == 0:
         raise ValueError(f"classes must be taken from {sorted(_JET_PRONGS)}, got {classes!r}.")
-    if not np.isfinite(pt) or pt <= 0:
-        raise ValueError(f"pt must be positive (GeV), got {pt!r}.")
     rng = as_generator(random_state)
     blocks = []
-    for name in classes:
+    for name in progress(classes, desc="make_jets", unit="class"):
         jet_pt = rng.uniform(0.9 * pt, 1.1 * pt, n_per_class)
         if name == "QCD":
             mass = qcd_jet_masses(rng, jet_pt)

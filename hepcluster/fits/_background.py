@@ -9,10 +9,24 @@ from scipy import special
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_features,
+    _num_samples,
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
-from ..scanning._mls import STATISTICS, local_significance
-from ._dijet_functions import SQRT_S, dijet_function
+from ..stats import (
+    CLUSTER_SCANNING_BINS,
+    SQRT_S,
+    STATISTICS,
+    dijet_function,
+    histogram,
+    local_significance,
+)
 from ._likelihood import (
     SIGNAL_WIDTH_START,
     bin_integrals,
@@ -22,8 +36,6 @@ from ._likelihood import (
 
 logger = logging.getLogger(__name__)
 
-# Cluster Scanning's evaluation region (arXiv:2402.17714): 16 bins of 100 GeV, 3.0–4.6 TeV.
-BINS = tuple(float(edge) for edge in np.linspace(3000.0, 4600.0, 17))
 # Starting points of the minimisation: the log-linear start and up to four more.
 N_STARTS = 5
 # Expected counts at or below this (the smallest normal float) cannot be tested.
@@ -48,14 +60,23 @@ class DijetFitBackground(BaseEstimator):
 
     (3, 4 or 5 parameters) by an extended binned Poisson likelihood, with the function
     integrated over each bin, minimised with iminuit (MIGRAD, then HESSE). The test
-    statistic is the maximum local significance of the data over the fit.
+    statistic (:meth:`test_statistic`) is the maximum local significance of the data over
+    the fit.
+
+    m_jj is the target: ``fit(X, y)`` with ``y`` the m_jj of each event in GeV and ``X``
+    None or any array with one row per event (its values are not used), as for every
+    search method (``sample_unit = "event"``).
 
     Parameters
     ----------
     n_params : {3, 4, 5}, default=4
         Number of parameters of the dijet function.
-    bins : int or array-like of float, default=16 bins of 100 GeV over 3000–4600 GeV
-        Bin edges in GeV; an int gives that many equal bins over the range of ``X``.
+    bins : int or array-like of float, default=CLUSTER_SCANNING_BINS
+        Bin edges in GeV (default: 16 bins of 100 GeV over 3000–4600 GeV,
+        :data:`hepcluster.stats.CLUSTER_SCANNING_BINS`); bin i holds
+        ``edges[i] <= m_jj < edges[i + 1]``, the last edge excluded (see
+        :func:`hepcluster.stats.histogram`). An int gives that many equal bins over the
+        range of the positive m_jj values (the largest one included).
     sqrt_s : float, default=13000.0
         Centre-of-mass energy in GeV.
     x_scale : "sqrt_s" or float, default="sqrt_s"
@@ -64,8 +85,8 @@ class DijetFitBackground(BaseEstimator):
         Fit a Gaussian signal (free yield ≥ 0, mean inside the bins, width 2–15 % of the
         mean) on top of the background.
     statistic : {"poisson", "poisson-midp", "gaussian"}, default="poisson"
-        Local significance used by :meth:`score`, the same as
-        :class:`~hepcluster.ClusterScanner`'s.
+        Local significance used by :meth:`local_significance` and
+        :meth:`test_statistic`, the same as :class:`~hepcluster.ClusterScanner`'s.
     n_starts : int, default=5
         Maximum number of starting points of the minimisation; the next one is tried only
         when the previous ones did not converge (see Notes).
@@ -73,8 +94,8 @@ class DijetFitBackground(BaseEstimator):
         Maximum number of likelihood evaluations of each MIGRAD run; None uses iminuit's
         default (which grows with the number of parameters).
     mjj_column : int or str, default=0
-        Column of ``X`` that holds m_jj: an index, or a column name when ``X`` is a
-        DataFrame (e.g. ``EventTable.to_dataframe()`` with ``mjj_column="mjj"``).
+        Used only by the deprecated ``y=None`` input: the column of ``X`` that holds
+        m_jj, an index or a column name when ``X`` is a DataFrame.
 
     Attributes
     ----------
@@ -124,11 +145,11 @@ class DijetFitBackground(BaseEstimator):
     n_outside_ : int
         Samples outside the bins (not fitted; reported, never dropped silently).
     n_features_in_ : int
-        Number of columns of ``X``.
+        Number of columns of ``X``; only set when ``X`` is not None.
 
     See Also
     --------
-    hepcluster.fits.dijet_function : The function that is fitted.
+    hepcluster.stats.dijet_function : The function that is fitted.
     hepcluster.ClusterScanner : The data-driven alternative.
 
     Notes
@@ -172,8 +193,17 @@ class DijetFitBackground(BaseEstimator):
     **Untestable bins.** The local significance of a bin needs a positive background: a
     bin whose fitted expected count is not positive and finite (e.g. underflows to 0 in a
     runaway fit) cannot be tested and gets Z = 0; such bins are counted in
-    ``n_untestable_bins_``. :meth:`local_significance` and :meth:`score` are therefore
-    always finite.
+    ``n_untestable_bins_``. :meth:`local_significance` and :meth:`test_statistic` are
+    therefore always finite.
+
+    **score and test_statistic.** :meth:`score` follows scikit-learn's meaning for a
+    density fit: the binned log-likelihood of the data under the fitted density, higher
+    for a better description, so model selection (e.g. ``GridSearchCV`` over
+    ``n_params``) prefers the function that describes held-out spectra best.
+    :meth:`test_statistic` is the search's statistic, the maximum local significance of
+    the data over the fit (higher = more anomalous); calibration
+    (:func:`~hepcluster.calibration.run_pseudo_experiments`) calls it, never ``score``.
+    Maximising the test statistic would reward the worst background description.
 
     References
     ----------
@@ -189,16 +219,22 @@ class DijetFitBackground(BaseEstimator):
     >>> from hepcluster import DijetFitBackground
     >>> from hepcluster.datasets import sample_dijet_spectrum
     >>> mjj = sample_dijet_spectrum(50_000, (3000.0, 4600.0), random_state=0)
-    >>> fit = DijetFitBackground(n_params=4).fit(mjj.reshape(-1, 1))
+    >>> fit = DijetFitBackground(n_params=4).fit(None, mjj)
     >>> fit.converged_, fit.ndf_
     (True, 12)
     >>> bool(fit.chi2_ndf_ < 3.0)
     True
     >>> fit.expected_counts().shape
     (16,)
-    >>> bool(fit.score(mjj.reshape(-1, 1)) < 4.0)
+    >>> round(fit.test_statistic(None, mjj), 2)
+    1.54
+    >>> three = DijetFitBackground(n_params=3).fit(None, mjj)
+    >>> bool(fit.score(None, mjj) > three.score(None, mjj))  # log-likelihood: higher fits better
     True
     """
+
+    sample_unit = "event"
+    """One row of X per event; m_jj (y) is all the fit uses."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         "n_params": [Interval(Integral, 3, 5, closed="both")],
@@ -215,7 +251,7 @@ class DijetFitBackground(BaseEstimator):
     def __init__(
         self,
         n_params=4,
-        bins=BINS,
+        bins=CLUSTER_SCANNING_BINS,
         sqrt_s=SQRT_S,
         x_scale="sqrt_s",
         signal=None,
@@ -237,7 +273,8 @@ class DijetFitBackground(BaseEstimator):
     def _scale(self):
         return float(self.sqrt_s if self.x_scale == "sqrt_s" else self.x_scale)
 
-    def _mjj(self, X, *, reset):
+    def _mjj_from_X(self, X, *, reset):
+        """m_jj from column ``mjj_column`` of X: the deprecated input of ``y=None``."""
         X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
         column = self.mjj_column
         if isinstance(column, str):
@@ -260,10 +297,63 @@ class DijetFitBackground(BaseEstimator):
             )
         return mjj
 
+    def _mjj(self, X, y, *, reset):
+        """m_jj in GeV from ``y``; X is only checked to hold one row per event.
+
+        ``y=None`` reads m_jj from column ``mjj_column`` of X, with a FutureWarning.
+        """
+        if y is None:
+            if X is None:
+                raise ValueError(
+                    "DijetFitBackground requires y to be passed, but the target y is None: "
+                    "pass m_jj in GeV as y."
+                )
+            warnings.warn(
+                "DijetFitBackground read m_jj from column mjj_column of X; pass m_jj as y "
+                "instead (fit(X, y) with y = m_jj in GeV, X = None or one row per event). "
+                "Reading m_jj from X is deprecated and will be removed.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            return self._mjj_from_X(X, reset=reset)
+        mjj = column_or_1d(
+            check_array(y, ensure_2d=False, dtype=np.float64, input_name="y"), warn=False
+        )
+        if X is None:
+            if reset:
+                for name in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(name, None)
+        else:
+            # Only the rows of X matter (one per event); n_features_in_ is recorded and
+            # checked as scikit-learn does, the values are never read.
+            try:
+                n_features = _num_features(X)
+            except TypeError as error:
+                raise ValueError(
+                    f"X must be None or hold one row per event (2-D): {error}; m_jj goes in y."
+                ) from error
+            if n_features == 0:
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape=({_num_samples(X)}, 0)) while a "
+                    "minimum of 1 is required; pass X=None when the events have no features."
+                )
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            n_rows = _num_samples(X)
+            if n_rows != mjj.size:
+                raise ValueError(
+                    f"X has {n_rows} rows but y has {mjj.size} m_jj values: X must have one "
+                    "row per event (or be None)."
+                )
+        if np.any(mjj < 0):
+            raise ValueError(
+                "Negative values in y passed to DijetFitBackground: m_jj must be ≥ 0 GeV."
+            )
+        return mjj
+
     def _histogram(self, mjj, sample_weight):
         weight = _check_sample_weight(sample_weight, mjj, dtype=np.float64)
-        counts, _ = np.histogram(mjj, bins=self.bins_, weights=weight)
-        outside = (mjj < self.bins_[0]) | (mjj > self.bins_[-1])
+        counts = histogram(mjj, self.bins_, weights=weight)
+        outside = (mjj < self.bins_[0]) | (mjj >= self.bins_[-1])
         return counts, int(outside.sum())
 
     def _resolve_bins(self, mjj):
@@ -273,11 +363,21 @@ class DijetFitBackground(BaseEstimator):
             if positive.size == 0:
                 raise ValueError("DijetFitBackground needs positive m_jj values to bin.")
             low, high = float(positive.min()), float(positive.max())
-            return np.linspace(low, high if high > low else 1.01 * low, self.bins + 1)
+            edges = np.linspace(low, high if high > low else 1.01 * low, self.bins + 1)
+            # The last edge is excluded from the bins: move it one ulp up so the largest
+            # mass stays inside.
+            edges[-1] = np.nextafter(edges[-1], np.inf)
+            return edges
         bins = np.asarray(self.bins, dtype=np.float64)
-        if bins.ndim != 1 or bins.size < 2 or np.any(np.diff(bins) <= 0):
+        if (
+            bins.ndim != 1
+            or bins.size < 2
+            or not np.all(np.isfinite(bins))
+            or np.any(np.diff(bins) <= 0)
+        ):
             raise ValueError(
-                f"bins must be at least two strictly increasing m_jj edges, got {self.bins!r}."
+                f"bins must be at least two finite, strictly increasing m_jj edges, got "
+                f"{self.bins!r}."
             )
         return bins
 
@@ -287,10 +387,12 @@ class DijetFitBackground(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_events, 1)
-            m_jj in GeV.
-        y : None
-            Ignored.
+        X : None or array-like of shape (n_events, n_features)
+            One row per event, or None. Its values are not used (the fit sees only m_jj);
+            only its number of rows is checked against ``y``.
+        y : array-like of shape (n_events,)
+            m_jj of each event in GeV. ``y=None`` reads m_jj from column ``mjj_column``
+            of X instead; that is deprecated (FutureWarning): pass m_jj as y.
         sample_weight : array-like of shape (n_events,), default=None
             Event weights (e.g. bootstrap multiplicities).
 
@@ -298,7 +400,7 @@ class DijetFitBackground(BaseEstimator):
         -------
         self : DijetFitBackground
         """
-        mjj = self._mjj(X, reset=True)
+        mjj = self._mjj(X, y, reset=True)
         self.bins_ = self._resolve_bins(mjj)
         scale = self._scale()
         if self.bins_[0] <= 0 or self.bins_[-1] >= scale:
@@ -422,7 +524,11 @@ class DijetFitBackground(BaseEstimator):
         check_is_fitted(self)
         return dijet_function(mjj, self.params_, x_scale=self._scale())
 
-    def local_significance(self, X, sample_weight=None):
+    def _counts(self, X, y, sample_weight):
+        check_is_fitted(self)
+        return self._histogram(self._mjj(X, y, reset=False), sample_weight)[0]
+
+    def local_significance(self, X, y=None, sample_weight=None):
         """Significance of the excess of the data over the fitted background in every bin.
 
         Bins without a positive, finite background estimate (``untestable_bins_``) get
@@ -430,42 +536,96 @@ class DijetFitBackground(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_events, 1)
-            m_jj in GeV.
+        X : None or array-like of shape (n_events, n_features)
+            One row per event, or None; only its number of rows is used.
+        y : array-like of shape (n_events,)
+            m_jj in GeV (``y=None`` reads it from X: deprecated, see :meth:`fit`).
         sample_weight : array-like of shape (n_events,), default=None
 
         Returns
         -------
         ndarray of shape (n_bins,)
         """
-        check_is_fitted(self)
-        counts, _ = self._histogram(self._mjj(X, reset=False), sample_weight)
+        counts = self._counts(X, y, sample_weight)
         expected = self.expected_counts()
         testable = _testable(expected)
         z = np.zeros(counts.size)
         z[testable] = local_significance(counts[testable], expected[testable], self.statistic)
         return z
 
-    def score(self, X, y=None, sample_weight=None):
-        """Maximum local significance of the data over the fitted background.
+    def test_statistic(self, X, y=None, sample_weight=None, *, is_signal=None):
+        """Maximum local significance (MLS) of the data over the fitted background.
+
+        The test statistic of the search (arXiv:2402.17714, §3.1.2), the one calibration
+        turns into a global significance.
 
         Parameters
         ----------
-        X : array-like of shape (n_events, 1)
-            m_jj in GeV.
-        y : None
-            Ignored.
+        X : None or array-like of shape (n_events, n_features)
+            One row per event, or None; only its number of rows is used.
+        y : array-like of shape (n_events,)
+            m_jj in GeV (``y=None`` reads it from X: deprecated, see :meth:`fit`).
         sample_weight : array-like of shape (n_events,), default=None
+        is_signal : array-like of shape (n_events,), default=None
+            Truth labels; ignored (the fit has no idealized variant), accepted so that
+            every method has the same test-statistic signature.
 
         Returns
         -------
         float
             MLS ≥ 0 (higher means more anomalous), always finite.
         """
-        return float(self.local_significance(X, sample_weight).max(initial=0.0))
+        return float(self.local_significance(X, y, sample_weight).max(initial=0.0))
+
+    def score(self, X, y=None, sample_weight=None):
+        r"""Binned log-likelihood of the m_jj values under the fitted density (nats).
+
+        With n_b the (weighted) counts, μ_b the fitted expected counts (background plus
+        the Gaussian signal when one was fitted), Δm_b the bin widths and M = Σ_b μ_b,
+
+        .. math::
+
+            \ell = \sum_b n_b \ln \frac{\mu_b}{M \, \Delta m_b},
+
+        the sum over events of the log of the fitted density, normalised over the bins and
+        averaged over each bin. Higher means a better description (scikit-learn's
+        convention, as for density estimators); events outside the bins do not count.
+
+        Parameters
+        ----------
+        X : None or array-like of shape (n_events, n_features)
+            One row per event, or None; only its number of rows is used.
+        y : array-like of shape (n_events,)
+            m_jj in GeV (``y=None`` reads it from X: deprecated, see :meth:`fit`).
+        sample_weight : array-like of shape (n_events,), default=None
+
+        Returns
+        -------
+        float
+            ℓ; -inf where a bin with events has no expected events (or the fit gives no
+            finite density).
+        """
+        counts = self._counts(X, y, sample_weight)
+        expected = self._expected_total()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            density = expected / (expected.sum() * np.diff(self.bins_))
+            value = float(np.sum(special.xlogy(counts, density)))
+        return value if np.isfinite(value) or value == -np.inf else -np.inf
+
+    def _expected_total(self):
+        """Expected counts per fitted bin: background plus the fitted signal, if any."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bin_integrals(
+                self.bins_, self.params_, self._scale(), signal=self.signal_params_
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        tags.input_tags.positive_only = True
+        # m_jj is y: required and non-negative (the common checks shift their y up).
+        tags.target_tags.required = True
+        tags.target_tags.positive_only = True
+        # X only carries one row per event: its values (NaN, negative, sparse) are
+        # never read.
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
         return tags

@@ -12,7 +12,7 @@ import numpy as np
 from iminuit import Minuit
 from scipy import special
 
-from ._dijet_functions import dijet_function
+from ..stats import dijet_function
 
 # Starting values of (p1, p2, p3, p4), typical of LHC dijet spectra at 13 TeV
 # (CMS, PRD 91 (2015) 052009; ATLAS, PRD 96 (2017) 052004).

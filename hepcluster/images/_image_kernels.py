@@ -5,7 +5,7 @@ order in which threads pick jets up, or on the number of threads. Parallel loops
 over fixed blocks of jets (:data:`_BLOCK`) so that scratch memory is allocated once per
 block rather than once per jet.
 
-Coordinate conventions (DESIGN.md §3, §5): a jet is a row of the constituent matrix
+Coordinate conventions: a jet is a row of the constituent matrix
 ``(pT_1, η_1, φ_1, pT_2, …)``; ``pT = 0`` marks padding. Pixel ``(i, j)`` of an
 ``n × n`` image covers ``η' ∈ [−e + i·w, −e + (i+1)·w)`` and ``φ'`` likewise with ``j``,
 ``w = 2e/n``; the flat index is ``i·n + j`` (η' is the slow axis).
@@ -74,9 +74,9 @@ def _wrap_phi(phi):
 def _jet_frame(X, j, n_constituents, center, rotate, flip, w, eta, phi):
     """Fill ``w, eta, phi`` with the real constituents of jet ``j`` in the image frame.
 
-    Implements steps 1–3 of DESIGN.md §5 and returns the number ``m`` of real
-    (``pT > 0``) constituents; ``w[:m]``, ``eta[:m]``, ``phi[:m]`` hold their pT and
-    transformed coordinates, in the order of the input row.
+    Implements the centring, rotation and flip of the jet image (steps 1–3 below) and
+    returns the number ``m`` of real (``pT > 0``) constituents; ``w[:m]``, ``eta[:m]``,
+    ``phi[:m]`` hold their pT and transformed coordinates, in the order of the input row.
     """
     m = 0
     lead = 0

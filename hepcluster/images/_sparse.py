@@ -10,7 +10,7 @@ and the nearest smeared centroid of a smeared image ``G x`` is found from the sp
 ``x`` alone: ``argmax_k  x · (Gᵀ c_k) − ½‖c_k‖²``. That is what
 :func:`nearest_centroid` does, with the ``k`` weights of each pixel stored contiguously
 (centroid-major), without ever forming the 1600-wide smeared rows
-(DESIGN.md §5; Cluster Scanning, arXiv:2402.17714, §3).
+(Cluster Scanning, arXiv:2402.17714, §3).
 """
 
 from dataclasses import dataclass
@@ -154,7 +154,8 @@ class SparseImages:
     index ``i·n_pixels + j``, η' slow) and their values. The dense output of
     :meth:`JetImageTransformer.transform` is ``G x`` for each row ``x``, renormalised to
     unit sum when ``normalize`` (a no-op up to rounding, since ``G`` preserves the sum).
-    Produced by :meth:`JetImageTransformer.transform_sparse`; consumed by
+    Produced by ``JetImageTransformer(sparse_output=True).transform`` (or
+    :meth:`JetImageTransformer.transform_sparse`); consumed by
     :func:`nearest_centroid`.
 
     Parameters
@@ -325,7 +326,7 @@ def nearest_centroid(images, centroids, *, smeared=True, return_distances=False,
     Parameters
     ----------
     images : SparseImages
-        Output of :meth:`JetImageTransformer.transform_sparse`.
+        Output of ``JetImageTransformer(sparse_output=True).transform``.
     centroids : array-like of shape (n_clusters, n_pixels**2)
         Cluster centres, flattened like the images.
     smeared : bool, default=True
@@ -350,9 +351,9 @@ def nearest_centroid(images, centroids, *, smeared=True, return_distances=False,
     -----
     With ``c_k`` the smeared centroids, ``‖Gx − c_k‖² = ‖Gx‖² − 2 x·(Gᵀc_k) + ‖c_k‖²``;
     the first term is the same for every ``k``, so the label is
-    ``argmax_k x·w_k + b_k`` with ``w_k = Gᵀc_k`` and ``b_k = −½‖c_k‖²``
-    (DESIGN.md §5). The weights are stored centroid-major, ``(n_pixels², n_clusters)``,
-    so each non-zero pixel adds one contiguous row of ``n_clusters`` numbers. When the
+    ``argmax_k x·w_k + b_k`` with ``w_k = Gᵀc_k`` and ``b_k = −½‖c_k‖²``.
+    The weights are stored centroid-major, ``(n_pixels², n_clusters)``, so each
+    non-zero pixel adds one contiguous row of ``n_clusters`` numbers. When the
     dense images are renormalised after smearing, that factor is ``1`` up to rounding
     (``G`` preserves the sum), so the labels agree with the dense ones.
 
@@ -372,7 +373,7 @@ def nearest_centroid(images, centroids, *, smeared=True, return_distances=False,
     """
     if not isinstance(images, SparseImages):
         raise TypeError(
-            "images must be a SparseImages object (JetImageTransformer.transform_sparse), "
+            "images must be a SparseImages object (JetImageTransformer(sparse_output=True)), "
             f"got {type(images).__name__}."
         )
     centroids = np.asarray(centroids, dtype=np.float64)

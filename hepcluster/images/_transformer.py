@@ -6,8 +6,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from ..utils import progress
 from . import _image_kernels
 from ._sparse import SparseImages
 
@@ -73,7 +75,9 @@ def build_sparse_images(
     Each jet gets one output slot per real constituent (an upper bound on its non-zero
     pixels); the kernel fills them in parallel and :func:`compact` closes the gaps in
     place, so the only large allocations are the outputs themselves. Rows are converted
-    to float64 chunk by chunk through one reused buffer.
+    to float64 chunk by chunk through one reused buffer. When the jets take more than
+    one chunk, a progress bar (unit "jet", :func:`hepcluster.utils.progress`) follows
+    the chunks; it stays quiet where standard error is not a terminal.
     """
     X = np.asarray(X)
     n_jets, width = X.shape
@@ -88,7 +92,13 @@ def build_sparse_images(
     direct = X.dtype == np.float64 and X.flags.c_contiguous
     chunk = max(1, min(n_jets, _CHUNK_SLOTS // max(n_constituents, 1)))
     buffer = None if direct else np.empty((chunk, width), dtype=np.float64)
-    with _image_kernels.numba_threads(n_jobs):
+    several = n_jets > chunk
+    with (
+        _image_kernels.numba_threads(n_jobs),
+        progress(
+            total=n_jets, desc="jet images", unit="jet", enabled=None if several else False
+        ) as bar,
+    ):
         for first in range(0, n_jets, chunk):
             last = min(n_jets, first + chunk)
             if direct:
@@ -111,6 +121,7 @@ def build_sparse_images(
                 counts[first:last],
                 n_outside[first:last],
             )
+            bar.update(last - first)
     indptr = _image_kernels.compact(starts[:-1], counts, indices, values)
     return SparseImages(
         indptr=indptr,
@@ -124,11 +135,19 @@ def build_sparse_images(
     )
 
 
+def _sparse_dataframe_message(container):
+    return (
+        f"JetImageTransformer(sparse_output=True) returns SparseImages, which cannot be "
+        f"wrapped in a {container} DataFrame: use set_output(transform='default') or "
+        "sparse_output=False for DataFrame output."
+    )
+
+
 class JetImageTransformer(TransformerMixin, BaseEstimator):
     """Jet images from constituents: centre, rotate, flip, pixelise, γ-scale, smear.
 
     The preprocessing of Cluster Scanning (I. Oleksiyuk et al., arXiv:2402.17714, §3),
-    in the order of DESIGN.md §5, every step switchable:
+    every step switchable:
 
     1. ``center``: translate so that the pT-weighted centroid (η̄, φ̄) is at the origin
        — coordinates are first taken relative to the leading constituent with φ wrapped
@@ -178,6 +197,15 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         process-parallel loop (e.g. calibration with joblib) use ``1``. Calls from
         several Python threads at once are safe with numba's ``omp`` or ``tbb``
         threading layers (not with ``workqueue``).
+    sparse_output : bool, default=False
+        Return :class:`SparseImages` (the unsmeared images ``x``, what
+        :meth:`transform_sparse` gives) from :meth:`transform` and :meth:`fit_transform`
+        instead of dense rows. :class:`~hepcluster.ClusterScanner` works on them without
+        forming the ``n_pixels**2``-wide smeared rows, so
+        ``Pipeline([("images", JetImageTransformer(sparse_output=True)), ("scan",
+        ClusterScanner())])`` takes this fast path with a fraction of the memory. Sparse
+        output cannot be wrapped in a DataFrame: ``set_output(transform="pandas")`` (or
+        ``"polars"``, also through :func:`sklearn.set_config`) raises with it.
 
     Attributes
     ----------
@@ -198,7 +226,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     ``transform`` returns ``G x`` (renormalised, a no-op up to rounding because ``G``
     keeps the sum). Distances between smeared images follow from
     ``‖Gx − Gu‖² = (x − u)ᵀGᵀG(x − u)``, which :func:`nearest_centroid` uses to label
-    millions of jets without forming the dense rows (DESIGN.md §5).
+    millions of jets without forming the dense rows.
 
     The kernels are compiled with numba (``cache=True``) and run in parallel over jets;
     input is processed in chunks so that scratch memory stays bounded.
@@ -222,6 +250,8 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     array([1., 1.])
     >>> JetImageTransformer(n_pixels=2).fit(X).get_feature_names_out()
     array(['pixel_0_0', 'pixel_0_1', 'pixel_1_0', 'pixel_1_1'], dtype=object)
+    >>> JetImageTransformer(n_pixels=20, sparse_output=True).fit_transform(X)
+    SparseImages(n_jets=2, n_pixels=20, nnz=4, smear_sigma=1.0)
     """
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
@@ -238,6 +268,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
             None,
         ],
+        "sparse_output": ["boolean"],
     }
 
     def __init__(
@@ -251,6 +282,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         smear_sigma=SMEAR_SIGMA,
         normalize=True,
         n_jobs=None,
+        sparse_output=False,
     ):
         self.n_pixels = n_pixels
         self.extent = extent
@@ -261,6 +293,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         self.smear_sigma = smear_sigma
         self.normalize = normalize
         self.n_jobs = n_jobs
+        self.sparse_output = sparse_output
 
     def _validate(self, X, *, reset):
         X = _as_constituent_matrix(X)
@@ -347,7 +380,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         return self._sparse(X)
 
     def transform(self, X):
-        """Dense jet images.
+        """Jet images: dense rows, or :class:`SparseImages` with ``sparse_output=True``.
 
         Parameters
         ----------
@@ -356,13 +389,48 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_jets, n_pixels**2)
-            Flattened images ``image[i_η, j_φ]`` (η' slow), float32 when ``X`` is
-            float32, float64 otherwise; unit sum when ``normalize``.
+        ndarray of shape (n_jets, n_pixels**2) or SparseImages
+            Dense: flattened smeared images ``image[i_η, j_φ]`` (η' slow), float32 when
+            ``X`` is float32, float64 otherwise; unit sum when ``normalize``. With
+            ``sparse_output=True``: the unsmeared images of :meth:`transform_sparse`.
         """
         check_is_fitted(self)
+        if self.sparse_output:
+            self._check_sparse_output_config()
         X = self._validate(X, reset=False)
-        return self._sparse(X).to_dense(smear=True, dtype=X.dtype, n_jobs=self.n_jobs)
+        images = self._sparse(X)
+        if self.sparse_output:
+            return images
+        return images.to_dense(smear=True, dtype=X.dtype, n_jobs=self.n_jobs)
+
+    def set_output(self, *, transform=None):
+        """Set the output container of :meth:`transform` and :meth:`fit_transform`.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+            As :meth:`sklearn.base.TransformerMixin.set_output`. With
+            ``sparse_output=True`` only ``"default"`` (or ``None``) is accepted.
+
+        Returns
+        -------
+        self : JetImageTransformer
+
+        Raises
+        ------
+        ValueError
+            When a DataFrame container is asked for sparse output.
+        """
+        if self.sparse_output and transform not in (None, "default"):
+            raise ValueError(_sparse_dataframe_message(transform))
+        return super().set_output(transform=transform)
+
+    def _check_sparse_output_config(self):
+        # The container may also come from set_config(transform_output=...) or from a
+        # set_output call before set_params(sparse_output=True).
+        container = _get_output_config("transform", self)["dense"]
+        if container != "default":
+            raise ValueError(_sparse_dataframe_message(container))
 
     def get_feature_names_out(self, input_features=None):
         """Pixel names ``pixel_{i}_{j}`` (``i`` along η', ``j`` along φ').

@@ -2,12 +2,13 @@
 
 Jets are given by their massless constituents, either as the constituent matrix
 (n_jets, 3·P) laid out (pT_1, η_1, φ_1, pT_2, …) or as an (n_jets, P, 3) array; pT = 0 marks
-padding (DESIGN.md §3). :func:`as_constituent_array` validates both layouts.
+padding. :func:`as_constituent_array` validates both layouts.
 
 - Kinematics: :func:`jet_four_momenta`, :func:`jet_kinematics`,
   :func:`four_momentum_kinematics`, :func:`dijet_mass`.
 - Substructure: :func:`nsubjettiness` and :func:`tau21` with exclusive-kT axes
-  (J. Thaler, K. Van Tilburg, arXiv:1011.2268), compiled with numba.
+  (J. Thaler, K. Van Tilburg, arXiv:1011.2268), compiled with numba, or through
+  fjcontrib's Nsubjettiness in fastjet with ``backend="fastjet"``.
 """
 
 from ._kinematics import (

@@ -1,7 +1,7 @@
 """Constituent arrays and jet four-momentum kinematics (vectorised numpy).
 
 Constituents are massless and given as (pT [GeV], η, φ); a jet is the E-scheme sum of its
-constituents' four-momenta. Two layouts are accepted everywhere (DESIGN.md §3): the 2-D
+constituents' four-momenta. Two layouts are accepted everywhere: the 2-D
 "constituent matrix" of shape (n_jets, 3·P) laid out (pT_1, η_1, φ_1, pT_2, …) — the LHCO R&D
 layout and the scikit-learn-facing contract — and the 3-D array of shape (n_jets, P, 3).
 Rows with pT = 0 are padding and may sit anywhere.

@@ -10,6 +10,10 @@ rapidity–azimuth, E-scheme recombination, and a radius so large that no beam m
 before a single pseudojet is left. The minimum of d_ij is found with FastJet's "NNH" caching:
 for each pseudojet keep its geometric nearest neighbour and ΔR², which suffices because the pair
 with the smallest d_ij is always the nearest-neighbour pair of its softer member.
+
+:func:`fastjet_nsubjettiness` computes the same τ_N with fjcontrib's Nsubjettiness through
+the ``fastjet`` package (``backend="fastjet"``); the kernel is kept because it is 4–8 times
+faster on the same jets (``benchmarks/bench_jets.py``, figures in :func:`nsubjettiness`).
 """
 
 import math
@@ -345,6 +349,79 @@ def exclusive_kt_axes_kernel(constituents, n_subjets):
     return axes
 
 
+# --- FastJet contrib Nsubjettiness (the library implementation of the same definition) --------
+
+#: Implementations of τ_N that :func:`nsubjettiness` and :func:`tau21` can use.
+BACKENDS = ("numba", "fastjet")
+
+
+def fastjet_nsubjettiness(constituents, n_max, beta, r0):
+    """τ_N for N = 1 … ``n_max`` of every jet from fjcontrib's Nsubjettiness, vectorised.
+
+    One ``fastjet.ClusterSequence`` over all jets (each jet is one "event" of an awkward
+    array; kT with R = 1000, so a single inclusive jet per event), then
+    ``ClusterSequence.njettiness`` with fjcontrib's ``KT_Axes`` (exclusive-kT axes, E-scheme)
+    and ``NormalizedMeasure(beta, R0)`` (no cutoff radius) — the definition of
+    :func:`nsubjettiness_kernel`.
+
+    Parameters
+    ----------
+    constituents : ndarray of shape (n_jets, P, 3), float64
+        pT, η, φ of the constituents; rows with pT = 0 are padding.
+    n_max : int
+        Largest number of subjets.
+    beta, r0 : float
+        Angular exponent and characteristic jet radius of the normalisation.
+
+    Returns
+    -------
+    ndarray of shape (n_jets, n_max)
+        Column N − 1 holds τ_N; NaN for jets without constituents.
+    """
+    import awkward as ak
+    import fastjet
+
+    n_jets = constituents.shape[0]
+    out = np.full((n_jets, n_max), np.nan)
+    real = constituents[:, :, 0] > 0.0
+    counts = real.sum(axis=1)
+    if n_jets == 0 or not counts.any():
+        return out
+    pt, eta, phi = constituents[real].T
+    particles = ak.unflatten(
+        ak.zip(
+            {
+                "px": pt * np.cos(phi),
+                "py": pt * np.sin(phi),
+                "pz": pt * np.sinh(eta),
+                "E": pt * np.cosh(eta),
+            }
+        ),
+        counts,
+    )
+    sequence = fastjet.ClusterSequence(
+        particles, fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0)
+    )
+    taus = sequence.njettiness(
+        measure_definition="NormalizedMeasure",
+        axes_definition="KT_Axes",
+        njets=list(range(1, n_max + 1)),
+        beta=float(beta),
+        R0=float(r0),
+    )
+    taus = ak.to_numpy(taus).reshape(n_jets, n_max)
+    out[counts > 0] = taus[counts > 0]
+    return out
+
+
+def _taus(X, n_max, beta, R0, backend):
+    if backend == "numba":
+        return nsubjettiness_kernel(X, n_max, beta, R0)
+    if backend == "fastjet":
+        return fastjet_nsubjettiness(X, n_max, beta, R0)
+    raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
+
+
 # --- public wrappers ---------------------------------------------------------------------------
 
 
@@ -360,7 +437,7 @@ def _check_tau_parameters(beta, R0):
     return float(beta), float(R0)
 
 
-def nsubjettiness(constituents, n_subjets, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
+def nsubjettiness(constituents, n_subjets, *, beta=DEFAULT_BETA, R0=DEFAULT_R0, backend="numba"):
     r"""N-subjettiness τ_N of jets with exclusive-kT axes.
 
     Parameters
@@ -374,6 +451,12 @@ def nsubjettiness(constituents, n_subjets, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
         Angular exponent β > 0.
     R0 : float, default=1.0
         Characteristic jet radius of the normalisation, > 0.
+    backend : {"numba", "fastjet"}, default="numba"
+        ``"numba"``: the compiled kernel of this module, parallel over jets.
+        ``"fastjet"``: fjcontrib's Nsubjettiness through the ``fastjet`` package
+        (``ClusterSequence.njettiness`` with ``KT_Axes`` and ``NormalizedMeasure``),
+        the same definition; it agrees with the kernel to ~1e-13 relative and is
+        4–8 times slower (see Notes).
 
     Returns
     -------
@@ -384,8 +467,8 @@ def nsubjettiness(constituents, n_subjets, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
     Raises
     ------
     ValueError
-        On invalid constituents (see :func:`as_constituent_array`), ``n_subjets`` < 1 or a
-        non-positive ``beta`` or ``R0``.
+        On invalid constituents (see :func:`as_constituent_array`), ``n_subjets`` < 1, a
+        non-positive ``beta`` or ``R0`` or an unknown ``backend``.
 
     See Also
     --------
@@ -407,6 +490,18 @@ def nsubjettiness(constituents, n_subjets, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
 
     Clustering is O(P²) per jet with a nearest-neighbour cache, compiled with numba and run in
     parallel over jets; the result does not depend on the number of threads.
+
+    fjcontrib's Nsubjettiness [3]_ computes the same quantity: the installed ``fastjet``
+    package (scikit-hep, 3.5.x) exposes it vectorised over jets as
+    ``ClusterSequence.njettiness(measure_definition="NormalizedMeasure",
+    axes_definition="KT_Axes", beta=beta, R0=R0)``, used by ``backend="fastjet"``. The two
+    agree to ~1e-13 relative (rounding of the constituents' rapidity, computed by FastJet
+    from (px, py, pz, E) and taken as η here). The numba kernel is kept because it pays:
+    ``benchmarks/bench_jets.py`` measured, in one run on the same 20 000 jets (60
+    constituents on average, padded to 150; a shared, loaded 2-core VM), τ21 at ~55 000
+    jets/s with numba on 2 threads and ~29 000 jets/s on 1 thread, against ~6 500 jets/s
+    for the vectorised fastjet call (single-threaded C++; ~6 800 jets/s without the
+    conversion to awkward four-vectors): ×8.4 faster, ×4.5 per thread.
 
     References
     ----------
@@ -432,16 +527,21 @@ def nsubjettiness(constituents, n_subjets, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
     array([0.1969, 0.    ])
     >>> nsubjettiness(jets, 2).round(4)
     array([0.0122, 0.    ])
+
+    fjcontrib's Nsubjettiness gives the same numbers:
+
+    >>> nsubjettiness(jets, 2, backend="fastjet").round(4)  # doctest: +SKIP
+    array([0.0122, 0.    ])
     """
     if isinstance(n_subjets, bool) or not isinstance(n_subjets, numbers.Integral) or n_subjets < 1:
         raise ValueError(f"n_subjets must be an integer >= 1; got {n_subjets!r}.")
     beta, R0 = _check_tau_parameters(beta, R0)
     X = as_constituent_array(constituents)
-    taus = nsubjettiness_kernel(X, int(n_subjets), beta, R0)
+    taus = _taus(X, int(n_subjets), beta, R0, backend)
     return np.ascontiguousarray(taus[:, n_subjets - 1])
 
 
-def tau21(constituents, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
+def tau21(constituents, *, beta=DEFAULT_BETA, R0=DEFAULT_R0, backend="numba"):
     """N-subjettiness ratio τ21 = τ2/τ1 of jets, the two-prong tagger.
 
     Parameters
@@ -452,6 +552,8 @@ def tau21(constituents, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
         Angular exponent β > 0.
     R0 : float, default=1.0
         Characteristic jet radius of the normalisation, > 0 (cancels in the ratio).
+    backend : {"numba", "fastjet"}, default="numba"
+        Implementation of τ_N, see :func:`nsubjettiness`.
 
     Returns
     -------
@@ -462,8 +564,8 @@ def tau21(constituents, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
     Raises
     ------
     ValueError
-        On invalid constituents (see :func:`as_constituent_array`) or a non-positive ``beta``
-        or ``R0``.
+        On invalid constituents (see :func:`as_constituent_array`), a non-positive ``beta``
+        or ``R0`` or an unknown ``backend``.
 
     See Also
     --------
@@ -496,7 +598,7 @@ def tau21(constituents, *, beta=DEFAULT_BETA, R0=DEFAULT_R0):
     """
     beta, R0 = _check_tau_parameters(beta, R0)
     X = as_constituent_array(constituents)
-    taus = nsubjettiness_kernel(X, 2, beta, R0)
+    taus = _taus(X, 2, beta, R0, backend)
     tau1, tau2 = taus[:, 0], taus[:, 1]
     ratio = np.zeros(X.shape[0])
     np.divide(tau2, tau1, out=ratio, where=tau1 > 0.0)

@@ -1,4 +1,10 @@
-"""matplotlib figures of every result object (mplhep style when installed)."""
+"""matplotlib figures of arrays and result objects (mplhep style when installed).
+
+Every function takes ``ax=None`` (one Axes; a sequence of Axes for the multi-panel
+:func:`plot_scan` and :func:`plot_jet_images`), creates a figure when it is ``None``, and
+returns the axes it drew on. Result objects are duck-typed: this package imports none of
+the packages that produce them.
+"""
 
 from ._calibration import (
     plot_null_distribution,
@@ -7,7 +13,13 @@ from ._calibration import (
 )
 from ._events import plot_jet_observable, plot_mjj
 from ._images import plot_jet_images
-from ._scanning import plot_cluster_spectra, plot_signal_vs_background, plot_standardised_spectra
+from ._scanning import (
+    plot_cluster_spectra,
+    plot_scan,
+    plot_signal_vs_background,
+    plot_standardised_spectra,
+    plot_standardized_spectra,
+)
 
 __all__ = [
     "plot_cluster_spectra",
@@ -15,8 +27,10 @@ __all__ = [
     "plot_jet_observable",
     "plot_mjj",
     "plot_null_distribution",
+    "plot_scan",
     "plot_signal_vs_background",
     "plot_significance_curves",
     "plot_significance_improvement",
     "plot_standardised_spectra",
+    "plot_standardized_spectra",
 ]

@@ -201,7 +201,7 @@ def plot_null_distribution(result, *, bins=30, ax=None):
         grid = np.linspace(tail.threshold, max(null.max(), tail.threshold) * 1.5, 100)
         width = (null.max() - null.min()) / bins if null.size > 1 else 1.0
         density = -np.gradient(tail.p_value(grid)[0], grid) * result.n_null * width
-        ax.plot(grid, density, color="k", linestyle="--", label="tail model (generalised Pareto)")
+        ax.plot(grid, density, color="k", linestyle="--", label="tail model (generalized Pareto)")
     styles = iter(_LINE_STYLES * 4)
     injected = result._injected_statistics()
     for level, statistics in zip(result.signal_injections, injected, strict=True):

@@ -5,10 +5,16 @@ import numpy as np
 from ._style import new_axes
 
 _LABELS = {
-    "jet_mass": r"$m_J$ [GeV]",
-    "tau21": r"$\tau_{21}$",
-    "jet_pt": r"$p_T$ [GeV]",
-    "jet_eta": r"$\eta$",
+    "jet_mass": r"jet mass $m_J$ [GeV]",
+    "tau21": r"N-subjettiness ratio $\tau_{21}$ (dimensionless)",
+    "jet_pt": r"jet $p_T$ [GeV]",
+    "jet_eta": r"jet pseudorapidity $\eta$ (dimensionless)",
+}
+_DENSITY_LABELS = {
+    "jet_mass": "fraction of jets / GeV",
+    "tau21": r"fraction of jets / unit $\tau_{21}$",
+    "jet_pt": "fraction of jets / GeV",
+    "jet_eta": r"fraction of jets / unit $\eta$",
 }
 
 
@@ -46,7 +52,7 @@ def plot_mjj(events, *, bins=60, log=True, ax=None):
                 color=colour,
             )
     ax.set_xlabel(r"$m_{jj}$ [GeV]")
-    ax.set_ylabel("events / bin")
+    ax.set_ylabel("events / bin (weighted)")
     if log:
         ax.set_yscale("log")
     ax.legend()
@@ -54,7 +60,7 @@ def plot_mjj(events, *, bins=60, log=True, ax=None):
 
 
 def plot_jet_observable(events, observable="jet_mass", *, bins=50, range=None, ax=None):
-    """Histogram a per-jet observable (both jets) for background and signal, normalised.
+    """Histogram a per-jet observable (both jets) for background and signal, normalized.
 
     Parameters
     ----------
@@ -89,6 +95,6 @@ def plot_jet_observable(events, observable="jet_mass", *, bins=50, range=None, a
                 color=colour,
             )
     ax.set_xlabel(_LABELS[observable])
-    ax.set_ylabel("normalised")
+    ax.set_ylabel(_DENSITY_LABELS[observable])
     ax.legend()
     return ax

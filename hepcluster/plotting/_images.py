@@ -209,8 +209,8 @@ or SparseImages
             ticks = np.linspace(-extent, extent, 5)
             axis.set_xticks(ticks, [f"{tick:.2g}" for tick in ticks])
             axis.set_yticks(ticks, [f"{tick:.2g}" for tick in ticks])
-            axis.set_xlabel(r"$\eta'$")
-            axis.set_ylabel(r"$\phi'$")
+            axis.set_xlabel(r"$\eta'$ (dimensionless)")
+            axis.set_ylabel(r"$\phi'$ [rad]")
             axis.set_title(title, fontsize="small")
         if colorbar and mappable is not None:
             fig.colorbar(mappable, ax=list(axes), label="pixel intensity", shrink=0.85)

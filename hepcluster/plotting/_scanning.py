@@ -1,10 +1,44 @@
-"""Figures of a Cluster Scanning result (arXiv:2402.17714, Figs. 2–4)."""
+"""Figures of a Cluster Scanning result (arXiv:2402.17714, Figs. 2–4).
+
+The functions draw any object with the arrays of a ``ScanResult`` (duck typing): ``bins``,
+``cluster_spectra``, ``normalized_spectra``, ``standardized_spectra``, ``selected``,
+``signal_rich_spectrum``, ``background_estimate``, ``mls_members``, ``threshold``,
+``statistic`` and ``n_members``; results with the older British attribute names
+(``normalised_spectra``, ``standardised_spectra``) are drawn too.
+"""
+
+import warnings
 
 import numpy as np
 
-from ._style import new_axes
+from ._style import new_axes, panel_axes
 
 _MJJ_LABEL = r"$m_{jj}$ [GeV]"
+
+
+def _spectra(result, kind):
+    """``result.<kind>ized_spectra``, falling back to the ``-ised`` spelling of old results."""
+    for name in (f"{kind}ized_spectra", f"{kind}ised_spectra"):
+        # look in the instance and class dicts first: a deprecated property would warn
+        if name in getattr(result, "__dict__", {}) or name in _class_attributes(result):
+            return getattr(result, name)
+    return getattr(result, f"{kind}ized_spectra")
+
+
+def _class_attributes(result):
+    names = set()
+    for cls in type(result).__mro__:
+        names.update(
+            name
+            for name, value in vars(cls).items()
+            if not (isinstance(value, property) and _is_deprecated(value))
+        )
+    names.update(getattr(type(result), "__dataclass_fields__", {}))
+    return names
+
+
+def _is_deprecated(prop):
+    return "deprecated" in (prop.__doc__ or "").lower()
 
 
 def _centres(result):
@@ -37,30 +71,50 @@ def _member_label(result, member):
     return f"member {member + 1} of {result.n_members}"
 
 
-def plot_cluster_spectra(result, *, member=0, normalised=True, ax=None):
+def plot_cluster_spectra(result, *, member=0, normalized=True, ax=None, normalised=None):
     """Draw the m_jj spectrum of every cluster (Fig. 2), signal-rich ones in red.
 
     Parameters
     ----------
     result : ScanResult
+        Or any object with its arrays (see the module docstring).
     member : int, default=0
         Ensemble member to draw.
-    normalised : bool, default=True
+    normalized : bool, default=True
         Draw n_{i,b} (unit sum per cluster) instead of the counts N_{i,b}.
     ax : matplotlib.axes.Axes, optional
+        Where to draw; ``None`` creates a figure.
+    normalised : bool, optional
+        Deprecated alias of ``normalized`` (warns ``FutureWarning``).
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from hepcluster.plotting import plot_cluster_spectra
+    >>> ax = plot_cluster_spectra(_toy_scan())
+    >>> ax.get_xlabel(), len(ax.patches)
+    ('$m_{jj}$ [GeV]', 3)
     """
+    if normalised is not None:
+        warnings.warn(
+            "plot_cluster_spectra(normalised=...) is deprecated; use normalized=...",
+            FutureWarning,
+            stacklevel=2,
+        )
+        normalized = normalised
     ax = new_axes(ax)
-    spectra = (result.normalised_spectra if normalised else result.cluster_spectra)[member]
+    spectra = (_spectra(result, "normal") if normalized else result.cluster_spectra)[member]
     selected = result.selected[member]
     for cluster, style in _cluster_styles(selected):
         ax.stairs(spectra[cluster], result.bins, **style)
     ax.set_xlabel(_MJJ_LABEL)
-    ax.set_ylabel("normalised cluster spectrum" if normalised else "jets / bin")
-    if not normalised:
+    ax.set_ylabel("fraction of the cluster's jets / bin" if normalized else "jets / bin")
+    if not normalized:
         ax.set_yscale("log")
     ax.set_title(
         f"{spectra.shape[0]} clusters, {int(selected.sum())} signal-rich\n"
@@ -71,8 +125,49 @@ def plot_cluster_spectra(result, *, member=0, normalised=True, ax=None):
     return ax
 
 
+def plot_standardized_spectra(result, *, member=0, ax=None):
+    r"""Draw the standardized spectra z_{i,b} with the threshold θ (Fig. 3).
+
+    Parameters
+    ----------
+    result : ScanResult
+        Or any object with its arrays (see the module docstring).
+    member : int, default=0
+        Ensemble member to draw.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; ``None`` creates a figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from hepcluster.plotting import plot_standardized_spectra
+    >>> ax = plot_standardized_spectra(_toy_scan())
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['other clusters', 'signal-rich clusters', '$\\theta = 2$']
+    """
+    ax = new_axes(ax)
+    centres = _centres(result)
+    selected = result.selected[member]
+    z = _spectra(result, "standard")[member]
+    for cluster, style in _cluster_styles(selected):
+        ax.plot(centres, z[cluster], marker="." if selected[cluster] else "", **style)
+    ax.axhline(
+        result.threshold, color="k", linestyle="--", label=rf"$\theta = {result.threshold:g}$"
+    )
+    ax.set_xlabel(_MJJ_LABEL)
+    ax.set_ylabel(r"standardized spectrum $z_{i,b}$ [robust SDs]")
+    ax.set_title(f"robust standardization\n({_member_label(result, member)})", fontsize="medium")
+    ax.legend()
+    return ax
+
+
 def plot_standardised_spectra(result, *, member=0, ax=None):
-    """Draw the standardised spectra z_{i,b} with the threshold θ (Fig. 3).
+    """Deprecated alias of :func:`plot_standardized_spectra` (warns ``FutureWarning``).
 
     Parameters
     ----------
@@ -84,20 +179,12 @@ def plot_standardised_spectra(result, *, member=0, ax=None):
     -------
     matplotlib.axes.Axes
     """
-    ax = new_axes(ax)
-    centres = _centres(result)
-    selected = result.selected[member]
-    z = result.standardised_spectra[member]
-    for cluster, style in _cluster_styles(selected):
-        ax.plot(centres, z[cluster], marker="." if selected[cluster] else "", **style)
-    ax.axhline(
-        result.threshold, color="k", linestyle="--", label=rf"$\theta = {result.threshold:g}$"
+    warnings.warn(
+        "plot_standardised_spectra is deprecated; use plot_standardized_spectra.",
+        FutureWarning,
+        stacklevel=2,
     )
-    ax.set_xlabel(_MJJ_LABEL)
-    ax.set_ylabel("standardised spectrum $z_{i,b}$")
-    ax.set_title(f"robust standardisation\n({_member_label(result, member)})", fontsize="medium")
-    ax.legend()
-    return ax
+    return plot_standardized_spectra(result, member=member, ax=ax)
 
 
 def plot_signal_vs_background(result, *, member=0, ax=None):
@@ -106,12 +193,24 @@ def plot_signal_vs_background(result, *, member=0, ax=None):
     Parameters
     ----------
     result : ScanResult
+        Or any object with its arrays (see the module docstring).
     member : int, default=0
+        Ensemble member to draw.
     ax : matplotlib.axes.Axes, optional
+        Where to draw; ``None`` creates a figure.
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from hepcluster.plotting import plot_signal_vs_background
+    >>> ax = plot_signal_vs_background(_toy_scan())
+    >>> ax.get_ylabel()
+    'jets / bin'
     """
     ax = new_axes(ax)
     centres = _centres(result)
@@ -141,3 +240,59 @@ def plot_signal_vs_background(result, *, member=0, ax=None):
     ax.set_ylabel("jets / bin")
     ax.legend()
     return ax
+
+
+def plot_scan(result, *, member=0, ax=None, axes=None):
+    """Draw the three figures of a scan side by side (arXiv:2402.17714, Figs. 2–4).
+
+    Parameters
+    ----------
+    result : ScanResult
+        Or any object with its arrays (see the module docstring).
+    member : int, default=0
+        Ensemble member to draw.
+    ax : sequence of 3 matplotlib.axes.Axes, optional
+        Where to draw the cluster spectra, the standardized spectra and the signal-rich
+        spectrum against the background estimate; ``None`` creates a figure.
+    axes : sequence of 3 matplotlib.axes.Axes, optional
+        Deprecated alias of ``ax`` (warns ``FutureWarning``).
+
+    Returns
+    -------
+    ndarray of matplotlib.axes.Axes, shape (3,)
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from hepcluster.plotting import plot_scan
+    >>> plot_scan(_toy_scan()).shape
+    (3,)
+    """
+    panels = panel_axes(ax, 3, axes=axes, caller="plot_scan", figsize=(17, 5))
+    plot_cluster_spectra(result, member=member, ax=panels[0])
+    plot_standardized_spectra(result, member=member, ax=panels[1])
+    plot_signal_vs_background(result, member=member, ax=panels[2])
+    return panels
+
+
+def _toy_scan():
+    """A tiny scan-result-like object for the examples (3 clusters, 4 bins, 1 member)."""
+    from types import SimpleNamespace
+
+    spectra = np.array([[[5.0, 4.0, 3.0, 2.0], [6.0, 5.0, 3.0, 1.0], [1.0, 1.0, 6.0, 1.0]]])
+    normalized = spectra / spectra.sum(axis=2, keepdims=True)
+    mean, std = normalized.mean(axis=1), normalized.std(axis=1)
+    return SimpleNamespace(
+        bins=np.array([3000.0, 3400.0, 3800.0, 4200.0, 4600.0]),
+        cluster_spectra=spectra,
+        normalized_spectra=normalized,
+        standardized_spectra=(normalized - mean[:, None]) / std[:, None],
+        selected=np.array([[False, False, True]]),
+        signal_rich_spectrum=spectra[:, 2],
+        background_estimate=spectra[:, :2].sum(axis=1) * 9.0 / 27.0,
+        mls_members=np.array([2.5]),
+        statistic=2.5,
+        threshold=2.0,
+        n_members=1,
+    )

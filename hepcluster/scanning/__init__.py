@@ -1,6 +1,6 @@
 """Cluster Scanning: the scanner, robust standardisation and the local significances."""
 
-from ._mls import local_significance, max_local_significance
+from ..stats import local_significance, max_local_significance
 from ._result import ScanResult
 from ._robust import robust_mean_std, trimmed_sd_correction
 from ._scanner import ClusterScanner

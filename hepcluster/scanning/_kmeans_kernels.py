@@ -1,9 +1,9 @@
-"""numba kernels of the mini-batch k-means in :mod:`hepcluster.scanning._kmeans`.
+"""numba kernels of the sparse mini-batch k-means (:mod:`hepcluster.scanning._minibatch`).
 
 Images are flattened ``n × n`` pixel grids (flat index ``a·n + b``, η' slow). The
 smearing operator is ``G = g ⊗ g`` and the metric of the smeared space is
 ``K = GᵀG = k1d ⊗ k1d`` with ``k1d = gᵀg``, a symmetric band matrix: ``k1d[a, c]`` is
-non-zero only for ``lo[a] <= c < hi[a]`` (DESIGN.md §5).
+non-zero only for ``lo[a] <= c < hi[a]``.
 
 Two kinds of kernels:
 
@@ -11,14 +11,15 @@ Two kinds of kernels:
   parallel over blocks of rows; a row's result never depends on another row or on the
   number of threads;
 - the kernels of one mini-batch step (:func:`sparse_assign_accumulate`,
-  :func:`dense_accumulate`, :func:`apply_update`) and of k-means++
+  :func:`apply_update`) and of k-means++
   (:func:`sparse_seed_distances`) do well
   under a millisecond of work, too little to share between threads without the
   synchronisation costing more than it saves (and far more on a loaded machine), so
   they run on one thread. They release the GIL: fits run in parallel threads (e.g. the
   members of a Cluster Scanning ensemble) scale with the cores.
 
-The plain-numpy twins of these kernels live in ``tests/test_kmeans.py``.
+The plain-numpy twins of these kernels (and the dense twin of the whole fit) live in
+``tests/test_kmeans.py``.
 """
 
 import numpy as np
@@ -97,31 +98,6 @@ def sparse_assign_accumulate(
 
 
 @njit(cache=True, nogil=True)
-def dense_accumulate(X, labels, sums, counts):
-    """Sum the dense rows ``X`` of each label, in row order (see :func:`apply_update`).
-
-    Parameters
-    ----------
-    X : ndarray of shape (m, n_features), float64
-        Rows of the mini-batch.
-    labels : ndarray of shape (m,), int32
-        Their centres.
-    sums : ndarray of shape (n_clusters, n_features), float64
-        Output.
-    counts : ndarray of shape (n_clusters,), float64
-        Output.
-    """
-    sums[:] = 0.0
-    counts[:] = 0.0
-    for i in range(X.shape[0]):
-        k = labels[i]
-        counts[k] += 1.0
-        total = sums[k]
-        for p in range(X.shape[1]):
-            total[p] += X[i, p]
-
-
-@njit(cache=True, nogil=True)
 def apply_update(centers, weight_sums, sums, counts):
     """Mini-batch update of the centres, in place.
 
@@ -137,7 +113,7 @@ def apply_update(centers, weight_sums, sums, counts):
     weight_sums : ndarray of shape (n_clusters,), float64
         Accumulated weights; updated in place.
     sums, counts : ndarray
-        From :func:`sparse_assign_accumulate` or :func:`dense_accumulate`.
+        From :func:`sparse_assign_accumulate`.
     """
     n_clusters, n_features = centers.shape
     for k in range(n_clusters):

@@ -1,6 +1,8 @@
 """ScanResult: everything one Cluster Scanning pass produced, for tables and figures."""
 
+import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 
@@ -17,12 +19,12 @@ class ScanResult(ResultIO):
         m_jj bin edges of the evaluation region in GeV.
     cluster_spectra : ndarray of shape (n_members, n_clusters, n_bins)
         Weighted m_jj histograms N_{i,b} of the jets of every cluster.
-    normalised_spectra : ndarray of shape (n_members, n_clusters, n_bins)
-        n_{i,b} = N_{i,b} / Σ_b N_{i,b}.
+    normalized_spectra : ndarray of shape (n_members, n_clusters, n_bins)
+        n_{i,b} = N_{i,b} / Σ_b N_{i,b} (``normalised_spectra``: deprecated alias).
     robust_mean, robust_std : ndarray of shape (n_members, n_bins)
         Outlier-robust per-bin mean μ̃_b and SD σ̃_b of n_{i,b} over the clusters.
-    standardised_spectra : ndarray of shape (n_members, n_clusters, n_bins)
-        z_{i,b} = (n_{i,b} − μ̃_b) / σ̃_b.
+    standardized_spectra : ndarray of shape (n_members, n_clusters, n_bins)
+        z_{i,b} = (n_{i,b} − μ̃_b) / σ̃_b (``standardised_spectra``: deprecated alias).
     selected : ndarray of shape (n_members, n_clusters), bool
         Signal-rich clusters, max_b z_{i,b} > θ.
     signal_rich_spectrum : ndarray of shape (n_members, n_bins)
@@ -51,15 +53,35 @@ class ScanResult(ResultIO):
         Jets outside the evaluation region (not used; reported, never dropped silently).
     metadata : dict
         Anything else worth keeping (estimator parameters).
+
+    Notes
+    -----
+    Saving and loading go through :class:`~hepcluster.utils._results.ResultIO`
+    (:meth:`save`, :meth:`load`, :meth:`to_dict`, :meth:`from_dict`); files and dicts
+    written with the British field names ``normalised_spectra`` and
+    ``standardised_spectra`` of earlier versions still load.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepcluster import ClusterScanner
+    >>> rng = np.random.default_rng(0)
+    >>> X, mjj = rng.normal(size=(2000, 3)), rng.uniform(3000.0, 3300.0, size=2000)
+    >>> result = ClusterScanner(n_clusters=6, bins=(3000, 3100, 3200, 3300),
+    ...                         n_ensemble=2, random_state=0).fit(X, mjj).scan(X, mjj)
+    >>> result.standardized_spectra.shape
+    (2, 6, 3)
+    >>> result.n_selected.shape
+    (2,)
     """
 
     _ARRAY_FIELDS = (
         "bins",
         "cluster_spectra",
-        "normalised_spectra",
+        "normalized_spectra",
         "robust_mean",
         "robust_std",
-        "standardised_spectra",
+        "standardized_spectra",
         "selected",
         "signal_rich_spectrum",
         "background_estimate",
@@ -70,10 +92,10 @@ class ScanResult(ResultIO):
 
     bins: np.ndarray
     cluster_spectra: np.ndarray
-    normalised_spectra: np.ndarray
+    normalized_spectra: np.ndarray
     robust_mean: np.ndarray
     robust_std: np.ndarray
-    standardised_spectra: np.ndarray
+    standardized_spectra: np.ndarray
     selected: np.ndarray
     signal_rich_spectrum: np.ndarray
     background_estimate: np.ndarray
@@ -86,6 +108,28 @@ class ScanResult(ResultIO):
     n_jets: int
     n_outside: int
     metadata: dict = field(default_factory=dict)
+
+    @classmethod
+    def _from_io_fields(cls, values):
+        """Rebuild a result, renaming the British field names of earlier versions."""
+        values = dict(values)
+        for old, new in _RENAMED.items():
+            if old in values:
+                old_value = values.pop(old)
+                values.setdefault(new, old_value)
+        return cls(**values)
+
+    @property
+    def normalised_spectra(self):
+        """Deprecated alias of :attr:`normalized_spectra` (warns ``FutureWarning``)."""
+        _warn_renamed("normalised_spectra")
+        return self.normalized_spectra
+
+    @property
+    def standardised_spectra(self):
+        """Deprecated alias of :attr:`standardized_spectra` (warns ``FutureWarning``)."""
+        _warn_renamed("standardised_spectra")
+        return self.standardized_spectra
 
     @property
     def n_members(self):
@@ -110,29 +154,70 @@ class ScanResult(ResultIO):
             f"n_jets={self.n_jets}, n_outside={self.n_outside})"
         )
 
-    def plot(self, member=0, axes=None):
+    def plot(self, ax=None, *, member=0, axes=None):
         """Draw the three figures of a scan (arXiv:2402.17714, Figs. 2–4) side by side.
+
+        The cluster spectra, the standardized spectra with θ and the signal-rich spectrum
+        against the background estimate (:mod:`hepcluster.plotting`, imported here, so
+        matplotlib is needed only to draw).
 
         Parameters
         ----------
+        ax : sequence of 3 matplotlib.axes.Axes, optional
+            Where to draw the three panels; ``None`` creates a figure.
         member : int, default=0
             Ensemble member to draw.
-        axes : sequence of 3 matplotlib axes, optional
+        axes : sequence of 3 matplotlib.axes.Axes, optional
+            Deprecated alias of ``ax`` (warns ``FutureWarning``).
 
         Returns
         -------
-        ndarray of matplotlib.axes.Axes
+        ndarray of matplotlib.axes.Axes, shape (3,)
         """
-        from ..plotting import (
-            plot_cluster_spectra,
-            plot_signal_vs_background,
-            plot_standardised_spectra,
-        )
+        if isinstance(ax, Integral) and not isinstance(ax, bool):
+            warnings.warn(
+                "ScanResult.plot(member) with the member as the first positional argument "
+                "is deprecated; use plot(member=...) (the first argument is now ax).",
+                FutureWarning,
+                stacklevel=2,
+            )
+            ax, member = None, int(ax)
+        if axes is not None:
+            if ax is not None:
+                raise TypeError("pass the axes as ax= only (axes= is its deprecated alias).")
+            warnings.warn(
+                "ScanResult.plot(axes=...) is deprecated; use ax=...",
+                FutureWarning,
+                stacklevel=2,
+            )
+            ax = axes
+        from .. import plotting  # function-local: plotting is optional and lies below
+
+        if hasattr(plotting, "plot_scan"):
+            return np.asarray(plotting.plot_scan(self, member=member, ax=ax))
         from ..plotting._style import pyplot
 
-        if axes is None:
-            _, axes = pyplot().subplots(1, 3, figsize=(17, 5))
-        plot_cluster_spectra(self, member=member, ax=axes[0])
-        plot_standardised_spectra(self, member=member, ax=axes[1])
-        plot_signal_vs_background(self, member=member, ax=axes[2])
-        return np.asarray(axes)
+        standardized = getattr(plotting, "plot_standardized_spectra", None)
+        if standardized is None:
+            standardized = plotting.plot_standardised_spectra
+        if ax is None:
+            _, ax = pyplot().subplots(1, 3, figsize=(17, 5))
+        plotting.plot_cluster_spectra(self, member=member, ax=ax[0])
+        standardized(self, member=member, ax=ax[1])
+        plotting.plot_signal_vs_background(self, member=member, ax=ax[2])
+        return np.asarray(ax)
+
+
+_RENAMED = {
+    "normalised_spectra": "normalized_spectra",
+    "standardised_spectra": "standardized_spectra",
+}
+
+
+def _warn_renamed(old):
+    warnings.warn(
+        f"ScanResult.{old} is deprecated and will be removed in a future version; use "
+        f"ScanResult.{_RENAMED[old]} (US spelling).",
+        FutureWarning,
+        stacklevel=3,
+    )

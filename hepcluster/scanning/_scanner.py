@@ -1,34 +1,35 @@
 """ClusterScanner: the Cluster Scanning resonance search as a scikit-learn estimator."""
 
 import logging
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.metrics import pairwise_distances_argmin
+from sklearn.metrics import pairwise_distances_argmin, pairwise_distances_argmin_min
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..images import SparseImages, nearest_centroid
+from ..stats import CLUSTER_SCANNING_BINS, STATISTICS, bin_index
+from ._defaults import (
+    BATCH_SIZE,
+    N_CLUSTERS,
+    N_ENSEMBLE,
+    OUTLIER_FRACTION,
+    THRESHOLD,
+    TRAIN_WINDOW,
+)
 from ._kmeans import minibatch_kmeans, smeared_squared_norms
-from ._mls import STATISTICS
 from ._result import ScanResult
 from ._spectra import analyse_spectra, cluster_spectra
 
 logger = logging.getLogger(__name__)
 
-# Defaults of the Cluster Scanning paper (I. Oleksiyuk et al., arXiv:2402.17714, §3):
-# k = 50 clusters fitted in 3.0–3.1 TeV, 16 bins of 100 GeV in 3.0–4.6 TeV,
-# 20 % outliers dropped per bin, θ = 3, an ensemble of 15 k-means initialisations.
-N_CLUSTERS = 50
-TRAIN_WINDOW = (3000.0, 3100.0)
-BINS = tuple(float(edge) for edge in np.linspace(3000.0, 4600.0, 17))
-OUTLIER_FRACTION = 0.2
-THRESHOLD = 3.0
-N_ENSEMBLE = 15
-BATCH_SIZE = 2048
+#: Default m_jj bin edges (arXiv:2402.17714, §3), kept under their old name.
+BINS = CLUSTER_SCANNING_BINS
 
 
 def _is_sparse_images(X):
@@ -76,15 +77,18 @@ class ClusterScanner(BaseEstimator):
         run on sparse jet images without building the dense smeared rows).
     max_iter : int, default=100
         Maximum number of passes over the training jets of each k-means.
-    idealised : bool, default=False
-        Idealised Cluster Scanning (§3.4): background jets of every bin but the first are
+    idealized : bool, default=False
+        Idealized Cluster Scanning (§3.4): background jets of every bin but the first are
         redistributed over the clusters with the cluster fractions of the first bin, so
         the background is exactly uncorrelated with the clustering. Needs the truth
-        labels ``is_signal`` in :meth:`scan`/:meth:`score`.
+        labels ``is_signal`` in :meth:`scan`/:meth:`test_statistic`.
     random_state : int, RandomState instance or None, default=None
         Seeds of the ensemble members (drawn up front in :meth:`fit`).
     n_jobs : int or None, default=None
         Ensemble members fitted in parallel (threads); results do not depend on it.
+    idealised : bool, default="deprecated"
+        Deprecated British spelling of ``idealized``; when set it is used instead (with
+        a ``FutureWarning`` in :meth:`fit`). It will be removed in a future version.
 
     Attributes
     ----------
@@ -122,6 +126,14 @@ class ClusterScanner(BaseEstimator):
     ``fit`` and ``scan`` take ``sample_weight``: a bootstrap pseudo-experiment is a vector
     of per-event multiplicities applied to both jets of each event, with no copies.
 
+    Every method accepts dense rows or :class:`~hepcluster.images.SparseImages` (e.g.
+    from ``JetImageTransformer(sparse_output=True)`` in a
+    :class:`~sklearn.pipeline.Pipeline`); on sparse images the distances are those of
+    the smeared images, computed without forming them. :meth:`score` is minus the
+    k-means inertia, as for scikit-learn's ``KMeans``; the search's test statistic is
+    :meth:`test_statistic` (the MLS). The two leading jets of an event are two rows, so
+    cross-validation must keep them in one fold (``GroupKFold`` with the event id).
+
     References
     ----------
     I. Oleksiyuk, J. A. Raine, M. Krämer, S. Voloshynovskiy, T. Golling, "Cluster
@@ -140,7 +152,9 @@ class ClusterScanner(BaseEstimator):
     >>> result = scanner.scan(X, mjj)
     >>> result.cluster_spectra.shape
     (2, 8, 4)
-    >>> bool(scanner.score(X, mjj) >= 0.0)
+    >>> bool(scanner.test_statistic(X, mjj) >= 0.0)
+    True
+    >>> bool(scanner.score(X, mjj) < 0.0)  # minus the k-means inertia
     True
     """
 
@@ -155,16 +169,21 @@ class ClusterScanner(BaseEstimator):
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "idealised": ["boolean"],
+        "idealized": ["boolean"],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
+        "idealised": ["boolean", Hidden(StrOptions({"deprecated"}))],
     }
+
+    #: One row of ``X`` per jet (the two leading jets of every event); ``y`` is the m_jj
+    #: of the jet's event. Calibration builds the inputs of a pseudo-experiment from it.
+    sample_unit = "jet"
 
     def __init__(
         self,
         n_clusters=N_CLUSTERS,
         train_window=TRAIN_WINDOW,
-        bins=BINS,
+        bins=CLUSTER_SCANNING_BINS,
         outlier_fraction=OUTLIER_FRACTION,
         threshold=THRESHOLD,
         statistic="poisson",
@@ -172,9 +191,10 @@ class ClusterScanner(BaseEstimator):
         n_ensemble=N_ENSEMBLE,
         batch_size=BATCH_SIZE,
         max_iter=100,
-        idealised=False,
+        idealized=False,
         random_state=None,
         n_jobs=None,
+        idealised="deprecated",
     ):
         self.n_clusters = n_clusters
         self.train_window = train_window
@@ -186,9 +206,16 @@ class ClusterScanner(BaseEstimator):
         self.n_ensemble = n_ensemble
         self.batch_size = batch_size
         self.max_iter = max_iter
-        self.idealised = idealised
+        self.idealized = idealized
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.idealised = idealised
+
+    def _idealized(self):
+        """``idealized``, or the deprecated ``idealised`` when that one is set."""
+        if isinstance(self.idealised, str) and self.idealised == "deprecated":
+            return bool(self.idealized)
+        return bool(self.idealised)
 
     # -- validation -------------------------------------------------------------------
 
@@ -204,11 +231,8 @@ class ClusterScanner(BaseEstimator):
                 raise ValueError(f"y has shape {y.shape}, expected ({X.n_jets},) for X.")
             if reset:
                 self.n_features_in_ = X.n_pixels**2
-            elif X.n_pixels**2 != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.n_pixels**2} pixels, ClusterScanner was fitted with "
-                    f"{self.n_features_in_} features."
-                )
+            else:
+                self._check_n_pixels(X)
         else:
             X, y = validate_data(
                 self, X, y, reset=reset, dtype=[np.float64, np.float32], y_numeric=True
@@ -216,6 +240,20 @@ class ClusterScanner(BaseEstimator):
         if not np.all(np.isfinite(y)):
             raise ValueError("y (m_jj) contains NaN or infinite values.")
         return X, y
+
+    def _check_n_pixels(self, X):
+        if X.n_pixels**2 != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.n_pixels**2} pixels, ClusterScanner was fitted with "
+                f"{self.n_features_in_} features."
+            )
+
+    def _validate_X(self, X):
+        """Check ``X`` for predict/score: SparseImages as they are, arrays validated."""
+        if _is_sparse_images(X):
+            self._check_n_pixels(X)
+            return X
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
 
     def _resolve_bins(self, y):
         if isinstance(self.bins, Integral):
@@ -262,6 +300,13 @@ class ClusterScanner(BaseEstimator):
         -------
         self : ClusterScanner
         """
+        if not (isinstance(self.idealised, str) and self.idealised == "deprecated"):
+            warnings.warn(
+                "the parameter 'idealised' of ClusterScanner is deprecated and will be "
+                "removed in a future version; use 'idealized' (US spelling) instead.",
+                FutureWarning,
+                stacklevel=3,
+            )
         if not np.isfinite(self.threshold):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}.")
         X, y = self._validate_X_y(X, y, reset=True)
@@ -341,8 +386,7 @@ class ClusterScanner(BaseEstimator):
         labels : ndarray of shape (n_jets,)
         """
         check_is_fitted(self)
-        if not _is_sparse_images(X):
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_X(X)
         return self._labels(X, 0)
 
     def predict_ensemble(self, X):
@@ -357,8 +401,7 @@ class ClusterScanner(BaseEstimator):
         labels : ndarray of shape (n_ensemble, n_jets)
         """
         check_is_fitted(self)
-        if not _is_sparse_images(X):
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_X(X)
         labels = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self._labels)(X, member) for member in range(self.n_ensemble)
         )
@@ -374,7 +417,7 @@ class ClusterScanner(BaseEstimator):
             m_jj in GeV of each jet's event.
         sample_weight : array-like of shape (n_jets,), default=None
         is_signal : array-like of shape (n_jets,), default=None
-            Truth labels; required (and only used) when ``idealised=True``.
+            Truth labels; required (and only used) when ``idealized=True``.
 
         Returns
         -------
@@ -385,9 +428,8 @@ class ClusterScanner(BaseEstimator):
         weight = _check_sample_weight(sample_weight, np.empty(y.shape[0]), dtype=np.float64)
         bins = self.bins_
         n_bins = bins.size - 1
-        bin_index = np.searchsorted(bins, y, side="right") - 1
-        bin_index[(y < bins[0]) | (y >= bins[-1])] = -1
-        inside = bin_index >= 0
+        jet_bin = bin_index(y, bins)  # edges[i] <= y < edges[i + 1]; -1 outside
+        inside = jet_bin >= 0
         n_inside = int(inside.sum())
         if n_inside == 0:
             raise ValueError(
@@ -400,9 +442,9 @@ class ClusterScanner(BaseEstimator):
         X_inside = X[np.flatnonzero(inside)] if n_outside else X
         labels = np.full((self.n_ensemble, y.shape[0]), -1, dtype=np.int64)
         labels[:, inside] = self.predict_ensemble(X_inside)
-        if self.idealised:
-            labels = self._idealise(labels, bin_index, weight, is_signal)
-        spectra = cluster_spectra(labels, bin_index, weight, self.n_clusters, n_bins)
+        if self._idealized():
+            labels = self._idealize(labels, jet_bin, weight, is_signal)
+        spectra = cluster_spectra(labels, jet_bin, weight, self.n_clusters, n_bins)
         analysis = analyse_spectra(
             spectra,
             outlier_fraction=self.outlier_fraction,
@@ -420,36 +462,37 @@ class ClusterScanner(BaseEstimator):
             threshold=float(self.threshold),
             n_jets=n_inside,
             n_outside=int(n_outside),
-            metadata={"n_clusters": self.n_clusters, "idealised": bool(self.idealised)},
+            metadata={"n_clusters": self.n_clusters, "idealized": self._idealized()},
             **analysis,
         )
 
-    def _idealise(self, labels, bin_index, weight, is_signal):
+    def _idealize(self, labels, jet_bin, weight, is_signal):
         if is_signal is None:
             raise ValueError(
-                "idealised=True needs the truth labels: pass is_signal to scan/score."
+                "idealized=True needs the truth labels: pass is_signal to scan/test_statistic."
             )
         is_signal = np.asarray(is_signal, dtype=bool)
-        if is_signal.shape != bin_index.shape:
-            raise ValueError(f"is_signal has shape {is_signal.shape}, expected {bin_index.shape}.")
-        moved = (~is_signal) & (bin_index > 0)
-        first_bin = (~is_signal) & (bin_index == 0)
+        if is_signal.shape != jet_bin.shape:
+            raise ValueError(f"is_signal has shape {is_signal.shape}, expected {jet_bin.shape}.")
+        moved = (~is_signal) & (jet_bin > 0)
+        first_bin = (~is_signal) & (jet_bin == 0)
         for member, seed in enumerate(self.ensemble_seeds_):
             fractions = np.bincount(
                 labels[member, first_bin], weights=weight[first_bin], minlength=self.n_clusters
             )
             if fractions.sum() <= 0:
-                raise ValueError("idealised scan: no background jets in the first bin.")
+                raise ValueError("idealized scan: no background jets in the first bin.")
             rng = np.random.default_rng(seed)
             labels[member, moved] = rng.choice(
                 self.n_clusters, size=int(moved.sum()), p=fractions / fractions.sum()
             )
         return labels
 
-    def score(self, X, y, sample_weight=None, *, is_signal=None):
+    def test_statistic(self, X, y, sample_weight=None, *, is_signal=None):
         """Test statistic of the scan: the MLS averaged over the ensemble.
 
-        Higher means more anomalous (the scikit-learn convention for scores).
+        Higher means more anomalous. This is what a calibration (pseudo-experiments)
+        calls; it is :attr:`ScanResult.statistic` of :meth:`scan`.
 
         Parameters
         ----------
@@ -458,13 +501,53 @@ class ClusterScanner(BaseEstimator):
             m_jj in GeV of each jet's event.
         sample_weight : array-like of shape (n_jets,), default=None
         is_signal : array-like of shape (n_jets,), default=None
-            Truth labels for ``idealised=True``.
+            Truth labels, used only when ``idealized=True`` (ignored otherwise).
 
         Returns
         -------
         float
         """
         return self.scan(X, y, sample_weight, is_signal=is_signal).statistic
+
+    def score(self, X, y=None, sample_weight=None):
+        """Minus the k-means inertia of ``X`` under the first ensemble member.
+
+        As :meth:`sklearn.cluster.KMeans.score`: ``−Σ_i w_i min_k ‖x_i − c_k‖²`` over
+        *all* rows of ``X`` (whatever their m_jj) with the centres
+        :attr:`cluster_centers_`; for :class:`~hepcluster.images.SparseImages` the
+        distances are those of the smeared images, computed exactly from the sparse
+        ones. It measures how well the clusters describe the jets and says nothing about
+        an excess: the search's statistic is :meth:`test_statistic`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_jets, n_features) or SparseImages
+        y : array-like of shape (n_jets,), default=None
+            Not used (m_jj plays no part in the inertia); accepted for the scikit-learn
+            signature ``score(X, y)``.
+        sample_weight : array-like of shape (n_jets,), default=None
+            Jet weights.
+
+        Returns
+        -------
+        float
+            ``−inertia`` (higher is better, 0 for a perfect fit).
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        n_rows = X.n_jets if _is_sparse_images(X) else X.shape[0]
+        weight = _check_sample_weight(sample_weight, np.empty(n_rows), dtype=np.float64)
+        return -float(weight @ self._squared_distances(X, 0))
+
+    def _squared_distances(self, X, member):
+        """Squared distance of every (smeared) row to its nearest centre of ``member``."""
+        centers = self.ensemble_[member].centers
+        if _is_sparse_images(X):
+            _, distances = nearest_centroid(X, centers, smeared=True, return_distances=True)
+            return distances
+        centers = centers.astype(X.dtype, copy=False)
+        _, distances = pairwise_distances_argmin_min(X, centers, metric="sqeuclidean")
+        return distances.astype(np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._mls import local_significance
+from ..stats import local_significance
 from ._robust import robust_mean_std
 
 
@@ -37,7 +37,7 @@ def cluster_spectra(labels, bin_index, weights, n_clusters, n_bins):
 
 
 def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic, min_background=0.0):
-    """Standardise cluster spectra, select signal-rich clusters, estimate the background.
+    """Standardize cluster spectra, select signal-rich clusters, estimate the background.
 
     Parameters
     ----------
@@ -58,19 +58,19 @@ def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic, min_back
     Returns
     -------
     dict of ndarray
-        ``normalised_spectra``, ``robust_mean``, ``robust_std``, ``standardised_spectra``,
+        ``normalized_spectra``, ``robust_mean``, ``robust_std``, ``standardized_spectra``,
         ``selected``, ``signal_rich_spectrum``, ``background_estimate``,
         ``local_significance``, ``untestable_bins`` (bins excluded from the test, see
         ``min_background``) and ``mls`` (one value per member).
     """
     totals = spectra.sum(axis=2, keepdims=True)
-    normalised = np.divide(spectra, totals, out=np.zeros_like(spectra), where=totals > 0)
-    mean, std = robust_mean_std(normalised, outlier_fraction, axis=1)
-    deviation = normalised - mean[:, None, :]
-    standardised = np.divide(
+    normalized = np.divide(spectra, totals, out=np.zeros_like(spectra), where=totals > 0)
+    mean, std = robust_mean_std(normalized, outlier_fraction, axis=1)
+    deviation = normalized - mean[:, None, :]
+    standardized = np.divide(
         deviation, std[:, None, :], out=np.zeros_like(deviation), where=std[:, None, :] > 0
     )
-    selected = standardised.max(axis=2) > threshold
+    selected = standardized.max(axis=2) > threshold
     rich = np.einsum("mkb,mk->mb", spectra, selected.astype(np.float64))
     poor = spectra.sum(axis=1) - rich
     rich_total = rich.sum(axis=1, keepdims=True)
@@ -81,10 +81,10 @@ def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic, min_back
     z = local_significance(rich, background, statistic)
     z[untestable | ~selected.any(axis=1, keepdims=True)] = 0.0
     return {
-        "normalised_spectra": normalised,
+        "normalized_spectra": normalized,
         "robust_mean": mean,
         "robust_std": std,
-        "standardised_spectra": standardised,
+        "standardized_spectra": standardized,
         "selected": selected,
         "signal_rich_spectrum": rich,
         "background_estimate": background,

@@ -13,23 +13,22 @@ collider physics*, Phys. Rev. D 103, 092007, arXiv:2010.07106):
   read chunk by chunk at every epoch; the networks read packed particles
   (:class:`PackedSamples`), so padding costs nothing.
 - Event-level anomaly detection (:func:`anomaly_search`): clusters of whole dijet events,
-  signal-rich clusters and a background from the dijet-function fit of the nearest
-  cluster.
+  signal-rich clusters and a background from a fit (the caller's, e.g. the dijet function
+  of :class:`~hepcluster.fits.DijetFitBackground`) of the nearest cluster's spectrum.
 
-TensorFlow/Keras (extra ``ucluster``) are imported only when a network is built, trained
-or unpickled (without TensorFlow's C++ start-up notices unless ``TF_CPP_MIN_LOG_LEVEL``
-is set): the Keras names of this module (:class:`GAPLayer`, :func:`build_abcnet`, the
-losses) are loaded on first access.
+``import hepcluster.ucluster`` works without TensorFlow. TensorFlow/Keras (extra
+``ucluster``) are imported only when a network is built, trained or unpickled (without
+TensorFlow's C++ start-up notices unless ``TF_CPP_MIN_LOG_LEVEL`` is set); without them
+``fit`` raises an ImportError naming ``pip install "hepcluster[ucluster]"``. The Keras
+names of this module (:class:`GAPLayer`, :func:`build_abcnet`, the losses) are loaded on
+first access (PEP 562).
 """
 
 import importlib
 
-from ._anomaly import (
-    AnomalySearchResult,
-    anomaly_search,
-    event_matrix,
-    nearest_cluster_background,
-)
+from ._anomaly import anomaly_search, event_matrix
+from ._anomaly_result import AnomalySearchResult
+from ._background import nearest_cluster_background
 from ._data import JetStream
 from ._deep_kmeans import DeepKMeans
 from ._defaults import DEFAULT_SCHEDULE, SCHEDULES
@@ -45,6 +44,7 @@ from ._features import (
     mass_bin_targets,
 )
 from ._packing import PackedSamples, batch_layout, pack_particles
+from ._plots import plot_confusion_matrix
 from ._schedules import alpha_schedule, learning_rate_schedule
 
 # Names that need Keras: module that defines each, imported on first access.
@@ -90,6 +90,7 @@ __all__ = [
     "mass_bin_targets",
     "nearest_cluster_background",
     "pack_particles",
+    "plot_confusion_matrix",
     *sorted(_LAZY),
 ]
 

@@ -1,4 +1,10 @@
-"""One progress-bar helper for every long loop of the package."""
+"""One progress-bar helper for every long loop of the package.
+
+The decision whether a bar is drawn is tqdm's own: ``disable=None`` (no bar where the
+output is not a terminal) under the default ``progress_bar="auto"`` setting, and the
+``TQDM_DISABLE`` environment variable, which tqdm reads when it is imported, always wins
+over a hepcluster setting that would show a bar.
+"""
 
 import os
 import sys
@@ -8,8 +14,29 @@ from tqdm.auto import tqdm
 from .._config import get_config
 
 
+def _setting(enabled):
+    """The effective switch: the caller's ``enabled`` or the global configuration."""
+    if enabled is not None:
+        return bool(enabled)
+    return get_config()["progress_bar"]
+
+
+def _disable_argument(enabled):
+    """Keyword arguments for tqdm's ``disable`` (none when the environment decides)."""
+    setting = _setting(enabled)
+    if setting is False:
+        return {"disable": True}
+    if "TQDM_DISABLE" in os.environ:
+        # tqdm applied TQDM_DISABLE to its defaults at import; an explicit ``disable``
+        # argument would override it, so none is passed.
+        return {}
+    if setting == "auto":
+        return {"disable": None}
+    return {"disable": False}
+
+
 def progress_enabled(enabled=None):
-    """Decide whether a progress bar is shown.
+    """Decide whether a progress bar may be shown.
 
     Parameters
     ----------
@@ -20,14 +47,24 @@ def progress_enabled(enabled=None):
     Returns
     -------
     bool
-        ``True`` when a bar should be drawn.
+        ``False`` when bars are switched off (by the setting or by ``TQDM_DISABLE`` in
+        the environment); under the ``"auto"`` setting whether standard error is a
+        terminal, which is what tqdm's ``disable=None`` checks for its default output.
+
+    Examples
+    --------
+    >>> import hepcluster
+    >>> from hepcluster.utils import progress_enabled
+    >>> with hepcluster.config_context(progress_bar=False):
+    ...     progress_enabled()
+    False
     """
-    if enabled is not None:
-        return bool(enabled)
-    setting = get_config()["progress_bar"]
+    setting = _setting(enabled)
+    if setting is False or os.environ.get("TQDM_DISABLE"):
+        return False
     if setting == "auto":
         return sys.stderr is not None and sys.stderr.isatty()
-    return bool(setting)
+    return True
 
 
 def progress(iterable=None, *, total=None, desc=None, unit="it", enabled=None, **kwargs):
@@ -46,14 +83,21 @@ def progress(iterable=None, *, total=None, desc=None, unit="it", enabled=None, *
     enabled : bool or None, default=None
         Force the bar on or off; ``None`` follows :func:`hepcluster.set_config`.
     **kwargs
-        Passed on to :class:`tqdm.tqdm`.
+        Passed on to :class:`tqdm.tqdm`; an explicit ``disable`` wins over everything.
 
     Returns
     -------
     tqdm.tqdm
-        A bar, disabled (and silent) when progress bars are switched off. With the
-        default ``"auto"`` setting, tqdm decides: no bar where standard error is not a
-        terminal, and ``TQDM_DISABLE=1`` in the environment switches bars off.
+        A bar, disabled (and silent) when progress bars are switched off.
+
+    Notes
+    -----
+    - ``progress_bar="auto"`` (the default) passes ``disable=None``: tqdm draws a bar only
+      where its output is a terminal.
+    - ``progress_bar=True`` (or ``enabled=True``) draws a bar, also into log files.
+    - ``progress_bar=False`` (or ``enabled=False``) never draws one.
+    - ``TQDM_DISABLE`` in the environment (tqdm's own switch) disables bars under
+      ``"auto"`` and ``True`` alike.
 
     Examples
     --------
@@ -61,12 +105,6 @@ def progress(iterable=None, *, total=None, desc=None, unit="it", enabled=None, *
     >>> sum(progress(range(4), desc="toys", enabled=False))
     6
     """
-    if enabled is None and get_config()["progress_bar"] == "auto":
-        # tqdm's own rule: no bar where stderr is not a terminal (disable=None), and the
-        # user's TQDM_DISABLE environment variable, which an explicit argument would
-        # override, still applies.
-        if "TQDM_DISABLE" not in os.environ:
-            kwargs.setdefault("disable", None)
-    else:
-        kwargs["disable"] = not progress_enabled(enabled)
+    for key, value in _disable_argument(enabled).items():
+        kwargs.setdefault(key, value)
     return tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, **kwargs)

@@ -28,7 +28,10 @@ def all_estimators():
 
     found = {}
     for module_info in pkgutil.walk_packages(hepcluster.__path__, prefix="hepcluster."):
-        if any(part.startswith("_") for part in module_info.name.split(".")[1:]):
+        parts = module_info.name.split(".")[1:]
+        # private modules are reached through their package; the command line holds no
+        # estimators (and nothing below it imports it)
+        if any(part.startswith("_") for part in parts) or parts[0] == "cli":
             continue
         try:
             module = importlib.import_module(module_info.name)

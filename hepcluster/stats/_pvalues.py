@@ -33,7 +33,7 @@ def empirical_p_value(null_statistics, observed, *, mid_p=False, n_failed=0):
 
     Examples
     --------
-    >>> from hepcluster.calibration import empirical_p_value
+    >>> from hepcluster.stats import empirical_p_value
     >>> p, bound = empirical_p_value([0.5, 1.0, 1.5, 2.0], [1.2, 3.0])
     >>> p.tolist(), bound.tolist()
     ([0.5, 0.25], [False, True])
@@ -82,7 +82,7 @@ def global_significance(null_statistics, observed, *, mid_p=False, n_failed=0):
 
     Examples
     --------
-    >>> from hepcluster.calibration import global_significance
+    >>> from hepcluster.stats import global_significance
     >>> z, bound = global_significance(range(1000), [500.0, 2000.0])
     >>> z.round(3).tolist(), bound.tolist()
     ([0.0, 3.09], [False, True])

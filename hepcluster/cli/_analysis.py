@@ -1,29 +1,30 @@
-"""The Cluster Scanning chain on an event table, shared by ``hepcluster demo`` and ``scan``."""
+"""The Cluster Scanning chain on an event table, shared by demo, scan and calibrate."""
 
 import logging
 import time
 
 import numpy as np
 
-from .images import JetImageTransformer
-from .metrics import signal_fraction_improvement, signal_to_background
-from .scanning import ClusterScanner
+from ..images import JetImageTransformer
+from ..metrics import signal_fraction_improvement, signal_to_background
+from ..scanning import ClusterScanner
 
 logger = logging.getLogger(__name__)
 
 
-def scan_events(events, *, transformer=None, scanner=None, idealised=False):
+def scan_events(events, *, transformer=None, scanner=None, idealized=False):
     """Jet images, k-means in the training window and the scan of an event table.
 
     Parameters
     ----------
     events : EventTable
     transformer : JetImageTransformer, optional
-        Defaults to the paper's 40 × 40 images.
+        Defaults to the paper's 40 × 40 images, as sparse images (``sparse_output=True``,
+        the scanner's fast path).
     scanner : ClusterScanner, optional
         Defaults to the paper's settings.
-    idealised : bool, default=False
-        Pass the truth labels to an idealised scanner.
+    idealized : bool, default=False
+        Pass the truth labels to an idealized scanner.
 
     Returns
     -------
@@ -34,18 +35,18 @@ def scan_events(events, *, transformer=None, scanner=None, idealised=False):
         Statistic, selected clusters and, where truth labels exist, S/B and SFI of the
         signal-rich clusters of each member.
     """
-    transformer = JetImageTransformer() if transformer is None else transformer
+    transformer = JetImageTransformer(sparse_output=True) if transformer is None else transformer
     scanner = ClusterScanner() if scanner is None else scanner
     X, mjj, _ = events.jets()
     weight = events.jet_weight
     start = time.perf_counter()
-    images = transformer.fit(X).transform_sparse(X)
-    logger.info("built %d jet images in %.1f s", images.n_jets, time.perf_counter() - start)
+    images = transformer.fit_transform(X)
+    logger.info("built %d jet images in %.1f s", len(mjj), time.perf_counter() - start)
     start = time.perf_counter()
     scanner.fit(images, mjj, sample_weight=weight)
     is_signal = events.jet_is_signal
     result = scanner.scan(
-        images, mjj, sample_weight=weight, is_signal=is_signal if idealised else None
+        images, mjj, sample_weight=weight, is_signal=is_signal if idealized else None
     )
     logger.info("scan: %r (%.1f s)", result, time.perf_counter() - start)
     summary = {
@@ -74,21 +75,17 @@ def scan_events(events, *, transformer=None, scanner=None, idealised=False):
     return scanner, result, summary
 
 
-def calibration_estimators(
-    *, n_clusters=50, n_ensemble=15, bins=None, threshold=3.0, idealised=False
-):
+def calibration_estimators(*, idealized=False, **scanner_params):
     """The two methods of the Cluster Scanning paper, ready for run_pseudo_experiments.
 
     Parameters
     ----------
-    n_clusters, n_ensemble : int
-        Cluster Scanning settings (50 and 15 in the paper).
-    bins : tuple of float, optional
-        Bin edges of the evaluation region (the paper's 16 bins of 100 GeV by default).
-    threshold : float, default=3.0
-        θ of the signal-rich selection.
-    idealised : bool, default=False
-        Idealised Cluster Scanning and the idealised (parametric) fit.
+    idealized : bool, default=False
+        Idealized Cluster Scanning and the idealized (parametric-bootstrap) fit.
+    **scanner_params
+        :class:`~hepcluster.scanning.ClusterScanner` parameters (``n_clusters``,
+        ``n_ensemble``, ``bins``, ``threshold``, …); the others keep the scanner's defaults
+        (the paper's). The dijet fit uses the scanner's bins.
 
     Returns
     -------
@@ -98,21 +95,16 @@ def calibration_estimators(
     """
     from sklearn.pipeline import Pipeline
 
-    from .fits import DijetFitBackground
-    from .scanning._scanner import BINS
+    from ..fits import DijetFitBackground
 
-    bins = BINS if bins is None else tuple(bins)
-    scanner = ClusterScanner(
-        n_clusters=n_clusters,
-        bins=bins,
-        threshold=threshold,
-        n_ensemble=n_ensemble,
-        idealised=idealised,
-    )
+    scanner = ClusterScanner(idealized=idealized, **scanner_params)
     return {
         "cluster_scanning": (
-            Pipeline([("images", JetImageTransformer()), ("scan", scanner)]),
+            Pipeline([("images", JetImageTransformer(sparse_output=True)), ("scan", scanner)]),
             "poisson",
         ),
-        "dijet_fit": (DijetFitBackground(bins=bins), "parametric" if idealised else "poisson"),
+        "dijet_fit": (
+            DijetFitBackground(bins=tuple(scanner.bins)),
+            "parametric" if idealized else "poisson",
+        ),
     }

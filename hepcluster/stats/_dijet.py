@@ -30,7 +30,7 @@ def dijet_function(mjj, params, *, x_scale=SQRT_S):
 
     Examples
     --------
-    >>> from hepcluster.fits import dijet_function
+    >>> from hepcluster.stats import dijet_function
     >>> float(dijet_function(3000.0, (1.0, 10.0, 5.0)))  # doctest: +ELLIPSIS
     110.83...
     """

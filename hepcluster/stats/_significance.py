@@ -70,7 +70,7 @@ def local_significance(observed, expected, statistic="poisson"):
 
     Examples
     --------
-    >>> from hepcluster.scanning import local_significance
+    >>> from hepcluster.stats import local_significance
     >>> local_significance([130.0, 90.0], [100.0, 100.0], statistic="gaussian")
     array([3., 0.])
     """
@@ -114,7 +114,7 @@ def max_local_significance(observed, expected, statistic="poisson"):
     Examples
     --------
     >>> import numpy as np
-    >>> from hepcluster.scanning import max_local_significance
+    >>> from hepcluster.stats import max_local_significance
     >>> observed = np.array([[100.0, 130.0, 100.0], [90.0, 95.0, 99.0]])
     >>> expected = np.full((2, 3), 100.0)
     >>> max_local_significance(observed, expected, statistic="gaussian")

@@ -1,7 +1,9 @@
 """The ``hepcluster ucluster`` subcommand: UCluster on jets (W/Z/top) or on dijet events.
 
-``add_ucluster_command(subparsers)`` registers it with the ``argparse`` subparsers of
-:mod:`hepcluster.cli`; its handler is called with the parsed arguments.
+:func:`add_parser` registers it with the ``argparse`` subparsers of
+:func:`hepcluster.cli.build_parser`; its handler :func:`run` is called with the parsed
+arguments. The option defaults are the estimators' (``hepcluster.ucluster._defaults``,
+a module without heavy imports).
 """
 
 import json
@@ -10,16 +12,40 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from ._defaults import BETA, DEFAULT_SCHEDULE, N_NEIGHBORS, SCHEDULES
+from ._defaults import constant, default
+from ._figures import figure_style, save_figure
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["add_ucluster_command", "run_ucluster"]
+__all__ = ["add_parser", "run"]
+
+_DEEP_KMEANS = "hepcluster.ucluster._deep_kmeans:DeepKMeans"
+_UCLUSTER_DEFAULTS = "hepcluster.ucluster._defaults"
+
+
+def _ucluster_default(name):
+    """A constant of hepcluster.ucluster._defaults (read without importing TensorFlow)."""
+    return constant(f"{_UCLUSTER_DEFAULTS}:{name}")
+
+
+_SEARCH = "hepcluster.ucluster._anomaly:anomaly_search"
+_JETS = "hepcluster.datasets._synthetic:make_jets"
+
+N_PER_CLASS = 1000
+"""Synthetic or Pythia jets per class of ``ucluster jets``: minutes on a CPU."""
+
+EVENT_N_CLUSTERS = 2
+"""k of the event task (arXiv:2010.07106, §4: two clusters of LHCO events)."""
+
+EVENT_N_CONSTITUENTS = 30
+"""Particles per jet the event task reads."""
+
+EVENT_BINS = (2500.0, 6000.0, 100.0)
+"""m_jj bins of the event task: LOW, HIGH, WIDTH in GeV."""
 
 
 def _add_training_options(parser, *, n_clusters, embedding_dim):
+    SCHEDULES = _ucluster_default("SCHEDULES")
     fast, paper = SCHEDULES["fast"], SCHEDULES["paper"]
     group = parser.add_argument_group(
         "network and training",
@@ -35,7 +61,7 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
     group.add_argument(
         "--schedule",
         choices=sorted(SCHEDULES),
-        default=DEFAULT_SCHEDULE,
+        default=_ucluster_default("DEFAULT_SCHEDULE"),
         help="training preset (default: %(default)s)",
     )
     group.add_argument(
@@ -53,7 +79,7 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
     group.add_argument(
         "--n-neighbors",
         type=int,
-        default=N_NEIGHBORS,
+        default=_ucluster_default("N_NEIGHBORS"),
         help="k of the kNN graphs (default: %(default)s)",
     )
     group.add_argument("--pretrain-epochs", type=int, default=None, help="pre-training epochs")
@@ -69,7 +95,10 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
         "--learning-rate", type=float, default=None, help="Adam learning rate of joint training"
     )
     group.add_argument(
-        "--beta", type=float, default=BETA, help="weight of the clustering loss (default: 10)"
+        "--beta",
+        type=float,
+        default=_ucluster_default("BETA"),
+        help="weight β of the clustering loss (default: %(default)s)",
     )
     group.add_argument("--alpha", type=float, default=None, help="α at the first joint epoch")
     group.add_argument("--alpha-step", type=float, default=None, help="growth of α per epoch")
@@ -84,20 +113,26 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
         "--label-proportions",
         choices=["none", "uniform"],
         default="none",
-        help="optimal-transport (Sinkhorn) label-proportion regularisation of the assignment",
+        help="optimal-transport (Sinkhorn) label-proportion regularisation of the "
+        "assignment (default: %(default)s)",
     )
     group.add_argument(
         "--sinkhorn-epsilon",
         type=float,
-        default=0.1,
-        help="ε of the transport plan (default: 0.1)",
+        default=default(_DEEP_KMEANS, "sinkhorn_epsilon"),
+        help="ε of the transport plan (default: %(default)s)",
     )
-    group.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    group.add_argument(
+        "--device",
+        choices=constant("hepcluster.ucluster._tensorflow:DEVICES"),
+        default=default(_DEEP_KMEANS, "device"),
+        help="where TensorFlow trains; 'gpu' fails at once without one (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
 
 
-def add_ucluster_command(subparsers):
+def add_parser(subparsers):
     """Register ``hepcluster ucluster {jets,events}`` with an argparse subparsers object.
 
     Parameters
@@ -108,17 +143,17 @@ def add_ucluster_command(subparsers):
     Returns
     -------
     argparse.ArgumentParser
-        The ``ucluster`` parser; its ``handler`` default is :func:`run_ucluster`.
+        The ``ucluster`` parser; its ``handler`` default is :func:`run`.
 
     Examples
     --------
     >>> import argparse
-    >>> from hepcluster.ucluster._command import add_ucluster_command
+    >>> from hepcluster.cli._ucluster import add_parser
     >>> parser = argparse.ArgumentParser(prog="hepcluster")
-    >>> _ = add_ucluster_command(parser.add_subparsers(dest="command"))
+    >>> _ = add_parser(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["ucluster", "jets", "--n-per-class", "100"])
     >>> args.task, args.n_per_class, args.handler.__name__
-    ('jets', 100, 'run_ucluster')
+    ('jets', 100, 'run')
     """
     parser = subparsers.add_parser(
         "ucluster",
@@ -159,19 +194,26 @@ def add_ucluster_command(subparsers):
     jets.add_argument(
         "--n-per-class",
         type=int,
-        default=1000,
-        help="synthetic or Pythia jets per class (default: 1000)",
+        default=N_PER_CLASS,
+        help="synthetic or Pythia jets per class (default: %(default)s)",
     )
     jets.add_argument(
         "--n-constituents",
         type=int,
-        default=100,
-        help="particle slots per jet (default: 100, as in the paper)",
+        default=default(_JETS, "n_constituents"),
+        help="particle slots per jet (default: %(default)s, as in the paper)",
     )
     jets.add_argument(
-        "--output", type=Path, default=Path("hepcluster-ucluster-jets"), help="output folder"
+        "--output",
+        type=Path,
+        default=Path("hepcluster-ucluster-jets"),
+        help="output folder (default: %(default)s)",
     )
-    _add_training_options(jets, n_clusters=3, embedding_dim=3)
+    _add_training_options(
+        jets,
+        n_clusters=_ucluster_default("N_CLUSTERS"),
+        embedding_dim=_ucluster_default("EMBEDDING_DIM")["jets"],
+    )
 
     events = tasks.add_parser(
         "events",
@@ -182,15 +224,20 @@ def add_ucluster_command(subparsers):
         "events", type=Path, help="EventTable HDF5 file (written by hepcluster generate)"
     )
     events.add_argument(
-        "--n-constituents", type=int, default=30, help="particles per jet kept (default: 30)"
+        "--n-constituents",
+        type=int,
+        default=EVENT_N_CONSTITUENTS,
+        help="particles per jet kept (default: %(default)s)",
     )
     events.add_argument(
         "--bins",
         type=float,
         nargs=3,
-        default=(2500.0, 6000.0, 100.0),
+        default=EVENT_BINS,
         metavar=("LOW", "HIGH", "WIDTH"),
-        help="m_jj bins in GeV (default: 2500 6000 100)",
+        help="m_jj bins from LOW to HIGH of WIDTH, in GeV (default: {:g} {:g} {:g})".format(
+            *EVENT_BINS
+        ),
     )
     events.add_argument(
         "--signal-region",
@@ -198,20 +245,33 @@ def add_ucluster_command(subparsers):
         nargs=2,
         default=None,
         metavar=("LOW", "HIGH"),
-        help="m_jj signal region in GeV (default: scanned)",
+        help="m_jj signal region in GeV, on bin edges (default: every window of three bins "
+        "with a sideband bin on each side; the one with the largest excess)",
     )
-    events.add_argument("--threshold", type=float, default=3.0, help="selection threshold (σ)")
     events.add_argument(
-        "--output", type=Path, default=Path("hepcluster-ucluster-events"), help="output folder"
+        "--threshold",
+        type=float,
+        default=default(_SEARCH, "threshold"),
+        help="a cluster is signal-rich when the local significance of its excess in the "
+        "signal region is at least this (σ; default: %(default)s)",
     )
-    _add_training_options(events, n_clusters=2, embedding_dim=2)
-    parser.set_defaults(handler=run_ucluster)
+    events.add_argument(
+        "--output",
+        type=Path,
+        default=Path("hepcluster-ucluster-events"),
+        help="output folder (default: %(default)s)",
+    )
+    _add_training_options(
+        events,
+        n_clusters=EVENT_N_CLUSTERS,
+        embedding_dim=_ucluster_default("EMBEDDING_DIM")["events"],
+    )
+    parser.set_defaults(handler=run)
     return parser
 
 
 def _model(args, task):
-    from ._deep_kmeans import DeepKMeans
-    from ._embedding import UClusterEmbedding
+    from ..ucluster import DeepKMeans, UClusterEmbedding
 
     embedding = UClusterEmbedding(
         task=task,
@@ -245,6 +305,8 @@ def _model(args, task):
 
 
 def _throughput(model):
+    import numpy as np
+
     rates = model.embedding_.history_.get("samples_per_second", []) + model.history_.get(
         "samples_per_second", []
     )
@@ -257,7 +319,7 @@ def _jet_data(args):
     """(X, y): an array, or a JetStream and its labels, as the options ask."""
     if args.input:
         if args.stream:
-            from ._data import JetStream
+            from ..ucluster import JetStream
 
             stream = JetStream.from_hls4ml(
                 args.input, classes=("W", "Z", "top"), n_constituents=args.n_constituents
@@ -283,6 +345,7 @@ def _jet_data(args):
 
 def _mass_baselines(X, y, train, seed):
     """k-means on the jet mass alone and a supervised KNN on it: the trivial baselines."""
+    import numpy as np
     from sklearn.cluster import KMeans
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -301,6 +364,7 @@ def _mass_baselines(X, y, train, seed):
 
 
 def _run_jets(args):
+    import numpy as np
     from sklearn.neighbors import KNeighborsClassifier
 
     from ..metrics import cluster_accuracy
@@ -322,7 +386,6 @@ def _run_jets(args):
         **_mass_baselines(X, y, train, args.seed),
         "training_jets_per_second": _throughput(model),
     }
-    args.output.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         args.output / "clusters.npz",
         labels=model.labels_,
@@ -337,77 +400,75 @@ def _run_jets(args):
 
 
 def _plot_jets(path, embedding, y, model):
-    from ..plotting._style import hep_style, pyplot
+    import numpy as np
 
-    plt = pyplot()
-    with hep_style():
-        fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+    from ..ucluster import plot_confusion_matrix
+
+    with figure_style() as plt:
+        fig, axes = plt.subplots(1, 2, figsize=(14, 6))
         for name in np.unique(y):
             chosen = y == name
             axes[0].scatter(embedding[chosen, 0], embedding[chosen, 1], s=2, label=str(name))
-        axes[0].scatter(*model.cluster_centers_[:, :2].T, marker="x", color="black", s=80)
+        axes[0].scatter(
+            *model.cluster_centers_[:, :2].T, marker="x", color="black", s=80, label="centroids"
+        )
         axes[0].set_xlabel("embedding 0")
         axes[0].set_ylabel("embedding 1")
-        axes[0].legend(markerscale=5)
-        classes = np.unique(y)
-        matrix = np.array(
-            [
-                [np.sum((y == c) & (model.labels_ == k)) for k in range(model.n_clusters)]
-                for c in classes
-            ]
-        )
-        axes[1].imshow(matrix, cmap="Blues")
-        axes[1].set_xticks(range(model.n_clusters))
-        axes[1].set_yticks(range(len(classes)), [str(c) for c in classes])
-        axes[1].set_xlabel("cluster")
-        for (i, k), value in np.ndenumerate(matrix):
-            axes[1].text(k, i, str(value), ha="center", va="center")
-        fig.tight_layout()
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
+        axes[0].set_title("UCluster embedding (first two dimensions)")
+        axes[0].legend(markerscale=3)
+        plot_confusion_matrix(y, model.labels_, n_clusters=model.n_clusters, ax=axes[1])
+        return save_figure(fig, path)
 
 
 def _run_events(args):
-    from ..datasets import EventTable
-    from ._anomaly import anomaly_search
+    import numpy as np
 
-    if not args.events.exists():
-        raise FileNotFoundError(f"no such event file: {args.events}")
-    events = EventTable.read_hdf5(args.events)
+    from ..fits import DijetFitBackground
+    from ..ucluster import anomaly_search
+    from ._options import read_events
+
+    events = read_events(args.events)
     if events.n_constituents > args.n_constituents:
         events.constituents = np.ascontiguousarray(
             events.constituents[:, :, : args.n_constituents]
         )
     logger.info("read %r", events)
     low, high, width = args.bins
+    if not (low < high and width > 0):
+        raise ValueError(
+            f"--bins LOW HIGH WIDTH needs LOW < HIGH and WIDTH > 0, got {low:g} {high:g} "
+            f"{width:g}."
+        )
     bins = np.arange(low, high + 0.5 * width, width)
     model = _model(args, "events")
     result = anomaly_search(
         events,
         model,
         bins=bins,
+        background=DijetFitBackground(),
         signal_region=args.signal_region,
         threshold=args.threshold,
     )
-    args.output.mkdir(parents=True, exist_ok=True)
     result.save(args.output / "anomaly.npz")
     summary = result.summary()
     summary["training_events_per_second"] = _throughput(model)
     if not args.no_plots:
-        from ..plotting._style import hep_style, pyplot
-
-        plt = pyplot()
-        with hep_style():
-            fig, axes = plt.subplots(1, result.n_clusters, figsize=(8 * result.n_clusters, 6))
-            for k, ax in enumerate(np.atleast_1d(axes)):
-                result.plot(cluster=k, ax=ax)
-            fig.tight_layout()
-            fig.savefig(args.output / "ucluster_events.png", dpi=90)
-            plt.close(fig)
+        with figure_style() as plt:
+            fig, axes = plt.subplots(
+                2,
+                result.n_clusters,
+                figsize=(8 * result.n_clusters, 8),
+                sharex=True,
+                squeeze=False,
+                gridspec_kw={"height_ratios": (3, 1)},
+            )
+            for k in range(result.n_clusters):
+                result.plot(cluster=k, ax=axes[:, k])
+            save_figure(fig, args.output / "ucluster_events.png")
     return summary
 
 
-def run_ucluster(args):
+def run(args):
     """Handler of ``hepcluster ucluster``: train, evaluate, write ``summary.json``.
 
     Parameters
@@ -415,12 +476,16 @@ def run_ucluster(args):
     args : argparse.Namespace
         Parsed arguments of the ``ucluster`` subcommand.
     """
+    from ..utils._results import write_json
+    from ._options import check_plotting, output_folder
+
+    output_folder(args.output)
+    check_plotting(args)
     # TensorFlow's C++ start-up notices are filtered unless asked for: -v shows them all
     # (a value the user set is never changed).
     if getattr(args, "verbose", 0):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     summary = _run_jets(args) if args.task == "jets" else _run_events(args)
-    with open(args.output / "summary.json", "w") as file:
-        json.dump(summary, file, indent=2, default=float)
+    write_json(summary, args.output / "summary.json")
     sys.stdout.write(json.dumps(summary, indent=2, default=float) + "\n")
     logger.info("results written to %s", args.output.resolve())

@@ -1,0 +1,96 @@
+"""The ``hepcluster`` command line: demo, generation, Cluster Scanning, UCluster, information.
+
+Building the parser imports nothing heavy (no numpy, scikit-learn, numba or TensorFlow):
+each subcommand module imports what its work needs when it runs, and the defaults shown
+in ``--help`` are read from the estimators' source (:mod:`hepcluster.cli._defaults`).
+"""
+
+import argparse
+import logging
+import sys
+import traceback
+
+from .._config import set_config
+from .._logging import configure_logging
+from .._version import __version__
+from . import _calibrate, _demo, _generate, _info, _scan, _ucluster
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger(__name__)
+
+# Order of the subcommands in ``hepcluster --help``.
+_SUBCOMMANDS = (
+    _demo.add_parser,
+    _generate.add_parser,
+    _scan.add_parser,
+    _calibrate.add_calibrate_parser,
+    _calibrate.add_merge_parser,
+    _ucluster.add_parser,
+    _info.add_parser,
+)
+
+
+def build_parser():
+    """Build the argument parser of the ``hepcluster`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["scan", "events.h5", "--n-clusters", "20"])
+    >>> args.command, args.n_clusters
+    ('scan', 20)
+    """
+    parser = argparse.ArgumentParser(
+        prog="hepcluster",
+        description="Unsupervised clustering searches for new physics at colliders.",
+    )
+    parser.add_argument("--version", action="version", version=f"hepcluster {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    subparsers = parser.add_subparsers(title="subcommands", dest="command", metavar="COMMAND")
+    for add_parser in _SUBCOMMANDS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``hepcluster`` command line.
+
+    Errors the user can fix (bad values, missing or unwritable files, a missing extra)
+    end with a one-line message and exit status 2; ``-v`` adds the traceback.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    configure_logging(-1 if args.quiet else args.verbose)
+    if args.no_progress:
+        set_config(progress_bar=False)
+    try:
+        args.handler(args)
+    except (ValueError, OSError, ImportError, RuntimeError) as exc:
+        if args.verbose:
+            traceback.print_exc()
+        logger.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""``hepcluster calibrate`` and ``hepcluster merge``: bootstrap calibration and its shards."""
+
+import logging
+import sys
+from pathlib import Path
+
+from ._defaults import default
+from ._figures import figure_style, save_figure
+from ._options import (
+    N_JOBS_HELP,
+    add_region_options,
+    check_plotting,
+    output_folder,
+    read_events,
+    region_bins,
+)
+
+__all__ = ["add_calibrate_parser", "add_merge_parser", "run_calibrate", "run_merge"]
+
+logger = logging.getLogger(__name__)
+
+_PSEUDO = "hepcluster.calibration._pseudo:run_pseudo_experiments"
+
+
+def add_calibrate_parser(subparsers):
+    """Register ``hepcluster calibrate``."""
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="calibrate Cluster Scanning or the dijet fit on bootstrap pseudo-experiments",
+        description=(
+            "Run background-only and signal-injected bootstrap pseudo-experiments of the "
+            "events of an EventTable file and write the CalibrationResult, a table of "
+            "significances and a figure. Killed runs resume from --checkpoint; a batch "
+            "farm runs one --shard per job and combines them with 'hepcluster merge'. "
+            "With --observed, the local MLS of a scan becomes a global significance."
+        ),
+    )
+    parser.add_argument("events", type=Path, help="EventTable HDF5 file")
+    parser.add_argument(
+        "--method",
+        choices=["cluster-scanning", "dijet-fit"],
+        default="cluster-scanning",
+        help="method to calibrate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--idealized",
+        "--idealised",
+        dest="idealized",
+        action="store_true",
+        help="idealized Cluster Scanning / parametric bootstrap of the fit (--idealised is "
+        "the old spelling)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("hepcluster-calibration"),
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-background-only",
+        type=int,
+        default=default(_PSEUDO, "n_background_only"),
+        help="background-only pseudo-experiments (default: %(default)s; 3,900 in the paper)",
+    )
+    parser.add_argument(
+        "--injections",
+        type=int,
+        nargs="*",
+        default=list(default(_PSEUDO, "signal_injections")),
+        help="numbers of injected signal events (default: none, background only)",
+    )
+    parser.add_argument(
+        "--n-per-injection",
+        type=int,
+        default=default(_PSEUDO, "n_per_injection"),
+        help="pseudo-experiments per injection level (default: %(default)s; 100 in the paper)",
+    )
+    add_region_options(parser)
+    parser.add_argument(
+        "--bootstrap",
+        choices=["poisson", "multinomial"],
+        default=default(_PSEUDO, "bootstrap"),
+        help="per-event bootstrap multiplicities (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--observed",
+        default=None,
+        metavar="SCAN_OR_VALUE",
+        help="a scan.npz of 'hepcluster scan' (same settings) or an MLS value: report its "
+        "calibrated global significance",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run only shard I of N (0 <= I < N) of the pseudo-experiments; combine the "
+        "shards' calibration.npz with 'hepcluster merge'",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None, help=N_JOBS_HELP)
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="JSON checkpoint to resume a killed run (default: none)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the whole seed list; every shard must use the same (default: %(default)s)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    parser.set_defaults(handler=run_calibrate)
+
+
+def _observed_statistic(observed, args):
+    """The MLS to calibrate: a number, or the statistic of a compatible ScanResult file."""
+    if observed is None:
+        return None
+    path = Path(observed)
+    if not path.exists():
+        try:
+            return float(observed)
+        except ValueError:
+            raise FileNotFoundError(
+                f"--observed {observed}: neither an existing scan file nor a number."
+            ) from None
+    from ..scanning import ScanResult
+
+    try:
+        scan = ScanResult.load(path)
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"--observed {path} is not a ScanResult file (the scan.npz of 'hepcluster "
+            f"scan'): {error}"
+        ) from None
+    if args.method != "cluster-scanning":
+        raise ValueError(
+            f"--observed {path} is a Cluster Scanning result; calibrate it with "
+            "--method cluster-scanning."
+        )
+    expected = {
+        "--n-clusters": (scan.metadata.get("n_clusters"), args.n_clusters),
+        "--n-ensemble": (scan.n_members, args.n_ensemble),
+        "--threshold": (scan.threshold, args.threshold),
+        "--idealized": (
+            bool(scan.metadata.get("idealized", scan.metadata.get("idealised"))),
+            args.idealized,
+        ),
+        "--region/--n-bins": (
+            tuple(float(edge) for edge in scan.bins),
+            region_bins(args.region, args.n_bins),
+        ),
+    }
+    for flag, (scanned, calibrated) in expected.items():
+        if scanned != calibrated:
+            raise ValueError(
+                f"--observed {path} was scanned with {flag} {scanned}, but the calibration "
+                f"uses {calibrated}: a statistic is calibrated only by its own method."
+            )
+    return scan.statistic
+
+
+def run_calibrate(args):
+    """Handler of ``hepcluster calibrate``."""
+    from ..calibration import run_pseudo_experiments
+    from ._analysis import calibration_estimators
+
+    observed = _observed_statistic(args.observed, args)
+    output = output_folder(args.output)
+    check_plotting(args)
+    events = read_events(args.events)
+    methods = calibration_estimators(
+        n_clusters=args.n_clusters,
+        n_ensemble=args.n_ensemble,
+        bins=region_bins(args.region, args.n_bins),
+        threshold=args.threshold,
+        idealized=args.idealized,
+    )
+    estimator, bootstrap = methods[args.method.replace("-", "_")]
+    if not (args.idealized and args.method == "dijet-fit"):
+        bootstrap = args.bootstrap
+    result = run_pseudo_experiments(
+        estimator,
+        events,
+        n_background_only=args.n_background_only,
+        signal_injections=args.injections,
+        n_per_injection=args.n_per_injection,
+        bootstrap=bootstrap,
+        n_jobs=args.n_jobs,
+        random_state=args.seed,
+        checkpoint=args.checkpoint,
+        shard=args.shard,
+        name=args.method + (" (idealized)" if args.idealized else ""),
+    )
+    write_calibration(result, output, observed=observed, plots=not args.no_plots)
+
+
+def write_calibration(result, output, *, observed=None, plots=True):
+    """Write ``calibration.npz``, ``calibration.json`` and the figure; print the summary."""
+    from ..utils._results import write_json
+
+    result.save(output / "calibration.npz")
+    report = {
+        "name": result.name,
+        "n_null": result.n_null,
+        "n_failed": result.n_failed,
+        "failures": result.failures,
+        "complete": result.is_complete,
+        "empirical_limit_sigma": result.max_significance,
+        "summary": result.summary() if result.is_complete else None,
+    }
+    lines = [repr(result)]
+    if observed is not None:
+        if not result.is_complete:
+            raise ValueError("--observed needs every shard: merge them first.")
+        estimate = result.significance_estimate(observed)
+        report["observed"] = {"local_mls": observed, "global_significance": estimate.to_dict()}
+        lines.append(
+            f"observed local MLS {observed:.3f} -> global significance Z = "
+            f"{estimate.format()} [{estimate.kind.item()}; {result.n_null} background-only "
+            "pseudo-experiments]"
+        )
+    write_json(report, output / "calibration.json")
+    if plots and result.is_complete and result.signal_injections.size:
+        with figure_style():
+            ax = result.plot()
+            save_figure(ax.figure, output / "calibration.png")
+    sys.stdout.write("\n".join(lines) + "\n")
+    logger.info("results written to %s", output.resolve())
+
+
+def add_merge_parser(subparsers):
+    """Register ``hepcluster merge``."""
+    parser = subparsers.add_parser(
+        "merge",
+        help="combine the calibration.npz of the shards of one calibration",
+        description=(
+            "Merge CalibrationResult files written by 'hepcluster calibrate --shard I/N' "
+            "(same events, settings and --seed) into the result a single run gives."
+        ),
+    )
+    parser.add_argument("shards", type=Path, nargs="+", help="calibration.npz of each shard")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("hepcluster-calibration"),
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--observed",
+        type=float,
+        default=None,
+        help="an observed local MLS to report the global significance of",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    parser.set_defaults(handler=run_merge)
+
+
+def run_merge(args):
+    """Handler of ``hepcluster merge``."""
+    from ..calibration import CalibrationResult
+
+    output = output_folder(args.output)
+    check_plotting(args)
+    results = []
+    for path in args.shards:
+        if not path.exists():
+            raise FileNotFoundError(f"no such calibration file: {path}")
+        try:
+            results.append(CalibrationResult.load(path))
+        except (OSError, KeyError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"{path} is not a CalibrationResult file (the calibration.npz of "
+                f"'hepcluster calibrate'): {error}"
+            ) from None
+    merged = CalibrationResult.merge(results)
+    if not merged.is_complete:
+        logger.warning(
+            "shards %s of %d are still missing",
+            sorted(
+                set(range(merged.metadata["shards"]["count"]))
+                - set(merged.metadata["shards"]["indices"])
+            ),
+            merged.metadata["shards"]["count"],
+        )
+    write_calibration(merged, output, observed=args.observed, plots=not args.no_plots)

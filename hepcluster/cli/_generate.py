@@ -1,0 +1,137 @@
+"""``hepcluster generate``: dijet events or boosted jets, synthetic or Pythia8, into HDF5."""
+
+import logging
+from pathlib import Path
+
+from ._defaults import default
+from ._options import check_positive
+
+__all__ = ["add_parser", "run"]
+
+logger = logging.getLogger(__name__)
+
+_DIJETS = "hepcluster.datasets._synthetic:make_dijet_events"
+_JETS = "hepcluster.datasets._synthetic:make_jets"
+
+# Sizes of a generated sample: the functions take them without defaults.
+N_BACKGROUND = 100_000
+N_SIGNAL = 1_000
+N_PER_CLASS = 10_000
+
+
+def add_parser(subparsers):
+    """Register ``hepcluster generate``."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate dijet events or boosted jets (synthetic or Pythia8) into HDF5",
+        description=(
+            "Generate dijet events (written as an EventTable) or, with --jets, boosted "
+            "W/Z/top jets (written in the hls4ml LHC jet layout, read by read_hls4ml)."
+        ),
+    )
+    parser.add_argument(
+        "output", type=Path, help="HDF5 file to write (an EventTable; hls4ml layout with --jets)"
+    )
+    parser.add_argument(
+        "--jets",
+        action="store_true",
+        help="boosted W/Z/top jets (UCluster's task) instead of dijet events",
+    )
+    classes = list(default(_JETS, "classes"))
+    parser.add_argument(
+        "--classes",
+        nargs="+",
+        choices=classes,
+        default=classes,
+        help="jet classes with --jets (default: {})".format(" ".join(classes)),
+    )
+    parser.add_argument(
+        "--n-per-class",
+        type=int,
+        default=N_PER_CLASS,
+        help="jets per class with --jets (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--generator",
+        choices=["synthetic", "pythia"],
+        default="synthetic",
+        help="fast synthetic generator (seconds) or Pythia8+FastJet (extra 'generate', "
+        "about 300 events/s per core) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-background",
+        type=int,
+        default=N_BACKGROUND,
+        help="QCD dijet events (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-signal",
+        type=int,
+        default=N_SIGNAL,
+        help="W′ → X Y signal events (default: %(default)s)",
+    )
+    for flag, parameter, what in (
+        ("--m-resonance", "m_resonance", "W′ mass"),
+        ("--m-x", "m_x", "X mass"),
+        ("--m-y", "m_y", "Y mass"),
+    ):
+        parser.add_argument(
+            flag,
+            type=float,
+            default=default(_DIJETS, parameter),
+            help=f"{what} in GeV (default: %(default)s)",
+        )
+    parser.add_argument(
+        "--n-constituents",
+        type=int,
+        default=default(_DIJETS, "n_constituents"),
+        help="constituent slots per jet, zero padded (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="processes for Pythia: an integer, -1 for every core (default: 1)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of the generation (default: %(default)s)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args):
+    """Handler of ``hepcluster generate``."""
+    from .. import datasets
+
+    counts = ("--n-per-class",) if args.jets else ("--n-background",)
+    check_positive(args, *counts, "--n-constituents")
+    if args.n_signal < 0:
+        raise ValueError(f"--n-signal must be 0 or more, got {args.n_signal}.")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.jets:
+        options = dict(n_constituents=args.n_constituents, random_state=args.seed)
+        if args.generator == "pythia":
+            X, y = datasets.generate_pythia_jets(
+                args.n_per_class, tuple(args.classes), n_jobs=args.n_jobs, **options
+            )
+        else:
+            X, y = datasets.make_jets(args.n_per_class, tuple(args.classes), **options)
+        datasets.write_hls4ml(args.output, X, y)
+        logger.info("wrote %d jets (%s) to %s", len(y), ", ".join(args.classes), args.output)
+        return
+
+    options = dict(
+        m_resonance=args.m_resonance,
+        m_x=args.m_x,
+        m_y=args.m_y,
+        n_constituents=args.n_constituents,
+        random_state=args.seed,
+    )
+    if args.generator == "pythia":
+        events = datasets.generate_pythia_events(
+            args.n_background, args.n_signal, n_jobs=args.n_jobs, **options
+        )
+    else:
+        events = datasets.make_dijet_events(args.n_background, args.n_signal, **options)
+    events.to_hdf5(args.output)
+    logger.info("wrote %r to %s", events, args.output)

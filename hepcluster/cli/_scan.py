@@ -1,0 +1,122 @@
+"""``hepcluster scan``: Cluster Scanning of an EventTable file."""
+
+import logging
+import sys
+from pathlib import Path
+
+from ._defaults import constant, default
+from ._figures import figure_style, save_figure
+from ._options import (
+    N_JOBS_HELP,
+    SCANNER,
+    add_region_options,
+    check_plotting,
+    output_folder,
+    read_events,
+    region_bins,
+)
+
+__all__ = ["add_parser", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers):
+    """Register ``hepcluster scan``."""
+    parser = subparsers.add_parser(
+        "scan",
+        help="Cluster Scanning of an EventTable file: images, k-means, spectra, local MLS",
+        description=(
+            "Run Cluster Scanning (arXiv:2402.17714) on the events of an EventTable HDF5 "
+            "file and write the ScanResult, a summary and the figures into a folder. The "
+            "MLS it reports is a local significance; turn it into a global one with "
+            "'hepcluster calibrate EVENTS --observed OUTPUT/scan.npz'."
+        ),
+    )
+    parser.add_argument("events", type=Path, help="EventTable HDF5 file (hepcluster generate)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("hepcluster-scan"),
+        help="output folder (default: %(default)s)",
+    )
+    window = tuple(default(SCANNER, "train_window"))
+    parser.add_argument(
+        "--train-window",
+        type=float,
+        nargs=2,
+        default=window,
+        metavar=("LOW", "HIGH"),
+        help="m_jj window of the k-means fit in GeV (default: {:g} {:g})".format(*window),
+    )
+    add_region_options(parser)
+    parser.add_argument(
+        "--statistic",
+        choices=constant("hepcluster.stats._significance:STATISTICS"),
+        default=default(SCANNER, "statistic"),
+        help="local significance of a bin (default: %(default)s, Eq. 3.2)",
+    )
+    parser.add_argument(
+        "--idealized",
+        "--idealised",
+        dest="idealized",
+        action="store_true",
+        help="idealized Cluster Scanning: clusters from the truth labels, an upper bound on "
+        "the sensitivity (--idealised is the old spelling)",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None, help=N_JOBS_HELP)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the k-means ensemble (default: %(default)s)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    parser.set_defaults(handler=run)
+
+
+def run(args):
+    """Handler of ``hepcluster scan``."""
+    from ..scanning import ClusterScanner
+    from ..utils._results import write_json
+    from ._analysis import scan_events
+
+    low, high = args.train_window
+    if not low < high:
+        raise ValueError(f"--train-window LOW HIGH needs LOW < HIGH, got {low:g} {high:g}.")
+    bins = region_bins(args.region, args.n_bins)
+    output = output_folder(args.output)
+    check_plotting(args)
+    events = read_events(args.events)
+    logger.info("read %r", events)
+    scanner = ClusterScanner(
+        n_clusters=args.n_clusters,
+        train_window=tuple(args.train_window),
+        bins=bins,
+        threshold=args.threshold,
+        statistic=args.statistic,
+        n_ensemble=args.n_ensemble,
+        idealized=args.idealized,
+        random_state=args.seed,
+        n_jobs=args.n_jobs,
+    )
+    _, result, summary = scan_events(events, scanner=scanner, idealized=args.idealized)
+    result.save(output / "scan.npz")
+    write_json(summary, output / "scan.json")
+    if not args.no_plots:
+        write_scan_figure(result, output / "scan.png")
+    sys.stdout.write(
+        f"{result!r}\n"
+        f"local MLS = {result.statistic:.2f}σ (mean of {result.n_members} members): a local "
+        "significance, not a global one. Calibrate it with\n"
+        f"  hepcluster calibrate {args.events} --observed {output / 'scan.npz'} "
+        f"--n-clusters {args.n_clusters} --n-ensemble {args.n_ensemble} "
+        f"--region {args.region[0]:g} {args.region[1]:g} --n-bins {args.n_bins}"
+        f"{' --idealized' if args.idealized else ''}\n"
+    )
+    logger.info("results written to %s", output.resolve())
+
+
+def write_scan_figure(result, path):
+    """The three panels of a ScanResult (spectra, standardised spectra, selection)."""
+    with figure_style() as plt:
+        fig, axes = plt.subplots(1, 3, figsize=(24, 7.5))
+        result.plot(ax=axes)
+        return save_figure(fig, path)

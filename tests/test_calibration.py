@@ -315,6 +315,7 @@ def test_parametric_bootstrap_needs_the_fit(events):
 
 
 def test_calibration_plots(events):
+    pytest.importorskip("matplotlib", reason='needs matplotlib: pip install "hepcluster[plot]"')
     fit = run_pseudo_experiments(
         _fit(),
         events,
@@ -429,6 +430,7 @@ def test_bad_shards_raise(events, shard, message):
     ("kwargs", "message"),
     [
         ({"n_background_only": 2.5}, r"'n_background_only' parameter .* must be an int"),
+        ({"n_background_only": True}, r"'n_background_only' parameter .* not a bool"),
         ({"chunk_size": -1}, r"'chunk_size' parameter .* int in the range \[1, inf\) or None"),
         ({"signal_injections": [10.7]}, "whole numbers"),
         ({"max_retries": -1}, r"'max_retries' parameter .* int in the range \[0, inf\)"),
@@ -462,6 +464,7 @@ def test_small_samples_give_finite_scanner_statistics_in_200_toys(n_events, n_cl
 
 
 def test_calibration_figures_mark_bounds_and_label_every_axis():
+    pytest.importorskip("matplotlib", reason='needs matplotlib: pip install "hepcluster[plot]"')
     rng = np.random.default_rng(8)
     result = CalibrationResult(
         null_statistics=rng.normal(size=60),  # too few toys for a tail model
@@ -698,6 +701,7 @@ def _method(rng, name, shift):
 
 
 def test_method_comparison_round_trips_and_plots(tmp_path):
+    pytest.importorskip("matplotlib", reason='needs matplotlib: pip install "hepcluster[plot]"')
     rng = np.random.default_rng(0)
     comparison = compare_methods(
         {"scan": _method(rng, "scan", 1.5), "dijet_fit": _method(rng, "fit", 0.5)}, z=2.0

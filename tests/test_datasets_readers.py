@@ -874,7 +874,7 @@ def test_jet_image_transformer_logs_the_count_of_empty_jets(caplog):
     X[0, :3] = [100.0, 0.1, 0.2]
     X[3, :3] = [50.0, -0.1, 0.3]
     with caplog.at_level(logging.WARNING, logger="hepcluster.images"):
-        images = JetImageTransformer(n_pixels=8).fit_transform(X)
+        images = JetImageTransformer(n_pixels=8, empty_jets="zero").fit_transform(X)
     assert "2 of 4 jet(s) have no constituent with pT > 0 (first at row 1)" in caplog.text
     np.testing.assert_array_equal(images[1:3], 0.0)
     np.testing.assert_allclose(images[[0, 3]].sum(axis=1), 1.0)

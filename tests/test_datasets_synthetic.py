@@ -249,3 +249,8 @@ def test_progress_bar_does_not_change_the_events():
         hidden = make_dijet_events(30, 5, random_state=1)
     np.testing.assert_array_equal(shown.constituents, hidden.constituents)
     np.testing.assert_array_equal(shown.mjj, hidden.mjj)
+
+
+def test_a_bool_is_refused_where_a_count_is_expected():
+    with pytest.raises(ValueError, match=r"'n_signal' parameter of make_dijet_events .* bool"):
+        make_dijet_events(100, True)

@@ -447,9 +447,19 @@ def test_padding_anywhere_and_three_dimensional_input_give_the_same_images(jets)
     np.testing.assert_array_equal(transformer.transform(three_d), expected)
 
 
+def test_empty_jets_raise_with_their_row_unless_asked_for_zero_images():
+    X = np.array([[120.0, 1.2, -2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"1 empty jet\(s\).*first at row 1.*empty_jets='zero'"):
+        JetImageTransformer().fit(X)
+    transformer = JetImageTransformer().fit(X[:1])
+    for method in (transformer.transform, transformer.transform_sparse):
+        with pytest.raises(ValueError, match="first at row 1"):
+            method(X)
+
+
 def test_single_constituent_and_empty_jets():
     X = np.array([[120.0, 1.2, -2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
-    transformer = JetImageTransformer().fit(X)
+    transformer = JetImageTransformer(empty_jets="zero").fit(X)
     sparse = transformer.transform_sparse(X)
     # One constituent sits at the origin: pixel (20, 20), the one above both zeros.
     assert sparse.indices.tolist() == [20 * 40 + 20]

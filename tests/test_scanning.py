@@ -507,6 +507,7 @@ def test_files_and_dicts_with_the_old_field_names_still_load(signal_scan, tmp_pa
 
 
 def test_scan_result_plots_the_three_paper_figures(signal_scan):
+    pytest.importorskip("matplotlib", reason='needs matplotlib: pip install "hepcluster[plot]"')
     _, result = signal_scan
     axes = result.plot()
     assert len(axes) == 3

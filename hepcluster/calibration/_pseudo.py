@@ -18,12 +18,13 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..datasets import EventTable
 from ..stats import histogram
 from ..utils import progress
+from ..utils._validation import validate
 from ._inputs import INPUTS, check_inputs, resolve_inputs
 from ._result import CalibrationResult
 
@@ -343,7 +344,7 @@ def _signal_levels(signal_injections, n_pool):
     return levels
 
 
-@validate_params(
+@validate(
     {
         "estimator": [HasMethods(["fit"])],
         "events": [EventTable],

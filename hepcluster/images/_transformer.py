@@ -5,7 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
@@ -185,10 +185,8 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         Gaussian smearing in pixels; ``0`` switches it off.
     normalize : bool, default=True
         Normalise images to unit sum (before and after the γ scaling and after
-        smearing). Jets without any constituent inside the extent give all-zero images.
-        So do empty jets (no constituent with pT > 0, e.g. the missing second jet of a
-        one-jet event): they are accepted so that padded inputs keep their rows, and
-        counted in a warning of the ``hepcluster.images`` logger with the first row.
+        smearing). Jets without any constituent inside the extent give all-zero images
+        (counted in an INFO message of the ``hepcluster.images`` logger).
     n_jobs : int or None, default=None
         Number of numba threads for the kernels, set for the duration of each call and
         restored afterwards: ``None`` keeps numba's current setting (all cores unless
@@ -206,6 +204,12 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         ClusterScanner())])`` takes this fast path with a fraction of the memory. Sparse
         output cannot be wrapped in a DataFrame: ``set_output(transform="pandas")`` (or
         ``"polars"``, also through :func:`sklearn.set_config`) raises with it.
+    empty_jets : {"raise", "zero"}, default="raise"
+        What to do with an empty jet (no constituent with pT > 0, e.g. the missing
+        second jet of a one-jet event, or a damaged row): ``"raise"`` a ``ValueError``
+        naming the first such row, or give it an all-zero image (``"zero"``, counted in
+        a warning of the ``hepcluster.images`` logger) so that padded inputs keep
+        their rows.
 
     Attributes
     ----------
@@ -269,6 +273,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
             None,
         ],
         "sparse_output": ["boolean"],
+        "empty_jets": [StrOptions({"raise", "zero"})],
     }
 
     def __init__(
@@ -283,6 +288,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         normalize=True,
         n_jobs=None,
         sparse_output=False,
+        empty_jets="raise",
     ):
         self.n_pixels = n_pixels
         self.extent = extent
@@ -294,11 +300,20 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         self.normalize = normalize
         self.n_jobs = n_jobs
         self.sparse_output = sparse_output
+        self.empty_jets = empty_jets
 
     def _validate(self, X, *, reset):
         X = _as_constituent_matrix(X)
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         _check_constituents(X, X.shape[1])
+        if self.empty_jets == "raise":
+            empty = np.flatnonzero(~np.any(X[:, 0::3] > 0, axis=1))
+            if empty.size:
+                raise ValueError(
+                    f"X holds {empty.size} empty jet(s) (no constituent with pT > 0; first "
+                    f"at row {empty[0]}), which have no jet image: drop those rows, or pass "
+                    "empty_jets='zero' to give them all-zero images."
+                )
         return X
 
     @_fit_context(prefer_skip_nested_validation=True)

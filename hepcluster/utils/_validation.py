@@ -8,10 +8,17 @@ e.g. "The 'n_signal' parameter of make_dijet_events must be an int in the range 
 Got -1 instead."
 """
 
+import functools
+import inspect
 import os
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_params,
+)
 
 __all__ = [
     "COUNT",
@@ -33,14 +40,17 @@ POSITIVE = Interval(Real, 0, None, closed="neither")
 PATH = [str, os.PathLike]
 
 
-def validate(constraints):
-    """``validate_params(constraints)`` for a function that calls no other validated one.
+def validate(constraints, *, prefer_skip_nested_validation=True):
+    """``validate_params(constraints)`` that also refuses a bool where a count is expected.
 
     Parameters
     ----------
     constraints : dict of str to list
         Argument name to its accepted constraints (scikit-learn's syntax); arguments left
         out are not checked.
+    prefer_skip_nested_validation : bool, default=True
+        As for :func:`~sklearn.utils._param_validation.validate_params`: ``False`` when the
+        function fits estimators whose own parameters must still be validated.
 
     Returns
     -------
@@ -59,5 +69,38 @@ def validate(constraints):
     Traceback (most recent call last):
     ...
     sklearn.utils._param_validation.InvalidParameterError: The 'n' parameter of twice must be an int in the range [0, inf). Got -1 instead.
+    >>> twice(True)
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'n' parameter of twice must be an int in the range [0, inf), not a bool. Got True instead.
     """  # noqa: E501
-    return validate_params(constraints, prefer_skip_nested_validation=True)
+    # Python's bool is an Integral, and scikit-learn's Interval accepts it: a count given
+    # as True is almost always a misplaced flag, so it is refused here.
+    counts = {
+        name: rule
+        for name, rules in constraints.items()
+        for rule in rules
+        if isinstance(rule, Interval) and rule.type is Integral and "boolean" not in rules
+    }
+
+    def decorator(function):
+        validated = validate_params(
+            constraints, prefer_skip_nested_validation=prefer_skip_nested_validation
+        )(function)
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind_partial(*args, **kwargs)
+            for name, rule in counts.items():
+                value = bound.arguments.get(name)
+                if isinstance(value, bool):
+                    raise InvalidParameterError(
+                        f"The {name!r} parameter of {function.__qualname__} must be {rule}, "
+                        f"not a bool. Got {value!r} instead."
+                    )
+            return validated(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

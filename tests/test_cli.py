@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -350,6 +351,32 @@ def test_output_onto_an_existing_file_fails_before_any_work(small_events, tmp_pa
     assert main(["calibrate", str(small_events), "--output", str(target)]) == 2
     assert "is an existing file" in caplog.text
     assert main(["scan", str(small_events), "--output", str(target)]) == 2
+
+
+@pytest.mark.parametrize("command", ["scan", "calibrate"])
+@pytest.mark.parametrize("flag", ["--n-clusters", "--n-ensemble", "--n-bins"])
+def test_count_options_are_named_by_their_flag(small_events, tmp_path, caplog, command, flag):
+    out = str(tmp_path / "out")
+    assert main([command, str(small_events), "--output", out, flag, "0"]) == 2
+    assert f"{flag} must be" in caplog.text
+    assert "parameter of" not in caplog.text  # not scikit-learn's Python-argument message
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_checkpoint_where_no_file_can_be_created_fails_before_any_work(
+    small_events, tmp_path, caplog, monkeypatch
+):
+    from hepcluster.calibration import _pseudo
+
+    def never_called(*args, **kwargs):
+        raise AssertionError("the calibration started")
+
+    monkeypatch.setattr(_pseudo, "_run_chunk", never_called)
+    args = ["calibrate", str(small_events), "--output", str(tmp_path / "c"), *_SMALL]
+    assert main([*args, "--checkpoint", "/proc/hepcluster-checkpoint.json"]) == 2
+    assert "--checkpoint /proc/hepcluster-checkpoint.json: cannot create files in /proc" in (
+        caplog.text
+    )
 
 
 def test_figures_without_matplotlib_fail_before_any_work(

@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 import warnings
 from contextlib import nullcontext
@@ -308,6 +309,15 @@ def check_writable(path, *, what="output"):
         raise PermissionError(f"{what} {path}: the folder {folder} is not writable.")
     if path.exists() and not os.access(path, os.W_OK):
         raise PermissionError(f"{what} {path} exists and is not writable.")
+    # os.access trusts permission bits only: a read-only mount, a full disk or a pseudo
+    # file system (/proc) are found by creating a file there, as the run will.
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as error:
+        raise PermissionError(
+            f"{what} {path}: cannot create files in {folder} ({error.strerror or error})."
+        ) from error
 
 
 def _parse_shard(shard):

@@ -10,6 +10,7 @@ from ._options import (
     N_JOBS_HELP,
     add_region_options,
     check_plotting,
+    check_positive,
     output_folder,
     read_events,
     region_bins,
@@ -164,10 +165,21 @@ def _observed_statistic(observed, args):
 def run_calibrate(args):
     """Handler of ``hepcluster calibrate``."""
     from ..calibration import run_pseudo_experiments
+    from ..calibration._pseudo import check_writable
     from ._analysis import calibration_estimators
 
+    check_positive(
+        args,
+        "--n-clusters",
+        "--n-ensemble",
+        "--n-bins",
+        "--n-background-only",
+        "--n-per-injection",
+    )
     observed = _observed_statistic(args.observed, args)
     output = output_folder(args.output)
+    if args.checkpoint is not None:
+        check_writable(args.checkpoint, what="--checkpoint")
     check_plotting(args)
     events = read_events(args.events)
     methods = calibration_estimators(

@@ -29,7 +29,7 @@ def check_positive(args, *flags):
     """Count options must be positive; messages name the flag, not the Python argument."""
     for flag in flags:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value < 1:
+        if value is not None and value < 1:
             raise ValueError(f"{flag} must be a positive integer, got {value}.")
 
 

@@ -11,6 +11,7 @@ from ._options import (
     SCANNER,
     add_region_options,
     check_plotting,
+    check_positive,
     output_folder,
     read_events,
     region_bins,
@@ -78,6 +79,7 @@ def run(args):
     from ..utils._results import write_json
     from ._analysis import scan_events
 
+    check_positive(args, "--n-clusters", "--n-ensemble", "--n-bins")
     low, high = args.train_window
     if not low < high:
         raise ValueError(f"--train-window LOW HIGH needs LOW < HIGH, got {low:g} {high:g}.")

@@ -7,6 +7,7 @@ markers with a dashed interval, bounds arrows pointing the way the truth may lie
 
 import numpy as np
 
+from ..utils import import_optional
 from ._style import new_axes
 
 _X_LABELS = {"n_signal": "injected signal events", "s_over_b": "injected S / B"}
@@ -77,7 +78,7 @@ def _kind_legend_entries(ax):
         "extrapolated (tail model, 68 % interval)",
         "lower bound (no null toy beyond)",
     ]
-    ax.legend(handles, labels, fontsize="x-small", loc="upper left", framealpha=0.85)
+    ax.legend(handles, labels, fontsize="x-small", loc="best", framealpha=0.85)
 
 
 def plot_significance_curves(results, *, x="n_signal", ax=None):
@@ -204,11 +205,15 @@ def plot_null_distribution(result, *, bins=30, ax=None):
         ax.plot(grid, density, color="k", linestyle="--", label="tail model (generalized Pareto)")
     styles = iter(_LINE_STYLES * 4)
     injected = result._injected_statistics()
-    for level, statistics in zip(result.signal_injections, injected, strict=True):
+    # One colour per injection level, light to dark with the signal, so that no two
+    # levels share a line (the styles alone repeat after four).
+    colormap = import_optional("matplotlib", extra="plot").colormaps["Oranges"]
+    shades = colormap(np.linspace(0.45, 1.0, max(len(injected), 1)))
+    for level, statistics, shade in zip(result.signal_injections, injected, shades, strict=False):
         ax.axvline(
             np.median(statistics),
             linestyle=next(styles),
-            color="C1",
+            color=shade,
             label=f"median with {int(level)} signal events",
         )
     ax.set_xlabel(f"test statistic of {result.name} (local MLS) [σ]")

@@ -738,3 +738,25 @@ def test_method_comparison_round_trips_and_plots(tmp_path):
     plt.close("all")
     with pytest.raises(ValueError, match="reference 'nope'"):
         compare_methods(comparison.results, reference="nope")
+
+
+def test_null_distribution_draws_every_injection_level_distinguishably():
+    pytest.importorskip("matplotlib", reason='needs matplotlib: pip install "hepcluster[plot]"')
+    from matplotlib.colors import to_hex
+
+    from hepcluster.plotting import plot_null_distribution
+
+    rng = np.random.default_rng(3)
+    levels = [100, 200, 300, 400, 500, 600, 700, 800]
+    result = CalibrationResult(
+        null_statistics=rng.normal(size=60),
+        signal_injections=levels,
+        injected_statistics=[rng.normal(level / 200, 0.3, 5) for level in levels],
+        n_background=1e4,
+        name="scan",
+    )
+    ax = plot_null_distribution(result)
+    medians = [line for line in ax.lines if "signal events" in str(line.get_label())]
+    assert len(medians) == len(levels)
+    drawn = {(to_hex(line.get_color()), line.get_linestyle()) for line in medians}
+    assert len(drawn) == len(levels)

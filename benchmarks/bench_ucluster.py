@@ -11,12 +11,16 @@ Two parts, each run in fresh subprocesses (so that peak memory is per configurat
    the new one reads only real particles.
 2. Defaults: ``DeepKMeans(random_state=0).fit(X)`` on the jets (time, peak memory,
    cluster accuracy) next to k-means on the pre-trained embedding, a supervised KNN on
-   the UCluster embedding, and the trivial baselines on the jet mass alone (k-means and
-   a supervised KNN).
+   the UCluster embedding, and the baselines on the jet mass alone, ungroomed and
+   soft-drop groomed (z_cut = 0.1, β = 0, R0 = 0.8): k-means, a supervised KNN, the
+   equal-size partition of the mass (what uniform label proportions on a perfect mass
+   embedding would give) and the best two cuts on the mass (chosen with the labels: the
+   ceiling of any partition of the mass).
 
 Jets: ``--data FILE.npz`` (arrays ``X``, ``y``, e.g. written from
 ``hepcluster.datasets.generate_pythia_jets``), else Pythia8 W/Z/top jets generated here
-when the ``generate`` extra is installed (``--n-jets`` of them, ~1 minute for 5,000), else
+when the ``generate`` extra is installed (``--n-jets`` of them, ~1 minute for 5,000;
+``--mpi`` adds the underlying event, ~2 minutes), else
 synthetic jets from ``make_jets`` (too easy to be evidence of accuracy).
 
 Run: ``python benchmarks/bench_ucluster.py`` (~8 minutes on 2 CPU cores);
@@ -65,7 +69,7 @@ def worker(config):
         from sklearn.cluster import KMeans
         from sklearn.neighbors import KNeighborsClassifier
 
-        from hepcluster.jets import jet_kinematics
+        from hepcluster.jets import jet_kinematics, softdrop_mass
         from hepcluster.metrics import cluster_accuracy
         from hepcluster.ucluster import DeepKMeans
 
@@ -75,6 +79,7 @@ def worker(config):
         train = np.random.default_rng(0).random(len(y)) < 0.5
         embedding = model.embed(X)
         mass = jet_kinematics(X).mass[:, None]
+        groomed = softdrop_mass(X)[:, None]
         result.update(
             {
                 "k-means (pre-trained)": cluster_accuracy(y, model.init_labels_),
@@ -85,14 +90,42 @@ def worker(config):
                 "k-means (mass)": cluster_accuracy(
                     y, KMeans(3, n_init=10, random_state=0).fit_predict(mass)
                 ),
-                "supervised KNN (mass)": KNeighborsClassifier(15)
+                "supervised KNN (mass)": KNeighborsClassifier(50)
                 .fit(mass[train], y[train])
                 .score(mass[~train], y[~train]),
+                "equal thirds (mass)": mass_partition_accuracy(y, mass[:, 0], None),
+                "best two cuts (mass)": best_two_cuts(y, mass[:, 0]),
+                "k-means (soft-drop mass)": cluster_accuracy(
+                    y, KMeans(3, n_init=10, random_state=0).fit_predict(groomed)
+                ),
+                "supervised KNN (soft-drop)": KNeighborsClassifier(50)
+                .fit(groomed[train], y[train])
+                .score(groomed[~train], y[~train]),
+                "best two cuts (soft-drop)": best_two_cuts(y, groomed[:, 0]),
                 "schedule": model.schedule,
             }
         )
     result["peak RSS GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def mass_partition_accuracy(y, mass, cuts):
+    """Cluster accuracy of the partition of the mass at ``cuts`` (None: equal thirds)."""
+    from hepcluster.metrics import cluster_accuracy
+
+    if cuts is None:
+        cuts = np.quantile(mass, [1 / 3, 2 / 3])
+    return cluster_accuracy(y, np.digitize(mass, cuts))
+
+
+def best_two_cuts(y, mass):
+    """The best accuracy of any two cuts on the mass (a grid of quantiles), given the labels."""
+    grid = np.quantile(mass, np.linspace(0.02, 0.98, 97))
+    return max(
+        mass_partition_accuracy(y, mass, (low, high))
+        for i, low in enumerate(grid)
+        for high in grid[i + 1 :]
+    )
 
 
 def run_worker(config, pythonpath):
@@ -130,9 +163,13 @@ def jets(args, folder):
         from hepcluster.datasets import generate_pythia_jets
 
         X, y = generate_pythia_jets(
-            -(-args.n_jets // 3), n_constituents=100, n_jobs=args.n_jobs, random_state=1
+            -(-args.n_jets // 3),
+            n_constituents=100,
+            mpi=args.mpi,
+            n_jobs=args.n_jobs,
+            random_state=1,
         )
-        what = "Pythia8 W/Z/top jets (generated here)"
+        what = "Pythia8 W/Z/top jets (generated here" + (", with MPI)" if args.mpi else ")")
     except ImportError:
         from hepcluster.datasets import make_jets
 
@@ -159,6 +196,7 @@ def main():
     parser.add_argument("--data", help="npz file with X (n, 300) and y")
     parser.add_argument("--n-jets", type=int, default=5000)
     parser.add_argument("--n-jobs", type=int, default=None, help="Pythia processes")
+    parser.add_argument("--mpi", action="store_true", help="Pythia jets with underlying event")
     parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with")
     parser.add_argument("--throughput-jets", type=int, default=1536)
     parser.add_argument("--width", type=float, default=0.25)

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from hepcluster.datasets import make_dijet_events, make_jets
-from hepcluster.jets import jet_kinematics, tau21
+from hepcluster.jets import jet_kinematics, softdrop_mass, tau21
 from hepcluster.metrics import (
     cluster_accuracy,
     excess_significance,
@@ -144,6 +144,43 @@ def test_jet_and_event_mass_targets_come_from_the_constituents(jets, events):
         real = events.constituents[:, jet, :, 0] > 0
         expected = mass_bin_targets(events.jet_mass[:, jet], EVENT_MASS_BINS)
         np.testing.assert_array_equal(part, np.where(real, expected[:, None], -1))
+
+
+def test_softdrop_mass_targets_come_from_the_groomed_jets(jets, events):
+    X, _, _ = jets
+    groomed = softdrop_mass(X)
+    np.testing.assert_array_equal(jet_mass_targets(X, mass="softdrop"), mass_bin_targets(groomed))
+    assert np.any(jet_mass_targets(X, mass="softdrop") != jet_mass_targets(X))
+    targets = event_mass_targets(event_matrix(events), mass="softdrop")
+    n_slots = events.n_constituents
+    for jet in (0, 1):
+        real = events.constituents[:, jet, :, 0] > 0
+        expected = mass_bin_targets(softdrop_mass(events.constituents[:, jet]), EVENT_MASS_BINS)
+        part = targets[:, jet * n_slots : (jet + 1) * n_slots]
+        np.testing.assert_array_equal(part, np.where(real, expected[:, None], -1))
+
+
+def test_soft_wide_angle_radiation_moves_the_ungroomed_target_only():
+    two_prongs = np.array([[400.0, 0.0, 0.0, 300.0, 0.2, 0.0]])
+    with_soft = np.hstack([two_prongs, [[5.0, 0.0, 0.7]]])
+    assert jet_mass_targets(with_soft)[0] > jet_mass_targets(two_prongs)[0]
+    np.testing.assert_array_equal(
+        jet_mass_targets(with_soft, mass="softdrop"), jet_mass_targets(two_prongs)
+    )
+
+
+def test_mass_targets_reject_an_unknown_mass(jets):
+    with pytest.raises(ValueError, match="mass must be one of"):
+        jet_mass_targets(jets[0], mass="trimmed")
+
+
+def test_embedding_rejects_an_unknown_mass_before_training(jets):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from hepcluster.ucluster import UClusterEmbedding
+
+    with pytest.raises(InvalidParameterError, match="mass"):
+        UClusterEmbedding(mass="trimmed").fit(jets[0])
 
 
 def test_feature_scaling_uses_real_particles_only(jets):

@@ -9,8 +9,12 @@ padding. :func:`as_constituent_array` validates both layouts.
 - Substructure: :func:`nsubjettiness` and :func:`tau21` with exclusive-kT axes
   (J. Thaler, K. Van Tilburg, arXiv:1011.2268), compiled with numba, or through
   fjcontrib's Nsubjettiness in fastjet with ``backend="fastjet"``.
+- Grooming: :func:`softdrop` and :func:`softdrop_mass` (A. J. Larkoski, S. Marzani,
+  G. Soyez, J. Thaler, arXiv:1402.2657), compiled with numba, or fjcontrib's SoftDrop with
+  ``backend="fastjet"``.
 """
 
+from ._grooming import softdrop, softdrop_mass
 from ._kinematics import (
     JetKinematics,
     as_constituent_array,
@@ -29,5 +33,7 @@ __all__ = [
     "jet_four_momenta",
     "jet_kinematics",
     "nsubjettiness",
+    "softdrop",
+    "softdrop_mass",
     "tau21",
 ]

@@ -5,7 +5,8 @@ Pure numpy: everything the Keras models see is computed here from the constituen
 
 - Jets (classification): per particle Δη, Δφ, log pT, log E, log(pT/pT_jet),
   log(E/E_jet), ΔR relative to the jet axis, the kNN coordinates (Δη, Δφ) and the mask of
-  real particles; the target is the jet mass in 20 bins of 10–200 GeV.
+  real particles; the target is the jet mass in 20 bins of 10–200 GeV (optionally the
+  soft-drop groomed mass, :data:`TARGET_MASSES`).
 - Events (segmentation): the same seven features relative to the axis of the jet each
   particle belongs to plus the index of that jet, coordinates in the frame of the leading
   jet (so the two back-to-back jets never share neighbours), four global event features
@@ -22,7 +23,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..jets import as_constituent_array, four_momentum_kinematics, jet_four_momenta, tau21
+from ..jets import (
+    as_constituent_array,
+    four_momentum_kinematics,
+    jet_four_momenta,
+    softdrop_mass,
+    tau21,
+)
 
 __all__ = [
     "EVENT_MASS_BINS",
@@ -30,6 +37,7 @@ __all__ = [
     "N_EVENT_FEATURES",
     "N_GLOBAL_FEATURES",
     "N_JET_FEATURES",
+    "TARGET_MASSES",
     "FeatureMoments",
     "NetworkInputs",
     "check_constituent_matrix",
@@ -47,6 +55,12 @@ JET_MASS_BINS = (10.0, 200.0, 20)
 
 EVENT_MASS_BINS = (10.0, 1000.0, 20)
 """Auxiliary target of the event task: mass of each particle's jet, 20 bins of 10–1000 GeV (§4)."""
+
+TARGET_MASSES = ("ungroomed", "softdrop")
+"""Jet masses the auxiliary targets can be built from: the mass of all constituents (the
+paper's target) or the soft-drop groomed mass with z_cut = 0.1, β = 0, R0 = 0.8 (A. J.
+Larkoski, S. Marzani, G. Soyez, J. Thaler, JHEP 05 (2014) 146, arXiv:1402.2657), which
+removes soft wide-angle radiation (underlying event, initial-state radiation) from the jet."""
 
 N_JET_FEATURES = 7
 """Δη, Δφ, log pT, log E, log(pT/pT_jet), log(E/E_jet), ΔR."""
@@ -418,30 +432,54 @@ def mass_bin_targets(mass, bins=JET_MASS_BINS):
     return np.clip(np.nan_to_num(index, nan=0.0), 0, n_bins - 1).astype(np.int64)
 
 
-def jet_mass_targets(X, bins=JET_MASS_BINS):
+def _jet_masses(constituents, mass):
+    """Masses (GeV) of jets (m, P, 3): ungroomed or soft-drop groomed."""
+    if mass not in TARGET_MASSES:
+        raise ValueError(f"mass must be one of {TARGET_MASSES}, got {mass!r}.")
+    if mass == "softdrop":
+        return softdrop_mass(constituents)
+    return four_momentum_kinematics(jet_four_momenta(constituents)).mass
+
+
+def jet_mass_targets(X, bins=JET_MASS_BINS, mass="ungroomed"):
     """Jet-mass bin of each jet of a constituent matrix (the jet task's target).
 
     Parameters
     ----------
     X : array-like of shape (n_jets, 3 · P)
     bins : (float, float, int), default=(10.0, 200.0, 20)
+    mass : {"ungroomed", "softdrop"}, default="ungroomed"
+        The mass of all constituents (the paper's target) or the soft-drop groomed mass
+        (z_cut = 0.1, β = 0, R0 = 0.8; :func:`hepcluster.jets.softdrop_mass`).
 
     Returns
     -------
     ndarray of shape (n_jets,), int64
+
+    Examples
+    --------
+    A soft wide-angle particle raises the mass of a two-prong jet by 11 GeV, one bin;
+    soft drop removes it.
+
+    >>> import numpy as np
+    >>> from hepcluster.ucluster import jet_mass_targets
+    >>> X = np.array([[400.0, 0.0, 0.0, 300.0, 0.2, 0.0, 5.0, 0.0, 0.7]])
+    >>> jet_mass_targets(X).tolist(), jet_mass_targets(X, mass="softdrop").tolist()
+    ([7], [6])
     """
     constituents = check_constituent_matrix(X)[:, 0]
-    mass = four_momentum_kinematics(jet_four_momenta(constituents)).mass
-    return mass_bin_targets(mass, bins)
+    return mass_bin_targets(_jet_masses(constituents, mass), bins)
 
 
-def event_mass_targets(X, bins=EVENT_MASS_BINS):
+def event_mass_targets(X, bins=EVENT_MASS_BINS, mass="ungroomed"):
     """Per particle, the mass bin of the jet it belongs to (the event task's target).
 
     Parameters
     ----------
     X : array-like of shape (n_events, 2 · 3 · P)
     bins : (float, float, int), default=(10.0, 1000.0, 20)
+    mass : {"ungroomed", "softdrop"}, default="ungroomed"
+        See :func:`jet_mass_targets`.
 
     Returns
     -------
@@ -451,7 +489,7 @@ def event_mass_targets(X, bins=EVENT_MASS_BINS):
     constituents = check_constituent_matrix(X, n_jets_per_sample=2)
     n_events, _, n_slots, _ = constituents.shape
     flat = constituents.reshape(2 * n_events, n_slots, 3)
-    mass = four_momentum_kinematics(jet_four_momenta(flat)).mass
-    target = np.repeat(mass_bin_targets(mass, bins), n_slots).reshape(2 * n_events, n_slots)
+    masses = _jet_masses(flat, mass)
+    target = np.repeat(mass_bin_targets(masses, bins), n_slots).reshape(2 * n_events, n_slots)
     target[flat[:, :, 0] <= 0.0] = -1
     return target.reshape(n_events, 2 * n_slots)

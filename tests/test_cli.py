@@ -93,9 +93,10 @@ def test_every_figure_is_written_by_the_one_helper():
     assert writers == ["cli/_figures.py"]
 
 
-def test_console_script_is_installed():
+@pytest.mark.parametrize("module", ["hepcluster", "hepcluster.cli"])
+def test_python_dash_m_runs_the_command(module):
     result = subprocess.run(
-        [sys.executable, "-m", "hepcluster.cli", "--help"],
+        [sys.executable, "-m", module, "--help"],
         capture_output=True,
         text=True,
         check=True,

@@ -1,0 +1,7 @@
+"""``python -m hepcluster``: the ``hepcluster`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,6 +1,5 @@
 """Comparison of methods calibrated on the same pseudo-experiments (arXiv:2402.17714 §4)."""
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,21 +176,9 @@ class MethodComparison(ResultIO):
             The two axes.
         """
         from ..plotting import plot_significance_curves, plot_significance_improvement
-        from ..plotting._style import pyplot
+        from ..plotting._style import panel_axes
 
-        if axes is not None:
-            warnings.warn(
-                "MethodComparison.plot(axes=...) is deprecated; use ax=...",
-                FutureWarning,
-                stacklevel=2,
-            )
-            if ax is None:
-                ax = axes
-        if ax is None:
-            _, ax = pyplot().subplots(1, 2, figsize=(14, 5.5))
-        ax = np.asarray(ax, dtype=object).ravel()
-        if ax.size != 2:
-            raise ValueError(f"MethodComparison.plot needs 2 axes, got {ax.size}.")
+        ax = panel_axes(ax, 2, axes=axes, caller="MethodComparison.plot", figsize=(14, 5.5))
         plot_significance_curves(list(self.results.values()), ax=ax[0])
         base = self.results[self.reference]
         for name in self.improvement:

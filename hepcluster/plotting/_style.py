@@ -68,5 +68,7 @@ def panel_axes(ax, n_panels, *, axes=None, caller="plot", **subplot_kwargs):
         _, ax = pyplot().subplots(1, n_panels, squeeze=False, **subplot_kwargs)
     panels = np.ravel(np.asarray(ax, dtype=object))
     if panels.size != n_panels:
-        raise ValueError(f"{caller} draws {n_panels} panel(s) but {panels.size} axes were given.")
+        raise ValueError(
+            f"{caller} draws {n_panels} panel(s) and needs {n_panels} axes, got {panels.size}."
+        )
     return panels

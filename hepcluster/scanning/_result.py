@@ -191,21 +191,9 @@ class ScanResult(ResultIO):
                 stacklevel=2,
             )
             ax = axes
-        from .. import plotting  # function-local: plotting is optional and lies below
+        from ..plotting import plot_scan  # function-local: plotting is optional, lies below
 
-        if hasattr(plotting, "plot_scan"):
-            return np.asarray(plotting.plot_scan(self, member=member, ax=ax))
-        from ..plotting._style import pyplot
-
-        standardized = getattr(plotting, "plot_standardized_spectra", None)
-        if standardized is None:
-            standardized = plotting.plot_standardised_spectra
-        if ax is None:
-            _, ax = pyplot().subplots(1, 3, figsize=(17, 5))
-        plotting.plot_cluster_spectra(self, member=member, ax=ax[0])
-        standardized(self, member=member, ax=ax[1])
-        plotting.plot_signal_vs_background(self, member=member, ax=ax[2])
-        return np.asarray(ax)
+        return np.asarray(plot_scan(self, member=member, ax=ax))
 
 
 _RENAMED = {

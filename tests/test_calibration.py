@@ -686,8 +686,12 @@ def test_calibration_statistics_are_those_of_the_previous_release(events, method
             _fit(), events, bootstrap=bootstrap, random_state=4, **options
         )
     null, injected = _PINNED[method]
-    np.testing.assert_allclose(result.null_statistics, null, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(result.injected_statistics, injected, rtol=1e-12, atol=1e-12)
+    # Every pseudo-experiment of the fit is a MIGRAD minimisation, exact only to its
+    # tolerance: its end point moves by ~1e-6 where BLAS rounds otherwise (OpenBLAS picks
+    # its kernels by CPU); k-means labels, and so the scan's statistics, do not move.
+    rtol = 1e-12 if method == "scan" else 1e-5
+    np.testing.assert_allclose(result.null_statistics, null, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(result.injected_statistics, injected, rtol=rtol, atol=1e-12)
 
 
 # -- compare_methods -----------------------------------------------------------------------

@@ -99,8 +99,11 @@ def demo(tmp_path_factory):
 def test_demo_pseudo_experiment_statistics_are_unchanged(demo, method):
     output, _ = demo
     result = CalibrationResult.load(output / f"calibration_{method}.npz")
-    np.testing.assert_allclose(result.null_statistics, NULL[method], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(result.injected_statistics, INJECTED[method], rtol=1e-9, atol=1e-12)
+    # A dijet fit is exact only to MIGRAD's tolerance: its end point moves by ~1e-6 where
+    # BLAS rounds otherwise (OpenBLAS picks its kernels by CPU).
+    rtol = 1e-5 if method == "dijet_fit" else 1e-9
+    np.testing.assert_allclose(result.null_statistics, NULL[method], rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(result.injected_statistics, INJECTED[method], rtol=rtol, atol=1e-12)
 
 
 def test_demo_scan_statistics_are_unchanged(demo):

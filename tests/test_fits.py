@@ -16,6 +16,8 @@ EDGES = np.linspace(3000.0, 4600.0, 17)
 CENTRES = 0.5 * (EDGES[1:] + EDGES[:-1])
 TRUE_PARAMS = (20.0, 10.0, 5.0, 0.3)
 WIDE_EDGES = np.linspace(2500.0, 7000.0, 17)  # the small-sample toys of the benchmark
+FIT_RTOL = 1e-5
+"""Precision of pinned fit results: MIGRAD's end point moves by ~1e-6 with BLAS rounding."""
 
 
 def _fit_counts(counts, edges=EDGES, **kwargs):
@@ -499,19 +501,23 @@ def test_test_statistic_ignores_truth_labels():
 
 def test_numbers_are_pinned_before_and_after_the_move_to_stats():
     # Values of the revision before m_jj became y and the binning moved to
-    # hepcluster.stats (old: fit(mjj.reshape(-1, 1)), score = MLS); exact equality.
+    # hepcluster.stats (old: fit(mjj.reshape(-1, 1)), score = MLS), to the fit's precision:
+    # MIGRAD stops within its tolerance of the minimum, and where BLAS rounds otherwise
+    # (OpenBLAS picks its kernels by CPU: the starting values and the reparametrisation
+    # use lstsq and Cholesky) the end point moves by ~1e-6 relative; a change of the
+    # likelihood, the binning or the statistic moves these numbers by far more.
     mjj = sample_dijet_spectrum(50_000, (3000.0, 4600.0), random_state=0)
     fit = DijetFitBackground(n_params=4).fit(None, mjj)
-    assert fit.test_statistic(None, mjj) == 1.5414367294049656
-    assert fit.chi2_ == 6.4041018585458005
-    assert fit.params_.tolist() == [
-        1.4174752532245568e-22,
-        -30.56632222882636,
-        47.416288272479456,
-        10.408839923269557,
-    ]
+    assert fit.test_statistic(None, mjj) == pytest.approx(1.5414367294049656, rel=FIT_RTOL)
+    assert fit.chi2_ == pytest.approx(6.4041018585458005, rel=FIT_RTOL)
+    np.testing.assert_allclose(
+        fit.params_,
+        [1.4174752532245568e-22, -30.56632222882636, 47.416288272479456, 10.408839923269557],
+        rtol=FIT_RTOL,
+    )
     weight = np.random.default_rng(3).uniform(0.5, 1.5, mjj.size)
     fit = DijetFitBackground(n_params=5, statistic="poisson-midp")
     fit.fit(None, mjj, sample_weight=weight)
-    assert fit.test_statistic(None, mjj, sample_weight=weight) == 1.7633090277537558
-    assert fit.chi2_ == 6.246940621753765
+    statistic = fit.test_statistic(None, mjj, sample_weight=weight)
+    assert statistic == pytest.approx(1.7633090277537558, rel=FIT_RTOL)
+    assert fit.chi2_ == pytest.approx(6.246940621753765, rel=FIT_RTOL)

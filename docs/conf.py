@@ -1,5 +1,7 @@
 """Sphinx configuration of the hepcluster documentation."""
 
+from sphinx_gallery.sorting import ExplicitOrder
+
 import hepcluster
 
 project = "hepcluster"
@@ -30,7 +32,7 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
 templates_path = []
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
+exclude_patterns = ["_build", "auto_examples/**/*.ipynb", "auto_examples/**/*.py"]
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"hepcluster {release}"
@@ -43,6 +45,9 @@ intersphinx_mapping = {}  # no network on the build machines: links stay local
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
+    "subsection_order": ExplicitOrder(
+        ["../examples/data", "../examples/cluster_scanning", "../examples/ucluster"]
+    ),
     "filename_pattern": r"/plot_",
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,

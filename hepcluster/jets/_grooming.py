@@ -14,10 +14,12 @@ z_cut = 0.1: soft wide-angle radiation (initial-state radiation, the underlying 
 removed and the W, Z and top mass peaks sharpen.
 
 Clustering follows FastJet's ``JetDefinition(cambridge_algorithm, 1000.)`` as fjcontrib's
-``SoftDrop`` reclusters (M. Cacciari, G. P. Salam, G. Soyez, arXiv:1111.6097): distance
-ΔR² in rapidity–azimuth, E-scheme recombination, scalar-pT symmetry measure, the harder
-(larger pT) branch followed. :func:`fastjet_softdrop` runs fjcontrib's SoftDrop through the
-``fastjet`` package (``backend="fastjet"``) on the same definition.
+``SoftDrop`` reclusters (M. Cacciari, G. P. Salam, G. Soyez, arXiv:1111.6097), run by the
+shared kernel of :mod:`hepcluster.jets._cluster_sequence` with its merge history: distance
+ΔR² in rapidity–azimuth, E-scheme recombination; the declustering uses the scalar-pT
+symmetry measure and follows the harder (larger pT) branch. :func:`fastjet_softdrop` runs
+fjcontrib's SoftDrop through the ``fastjet`` package (``backend="fastjet"``) on the same
+definition.
 """
 
 import math
@@ -26,8 +28,15 @@ import numbers
 import numpy as np
 from numba import njit, prange
 
+from ._cluster_sequence import (
+    CAMBRIDGE_AACHEN,
+    delta_r2,
+    gather,
+    merge_closest_pair,
+    start_clustering,
+    workspace,
+)
 from ._kinematics import as_constituent_array, four_momentum_kinematics
-from ._nsubjettiness import _delta_r2, _find_nn, _gather, _rapidity
 
 __all__ = ["softdrop", "softdrop_mass"]
 
@@ -44,125 +53,34 @@ BACKENDS = ("numba", "fastjet")
 _CHUNK = 64
 
 
-@njit(cache=True)
-def _node_kinematics(k, npx, npy, npz, ne, y, aphi):
-    """Rapidity and azimuth of history node ``k`` into ``y[k]``, ``aphi[k]``."""
-    y[k] = _rapidity(npx[k], npy[k], npz[k], ne[k])
-    phi = math.atan2(npy[k], npx[k])
-    aphi[k] = math.pi if phi == -math.pi else phi
-
-
-@njit(cache=True)
-def _groom_one(row, z_cut, beta, r0, out, pt, eta, phi, sy, sphi, nn, nndist, node, work, parents):
-    """Soft-drop four-momentum of one jet into ``out``; the arguments after ``out`` are workspace.
-
-    Pseudojets ``0 … m−1`` of the clustering sit in slots (rapidity ``sy``, azimuth ``sphi``,
-    nearest-neighbour cache ``nn``/``nndist``, history node ``node``); the history nodes
-    hold ``work`` (2P, 6): px, py, pz, E, rapidity, azimuth, and ``parents`` (2P, 2), −1 for
-    a constituent.
-    """
-    n = _gather(row, pt, eta, phi)
+@njit(cache=True, inline="always")
+def _groom_one(row, z_cut, beta, r0, out, work):
+    """Soft-drop four-momentum of one jet into ``out``; ``work`` is a clustering workspace."""
+    pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents = work
+    n = gather(row, pt, eta, phi)
     for c in range(4):
         out[c] = 0.0
     if n == 0:
         return
-    npx = work[:, 0]
-    npy = work[:, 1]
-    npz = work[:, 2]
-    ne = work[:, 3]
-    ny = work[:, 4]
-    nphi = work[:, 5]
-    parent1 = parents[:, 0]
-    parent2 = parents[:, 1]
-    for i in range(n):
-        npx[i] = pt[i] * math.cos(phi[i])
-        npy[i] = pt[i] * math.sin(phi[i])
-        npz[i] = pt[i] * math.sinh(eta[i])
-        ne[i] = pt[i] * math.cosh(eta[i])
-        ny[i] = eta[i]  # rapidity = pseudorapidity for a massless constituent
-        nphi[i] = phi[i]
-        parent1[i] = -1
-        parent2[i] = -1
-        node[i] = i
-        sy[i] = eta[i]
-        sphi[i] = phi[i]
-        nndist[i] = np.inf
-        nn[i] = -1
-    for i in range(n):
-        for j in range(i + 1, n):
-            d = _delta_r2(sy[i], sphi[i], sy[j], sphi[j])
-            if d < nndist[i]:
-                nndist[i] = d
-                nn[i] = j
-            if d < nndist[j]:
-                nndist[j] = d
-                nn[j] = i
-
     # Cambridge/Aachen: merge the geometrically closest pair until one pseudojet is left.
-    n_nodes = n
+    i = start_clustering(
+        n, CAMBRIDGE_AACHEN, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node,
+        history, parents,
+    )  # fmt: skip
     m = n
     while m > 1:
-        i = 0
-        best = np.inf
-        for k in range(m):
-            if nndist[k] < best:
-                best = nndist[k]
-                i = k
-        j = nn[i]
-        a = min(i, j)
-        b = max(i, j)
-        last = m - 1
-        new = n_nodes
-        n_nodes += 1
-        na = node[a]
-        nb = node[b]
-        npx[new] = npx[na] + npx[nb]
-        npy[new] = npy[na] + npy[nb]
-        npz[new] = npz[na] + npz[nb]
-        ne[new] = ne[na] + ne[nb]
-        parent1[new] = na
-        parent2[new] = nb
-        _node_kinematics(new, npx, npy, npz, ne, ny, nphi)
-        node[a] = new
-        sy[a] = ny[new]
-        sphi[a] = nphi[new]
-        if b != last:
-            node[b] = node[last]
-            sy[b] = sy[last]
-            sphi[b] = sphi[last]
-            nn[b] = nn[last]
-            nndist[b] = nndist[last]
-        m -= 1
-        if m == 1:
-            break
-        nn_a = -1
-        nndist_a = np.inf
-        for k in range(m):
-            if k == a:
-                continue
-            d = _delta_r2(sy[k], sphi[k], sy[a], sphi[a])
-            if d < nndist_a:
-                nndist_a = d
-                nn_a = k
-            old = nn[k]
-            if old in (a, b):
-                nn[k], nndist[k] = _find_nn(k, m, sy, sphi)
-            else:
-                if old == last:
-                    nn[k] = b
-                if d < nndist[k]:
-                    nndist[k] = d
-                    nn[k] = a
-        nn[a] = nn_a
-        nndist[a] = nndist_a
+        m, i = merge_closest_pair(
+            i, m, 2 * n - m, CAMBRIDGE_AACHEN, px, py, pz, e, kt2, y, aphi, nn, nndist, node,
+            history, parents,
+        )  # fmt: skip
 
     # Declustering from the root, following the harder branch until the condition holds.
-    current = n_nodes - 1
-    while parent1[current] >= 0:
-        p1 = parent1[current]
-        p2 = parent2[current]
-        pt1 = math.hypot(npx[p1], npy[p1])
-        pt2 = math.hypot(npx[p2], npy[p2])
+    current = 2 * n - 2
+    while parents[current, 0] >= 0:
+        p1 = parents[current, 0]
+        p2 = parents[current, 1]
+        pt1 = math.hypot(history[p1, 0], history[p1, 1])
+        pt2 = math.hypot(history[p2, 0], history[p2, 1])
         total = pt1 + pt2
         if total <= 0.0:
             break
@@ -170,15 +88,15 @@ def _groom_one(row, z_cut, beta, r0, out, pt, eta, phi, sy, sphi, nn, nndist, no
         if beta == 0.0:
             threshold = z_cut
         else:
-            delta_r = math.sqrt(_delta_r2(ny[p1], nphi[p1], ny[p2], nphi[p2]))
+            delta_r = math.sqrt(
+                delta_r2(history[p1, 4], history[p1, 5], history[p2, 4], history[p2, 5])
+            )
             threshold = z_cut * (delta_r / r0) ** beta
         if z > threshold:
             break
         current = p1 if pt1 >= pt2 else p2
-    out[0] = npx[current]
-    out[1] = npy[current]
-    out[2] = npz[current]
-    out[3] = ne[current]
+    for c in range(4):
+        out[c] = history[current, c]
 
 
 @njit(cache=True, parallel=True)
@@ -201,21 +119,9 @@ def softdrop_kernel(constituents, z_cut, beta, r0):
     out = np.empty((n_jets, 4))
     n_chunks = (n_jets + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
-        pt = np.empty(width)
-        eta = np.empty(width)
-        phi = np.empty(width)
-        sy = np.empty(width)
-        sphi = np.empty(width)
-        nn = np.empty(width, dtype=np.int64)
-        nndist = np.empty(width)
-        node = np.empty(width, dtype=np.int64)
-        work = np.empty((max(2 * width, 1), 6))
-        parents = np.empty((max(2 * width, 1), 2), dtype=np.int64)
+        work = workspace(width)
         for jet in range(c * _CHUNK, min((c + 1) * _CHUNK, n_jets)):
-            _groom_one(
-                constituents[jet], z_cut, beta, r0, out[jet],
-                pt, eta, phi, sy, sphi, nn, nndist, node, work, parents,
-            )  # fmt: skip
+            _groom_one(constituents[jet], z_cut, beta, r0, out[jet], work)
     return out
 
 

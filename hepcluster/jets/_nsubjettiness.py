@@ -4,12 +4,11 @@ The kernels take the validated constituent array of :func:`hepcluster.jets.as_co
 (float64, C-contiguous, shape ``(n_jets, P, 3)`` with columns pT, η, φ) and return plain arrays;
 :func:`nsubjettiness` and :func:`tau21` at the end of the module validate and call them.
 
-Clustering follows FastJet's ``JetDefinition(kt_algorithm, 1000.)`` (M. Cacciari, G. P. Salam,
-G. Soyez, arXiv:1111.6097): pairwise distance d_ij = min(kT_i², kT_j²) ΔR_ij² with ΔR in
-rapidity–azimuth, E-scheme recombination, and a radius so large that no beam merging happens
-before a single pseudojet is left. The minimum of d_ij is found with FastJet's "NNH" caching:
-for each pseudojet keep its geometric nearest neighbour and ΔR², which suffices because the pair
-with the smallest d_ij is always the nearest-neighbour pair of its softer member.
+The axes come from FastJet's ``JetDefinition(kt_algorithm, 1000.)`` (M. Cacciari, G. P. Salam,
+G. Soyez, arXiv:1111.6097), run by the shared kernel of :mod:`hepcluster.jets._cluster_sequence`:
+pairwise distance d_ij = min(kT_i², kT_j²) ΔR_ij² in rapidity–azimuth, E-scheme recombination,
+no beam merging before a single pseudojet is left; the N exclusive axes are the pseudojets left
+when N remain.
 
 :func:`fastjet_nsubjettiness` computes the same τ_N with fjcontrib's Nsubjettiness through
 the ``fastjet`` package (``backend="fastjet"``); the kernel is kept because it is 4–8 times
@@ -22,6 +21,14 @@ import numbers
 import numpy as np
 from numba import njit, prange
 
+from ._cluster_sequence import (
+    KT,
+    delta_r2,
+    gather,
+    merge_closest_pair,
+    start_clustering,
+    workspace,
+)
 from ._kinematics import as_constituent_array
 
 __all__ = ["nsubjettiness", "tau21"]
@@ -31,60 +38,9 @@ __all__ = ["nsubjettiness", "tau21"]
 DEFAULT_BETA = 1.0
 DEFAULT_R0 = 1.0
 
-#: Rapidity FastJet assigns to a pseudojet along the beam (``fastjet::MaxRap``).
-_MAX_RAP = 1.0e5
-
 #: Jets handled by one task of the parallel loop; fixed so that the work split (and hence the
 #: arithmetic) never depends on the number of threads.
 _CHUNK = 64
-
-
-@njit(cache=True)
-def _rapidity(px, py, pz, e):
-    """Rapidity of a four-vector, written as FastJet's ``PseudoJet::_set_rap_phi``."""
-    kt2 = px * px + py * py
-    m2 = (e + pz) * (e - pz) - kt2
-    if m2 < 0.0:
-        m2 = 0.0
-    e_plus_pz = e + abs(pz)
-    if kt2 + m2 <= 0.0 or e_plus_pz <= 0.0:
-        return _MAX_RAP if pz >= 0.0 else -_MAX_RAP
-    rap = 0.5 * math.log((kt2 + m2) / (e_plus_pz * e_plus_pz))
-    if pz > 0.0:
-        rap = -rap
-    return rap
-
-
-@njit(cache=True)
-def _delta_r2(y1, phi1, y2, phi2):
-    """ΔR² = Δy² + Δφ² for azimuths already in (−π, π]."""
-    dphi = abs(phi1 - phi2)
-    dphi = min(dphi, 2.0 * math.pi - dphi)
-    dy = y1 - y2
-    return dy * dy + dphi * dphi
-
-
-@njit(cache=True)
-def _wrap_phi(phi):
-    """Map an azimuth into (−π, π]."""
-    if -math.pi < phi <= math.pi:
-        return phi
-    return phi - 2.0 * math.pi * math.ceil((phi - math.pi) / (2.0 * math.pi))
-
-
-@njit(cache=True)
-def _find_nn(k, m, y, phi):
-    """Index and ΔR² of the nearest neighbour of pseudojet ``k`` among the first ``m``."""
-    best = np.inf
-    best_index = -1
-    for ell in range(m):
-        if ell == k:
-            continue
-        d = _delta_r2(y[k], phi[k], y[ell], phi[ell])
-        if d < best:
-            best = d
-            best_index = ell
-    return best_index, best
 
 
 @njit(cache=True)
@@ -94,7 +50,7 @@ def _tau_from_axes(n, pt, eta, phi, m, ay, aphi, beta, norm):
     for i in range(n):
         best = np.inf
         for k in range(m):
-            d = _delta_r2(eta[i], phi[i], ay[k], aphi[k])
+            d = delta_r2(eta[i], phi[i], ay[k], aphi[k])
             if d < best:
                 best = d
         if beta == 1.0:
@@ -108,138 +64,12 @@ def _tau_from_axes(n, pt, eta, phi, m, ay, aphi, beta, norm):
 
 
 @njit(cache=True)
-def _gather(row, pt, eta, phi):
-    """Copy the real constituents (pT > 0, anywhere in ``row``) to the front; return how many."""
-    n = 0
-    for p in range(row.shape[0]):
-        if row[p, 0] > 0.0:
-            pt[n] = row[p, 0]
-            eta[n] = row[p, 1]
-            phi[n] = _wrap_phi(row[p, 2])
-            n += 1
-    return n
-
-
-@njit(cache=True)
-def _set_kinematics(k, px, py, pz, e, kt2, y, aphi):
-    """Refresh kT², rapidity and azimuth of pseudojet ``k`` from its four-momentum."""
-    kt2[k] = px[k] * px[k] + py[k] * py[k]
-    y[k] = _rapidity(px[k], py[k], pz[k], e[k])
-    phi = math.atan2(py[k], px[k])
-    aphi[k] = math.pi if phi == -math.pi else phi
-
-
-@njit(cache=True)
-def _start_clustering(n, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist):
-    """Turn ``n`` massless constituents into pseudojets and fill the nearest-neighbour cache."""
-    for i in range(n):
-        px[i] = pt[i] * math.cos(phi[i])
-        py[i] = pt[i] * math.sin(phi[i])
-        pz[i] = pt[i] * math.sinh(eta[i])
-        e[i] = pt[i] * math.cosh(eta[i])
-        kt2[i] = pt[i] * pt[i]
-        y[i] = eta[i]  # rapidity = pseudorapidity for a massless constituent
-        aphi[i] = phi[i]
-        nndist[i] = np.inf
-        nn[i] = -1
-    for i in range(n):
-        for j in range(i + 1, n):
-            d = _delta_r2(y[i], aphi[i], y[j], aphi[j])
-            if d < nndist[i]:
-                nndist[i] = d
-                nn[i] = j
-            if d < nndist[j]:
-                nndist[j] = d
-                nn[j] = i
-
-
-@njit(cache=True)
-def _closest_pair(m, kt2, nn, nndist):
-    """Index of the smallest d_i = min(kT_i², kT_nn(i)²) ΔR²_i,nn(i) among ``m`` ≥ 2 pseudojets."""
-    best = np.inf
-    i = 0
-    for k in range(m):
-        d = min(kt2[k], kt2[nn[k]]) * nndist[k]
-        if d < best:
-            best = d
-            i = k
-    return i
-
-
-@njit(cache=True)
-def _merge_closest_pair(i, m, px, py, pz, e, kt2, y, aphi, nn, nndist):
-    """Merge pseudojet ``i`` with its nearest neighbour; return ``m - 1`` and the next pair.
-
-    ``i`` must hold the smallest d_i among the first ``m`` pseudojets. The merged pseudojet
-    takes the lower slot, the last pseudojet moves into the freed slot, and the
-    nearest-neighbour cache is updated in O(m): only pseudojets whose neighbour was one of the
-    merged pair are rescanned, every other one can only have gained the new pseudojet as a
-    closer neighbour. The same pass finds the pseudojet with the smallest d_i for the next
-    merge.
-    """
-    j = nn[i]
-    a = min(i, j)
-    b = max(i, j)
-    last = m - 1
-
-    # E-scheme recombination into slot a; the last pseudojet moves into slot b.
-    px[a] += px[b]
-    py[a] += py[b]
-    pz[a] += pz[b]
-    e[a] += e[b]
-    _set_kinematics(a, px, py, pz, e, kt2, y, aphi)
-    if b != last:
-        px[b] = px[last]
-        py[b] = py[last]
-        pz[b] = pz[last]
-        e[b] = e[last]
-        kt2[b] = kt2[last]
-        y[b] = y[last]
-        aphi[b] = aphi[last]
-        nn[b] = nn[last]
-        nndist[b] = nndist[last]
-    m -= 1
-    if m == 1:
-        return m, 0
-
-    ya = y[a]
-    phia = aphi[a]
-    kt2a = kt2[a]
-    nn_a = -1
-    nndist_a = np.inf
-    best = np.inf
-    next_i = 0
-    for k in range(m):
-        if k == a:
-            continue
-        d = _delta_r2(y[k], aphi[k], ya, phia)
-        if d < nndist_a:
-            nndist_a = d
-            nn_a = k
-        old = nn[k]
-        if old in (a, b):
-            nn[k], nndist[k] = _find_nn(k, m, y, aphi)
-        else:
-            if old == last:
-                nn[k] = b
-            if d < nndist[k]:
-                nndist[k] = d
-                nn[k] = a
-        dk = min(kt2[k], kt2[nn[k]]) * nndist[k]
-        if dk < best:
-            best = dk
-            next_i = k
-    nn[a] = nn_a
-    nndist[a] = nndist_a
-    if min(kt2a, kt2[nn_a]) * nndist_a < best:
-        next_i = a
-    return m, next_i
-
-
-@njit(cache=True)
-def _jet_taus(row, n_max, beta, r0, out, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist):
+def _jet_taus(
+    row, n_max, beta, r0, out,
+    pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents,
+):  # fmt: skip
     """τ_1 … τ_{n_max} of one jet into ``out``; the arguments after ``out`` are workspace."""
-    n = _gather(row, pt, eta, phi)
+    n = gather(row, pt, eta, phi)
     if n == 0:
         for k in range(n_max):
             out[k] = np.nan
@@ -252,11 +82,14 @@ def _jet_taus(row, n_max, beta, r0, out, pt, eta, phi, px, py, pz, e, kt2, y, ap
         out[k] = 0.0  # τ_N = 0 whenever the jet has no more than N constituents
     if n == 1:
         return
-    _start_clustering(n, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist)
+    i = start_clustering(
+        n, KT, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents
+    )
     m = n
-    i = _closest_pair(m, kt2, nn, nndist)
     while m > 1:
-        m, i = _merge_closest_pair(i, m, px, py, pz, e, kt2, y, aphi, nn, nndist)
+        m, i = merge_closest_pair(
+            i, m, 2 * n - m, KT, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents
+        )
         if m <= n_max:
             out[m - 1] = _tau_from_axes(n, pt, eta, phi, m, y, aphi, beta, norm)
 
@@ -283,22 +116,13 @@ def nsubjettiness_kernel(constituents, n_max, beta, r0):
     out = np.empty((n_jets, n_max))
     n_chunks = (n_jets + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
-        pt = np.empty(width)
-        eta = np.empty(width)
-        phi = np.empty(width)
-        px = np.empty(width)
-        py = np.empty(width)
-        pz = np.empty(width)
-        e = np.empty(width)
-        kt2 = np.empty(width)
-        y = np.empty(width)
-        aphi = np.empty(width)
-        nn = np.empty(width, dtype=np.int64)
-        nndist = np.empty(width)
+        pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents = workspace(
+            width
+        )
         for jet in range(c * _CHUNK, min((c + 1) * _CHUNK, n_jets)):
             _jet_taus(
                 constituents[jet], n_max, beta, r0, out[jet],
-                pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist,
+                pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents,
             )  # fmt: skip
     return out
 
@@ -322,25 +146,23 @@ def exclusive_kt_axes_kernel(constituents, n_subjets):
     """
     n_jets, width = constituents.shape[0], constituents.shape[1]
     axes = np.zeros((n_jets, n_subjets, 4))
-    pt = np.empty(width)
-    eta = np.empty(width)
-    phi = np.empty(width)
-    px = np.empty(width)
-    py = np.empty(width)
-    pz = np.empty(width)
-    e = np.empty(width)
-    kt2 = np.empty(width)
-    y = np.empty(width)
-    aphi = np.empty(width)
-    nn = np.empty(width, dtype=np.int64)
-    nndist = np.empty(width)
+    pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents = workspace(
+        width
+    )
     for jet in range(n_jets):
-        n = _gather(constituents[jet], pt, eta, phi)
-        _start_clustering(n, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist)
+        n = gather(constituents[jet], pt, eta, phi)
         m = n
-        i = _closest_pair(m, kt2, nn, nndist) if m > 1 else 0
+        i = 0
+        if n > 0:
+            i = start_clustering(
+                n, KT, pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history,
+                parents,
+            )  # fmt: skip
         while m > n_subjets:
-            m, i = _merge_closest_pair(i, m, px, py, pz, e, kt2, y, aphi, nn, nndist)
+            m, i = merge_closest_pair(
+                i, m, 2 * n - m, KT, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history,
+                parents,
+            )  # fmt: skip
         for k in range(m):
             axes[jet, k, 0] = px[k]
             axes[jet, k, 1] = py[k]

@@ -12,13 +12,14 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 
 import joblib
 import numpy as np
 import pytest
 from _width_checks import UCLUSTER_WIDTH_CHECKS
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import estimator_checks
 from sklearn.utils.validation import validate_data
@@ -203,6 +204,29 @@ def test_label_proportions_train_with_the_transport_assignment(tiny_jets):
     assert np.isfinite(model.cluster_centers_).all()
     with pytest.raises(ValueError, match="label_proportions"):
         DeepKMeans(UClusterEmbedding(**TINY), label_proportions=[0.5, 0.5]).fit(X)
+
+
+def test_collapsed_clusters_warn(tiny_jets):
+    from hepcluster.ucluster._deep_kmeans import _warn_on_collapsed_clusters
+
+    # 1 sample of 100 is under a tenth of the equal share 100/3; 33 of 99 is not.
+    labels = np.r_[np.zeros(50, dtype=int), np.ones(49, dtype=int), 2]
+    with pytest.warns(ConvergenceWarning, match=r"1 of 3 clusters .*\(cluster 2: 1\)"):
+        _warn_on_collapsed_clusters(labels, 3)
+    with pytest.warns(ConvergenceWarning, match=r"cluster 2: 0"):
+        _warn_on_collapsed_clusters(labels[:-1], 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_on_collapsed_clusters(np.arange(99) % 3, 3)
+    # fit warns exactly when its own labels have such a cluster (this seed leaves one
+    # cluster of the 36 tiny jets empty).
+    X, _ = tiny_jets
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = DeepKMeans(UClusterEmbedding(**TINY), epochs=1, random_state=2).fit(X)
+    warned = any("clusters hold fewer than" in str(w.message) for w in caught)
+    counts = np.bincount(model.labels_, minlength=model.n_clusters)
+    assert warned == bool((counts < 0.1 * len(X) / model.n_clusters).any())
 
 
 @pytest.mark.parametrize(

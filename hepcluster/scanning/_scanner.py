@@ -28,9 +28,6 @@ from ._spectra import analyse_spectra, cluster_spectra
 
 logger = logging.getLogger(__name__)
 
-#: Default m_jj bin edges (arXiv:2402.17714, §3), kept under their old name.
-BINS = CLUSTER_SCANNING_BINS
-
 
 def _is_sparse_images(X):
     return isinstance(X, SparseImages)

@@ -165,7 +165,7 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
             np.ones(undetermined.sum()),
             "x",
             color="0.4",
-            label="not determined (bound over bound, or Z_ref compatible with 0)",
+            label="not determined\n(bound over bound, or Z_ref compatible with 0)",
         )
     ax.axhline(1.0, color="0.5", linestyle=":", label="no improvement")
     ax.set_xlabel(_X_LABELS[x])

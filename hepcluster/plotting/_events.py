@@ -6,7 +6,7 @@ from ._style import new_axes
 
 _LABELS = {
     "jet_mass": r"jet mass $m_J$ [GeV]",
-    "tau21": r"N-subjettiness ratio $\tau_{21}$ (dimensionless)",
+    "tau21": r"$\tau_{21} = \tau_2/\tau_1$ (dimensionless)",
     "jet_pt": r"jet $p_T$ [GeV]",
     "jet_eta": r"jet pseudorapidity $\eta$ (dimensionless)",
 }

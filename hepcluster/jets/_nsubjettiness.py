@@ -64,11 +64,9 @@ def _tau_from_axes(n, pt, eta, phi, m, ay, aphi, beta, norm):
 
 
 @njit(cache=True)
-def _jet_taus(
-    row, n_max, beta, r0, out,
-    pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents,
-):  # fmt: skip
-    """τ_1 … τ_{n_max} of one jet into ``out``; the arguments after ``out`` are workspace."""
+def _jet_taus(row, n_max, beta, r0, out, work):
+    """τ_1 … τ_{n_max} of one jet into ``out``; ``work`` is a clustering workspace."""
+    pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents = work
     n = gather(row, pt, eta, phi)
     if n == 0:
         for k in range(n_max):
@@ -116,14 +114,9 @@ def nsubjettiness_kernel(constituents, n_max, beta, r0):
     out = np.empty((n_jets, n_max))
     n_chunks = (n_jets + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
-        pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents = workspace(
-            width
-        )
+        work = workspace(width)
         for jet in range(c * _CHUNK, min((c + 1) * _CHUNK, n_jets)):
-            _jet_taus(
-                constituents[jet], n_max, beta, r0, out[jet],
-                pt, eta, phi, px, py, pz, e, kt2, y, aphi, nn, nndist, node, history, parents,
-            )  # fmt: skip
+            _jet_taus(constituents[jet], n_max, beta, r0, out[jet], work)
     return out
 
 

@@ -238,7 +238,7 @@ def test_resume_from_a_checkpoint_gives_identical_results(events, tmp_path):
     assert len(statistics) == 14
     # a run killed half-way left only some pseudo-experiments behind
     partial = {int(k): v for k, v in statistics.items() if int(k) % 2}
-    _save_checkpoint(path, saved["key"], partial, {})
+    _save_checkpoint(path, saved["key"], saved["config"], partial, {})
     resumed = run_pseudo_experiments(_fit(), events, checkpoint=path, **options)
     np.testing.assert_array_equal(full.null_statistics, resumed.null_statistics)
     np.testing.assert_array_equal(full.injected_statistics, resumed.injected_statistics)
@@ -246,6 +246,77 @@ def test_resume_from_a_checkpoint_gives_identical_results(events, tmp_path):
         run_pseudo_experiments(
             _fit(), events, checkpoint=path, n_background_only=3, random_state=8
         )
+
+
+def _counting_fit(edges):
+    return DijetFitBackground(n_params=3, bins=tuple(edges))
+
+
+def test_checkpoint_of_an_estimator_with_the_same_repr_is_not_resumed(events, tmp_path):
+    # scikit-learn elides long parameters in repr: these two differ only mid-edges
+    edges = np.linspace(3000.0, 4600.0, 81)
+    moved = edges.copy()
+    moved[40] += 5.0
+    first, second = _counting_fit(edges), _counting_fit(moved)
+    assert repr(first) == repr(second)
+    path = tmp_path / "calibration.json"
+    options = dict(n_background_only=4, random_state=0, checkpoint=path)
+    run_pseudo_experiments(first, events, **options)
+    with pytest.raises(ValueError, match=r"different calibration \(differs in: estimator\)"):
+        run_pseudo_experiments(second, events, **options)
+
+
+def test_checkpoint_of_another_table_with_the_same_event_ids_is_not_resumed(tmp_path):
+    # every generated table of one size has the same event ids 0, 1, ...
+    tables = [
+        make_dijet_events(600, 60, mjj_range=(2900.0, 4800.0), random_state=seed)
+        for seed in (0, 1)
+    ]
+    np.testing.assert_array_equal(tables[0].event_id, tables[1].event_id)
+    path = tmp_path / "calibration.json"
+    options = dict(n_background_only=4, random_state=0, checkpoint=path)
+    run_pseudo_experiments(_fit(), tables[0], **options)
+    with pytest.raises(ValueError, match=r"different calibration \(differs in: data\)"):
+        run_pseudo_experiments(_fit(), tables[1], **options)
+    # nor do their results merge as shards of one calibration
+    shards = [
+        run_pseudo_experiments(_fit(), table, n_background_only=4, random_state=0, shard=(i, 2))
+        for i, table in enumerate(tables)
+    ]
+    with pytest.raises(ValueError, match=r"different calibration.*data"):
+        CalibrationResult.merge(shards)
+
+
+def test_the_images_the_toys_read_enter_the_identity(events, tmp_path):
+    path = tmp_path / "calibration.json"
+    options = dict(n_background_only=2, random_state=0, checkpoint=path)
+    run_pseudo_experiments(_scanner_pipeline(), events, **options)
+    run_pseudo_experiments(_scanner_pipeline(), events, **options)  # resumes: same identity
+    other = _scanner_pipeline().set_params(images__gamma=0.3)
+    with pytest.raises(ValueError, match="different calibration"):
+        run_pseudo_experiments(other, events, **options)
+
+
+def test_all_workers_share_the_toys_with_n_jobs_minus_one(events, monkeypatch):
+    import joblib
+
+    from hepcluster.calibration import _pseudo
+
+    chunk_sizes = []
+    original = _pseudo._run_chunk
+
+    def recording(problem, tasks, max_retries):
+        chunk_sizes.append(len(tasks))
+        return original(problem, tasks, max_retries)
+
+    monkeypatch.setattr(_pseudo, "_run_chunk", recording)
+    with joblib.parallel_config(backend="threading"):
+        workers = joblib.effective_n_jobs(-1)
+        run_pseudo_experiments(_fit(), events, n_background_only=40, n_jobs=-1, random_state=0)
+    size = int(np.clip(np.ceil(40 / (4 * workers)), 1, 25))
+    assert sorted(chunk_sizes, reverse=True) == [size] * (40 // size) + [40 % size] * bool(
+        40 % size
+    )
 
 
 @pytest.mark.parametrize(

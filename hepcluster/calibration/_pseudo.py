@@ -26,6 +26,7 @@ from ..datasets import EventTable
 from ..stats import histogram
 from ..utils import progress
 from ..utils._validation import validate
+from ._identity import data_fingerprint, estimator_fingerprint
 from ._inputs import INPUTS, check_inputs, resolve_inputs
 from ._result import CalibrationResult
 
@@ -235,6 +236,22 @@ def _run_chunk(problem, tasks, max_retries):
         package_logger.setLevel(level)
 
 
+def _problem_fingerprint(problem):
+    """Hash of everything the pseudo-experiments read: rows, masses, weights, truth."""
+    return data_fingerprint(
+        problem.features,
+        problem.y,
+        problem.row_event,
+        problem.row_is_signal,
+        problem.base_weight,
+        problem.background_events,
+        problem.signal_events,
+        problem.expected_counts,
+        problem.edges,
+        problem.signal_mjj,
+    )
+
+
 def _config_key(config):
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -249,7 +266,7 @@ def _damaged(path, why):
     )
 
 
-def _load_checkpoint(path, key):
+def _load_checkpoint(path, key, config):
     """Statistics and failures of a previous run, checked against their checksum."""
     if path is None or not Path(path).exists():
         return {}, {}
@@ -263,9 +280,14 @@ def _load_checkpoint(path, key):
     if saved["checksum"] != _checksum(saved["payload"]):
         raise _damaged(path, "checksum mismatch: the file was edited or cut short")
     if saved["key"] != key:
+        theirs = saved.get("config") if isinstance(saved.get("config"), dict) else {}
+        differing = sorted(
+            name for name in set(config) | set(theirs) if config.get(name) != theirs.get(name)
+        )
         raise ValueError(
-            f"checkpoint {path} belongs to a different calibration (estimator, events, "
-            "counts or random_state differ); remove it or choose another path."
+            f"checkpoint {path} belongs to a different calibration (differs in: "
+            f"{', '.join(differing) or 'estimator, data, counts or random_state'}); "
+            "remove it or choose another path."
         )
     payload = saved["payload"]
     statistics = {int(task): float(value) for task, value in payload["statistics"].items()}
@@ -273,14 +295,17 @@ def _load_checkpoint(path, key):
     return statistics, failures
 
 
-def _save_checkpoint(path, key, statistics, failures):
+def _save_checkpoint(path, key, config, statistics, failures):
     payload = {
         "statistics": {str(task): value for task, value in statistics.items()},
         "failures": {str(task): reason for task, reason in failures.items()},
     }
     temporary = Path(f"{path}.tmp")
     with open(temporary, "w") as file:
-        json.dump({"key": key, "payload": payload, "checksum": _checksum(payload)}, file)
+        json.dump(
+            {"key": key, "config": config, "payload": payload, "checksum": _checksum(payload)},
+            file,
+        )
     os.replace(temporary, path)
 
 
@@ -517,9 +542,9 @@ def run_pseudo_experiments(
     )
     seeds = rng.randint(np.iinfo(np.int32).max, size=n_signal.size)
     config = {
-        "estimator": repr(estimator),
+        "estimator": estimator_fingerprint(estimator),
         "n_events": len(events),
-        "event_ids": hashlib.sha256(events.event_id.tobytes()).hexdigest(),
+        "data": _problem_fingerprint(problem),
         "seeds": hashlib.sha256(seeds.tobytes()).hexdigest(),
         "n_background_only": int(n_background_only),
         "signal_injections": signal_injections.tolist(),
@@ -528,9 +553,9 @@ def run_pseudo_experiments(
         "max_retries": int(max_retries),
     }
     if inputs is not None:
-        config["inputs"] = repr(inputs)
+        config["inputs"] = estimator_fingerprint(inputs)
     key = _config_key(config)
-    statistics, failures = _load_checkpoint(checkpoint, key)
+    statistics, failures = _load_checkpoint(checkpoint, key, config)
     mine = [task for task in range(n_signal.size) if task % shard_count == shard_index]
     if statistics or failures:
         logger.info(
@@ -543,9 +568,6 @@ def run_pseudo_experiments(
         for task in mine
         if task not in statistics and task not in failures
     ]
-    workers = max(1, abs(n_jobs)) if n_jobs is not None else 1
-    size = chunk_size or int(np.clip(np.ceil(len(todo) / (4 * workers)), 1, 25))
-    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     # joblib registers external backends such as "dask" only through parallel_config;
     # on dask the shared problem (images, masses) is scattered to the workers once.
     if backend == "dask":
@@ -558,6 +580,10 @@ def run_pseudo_experiments(
         backend_context,
         progress(total=len(todo), desc="pseudo-experiments", unit="toy") as bar,
     ):
+        # inside the backend's context: n_jobs=-1 means all of its workers
+        workers = joblib.effective_n_jobs(n_jobs)
+        size = chunk_size or int(np.clip(np.ceil(len(todo) / (4 * workers)), 1, 25))
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         tasks = (delayed(_run_chunk)(problem, chunk, max_retries) for chunk in chunks)
         for finished in parallel(tasks):
@@ -571,7 +597,7 @@ def run_pseudo_experiments(
                     )
             bar.update(len(finished))
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, key, statistics, failures)
+                _save_checkpoint(checkpoint, key, config, statistics, failures)
     null_failures = [task for task in failures if task < n_background_only]
     if null_failures and not any(task < n_background_only for task in statistics):
         first = min(null_failures)

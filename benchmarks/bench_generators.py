@@ -11,10 +11,16 @@ Prints events (or jets) per second of
 
 Run ``python benchmarks/bench_generators.py`` (``--quick`` for a smaller run). Numbers
 depend on the machine; compare them within one run.
+
+``--stream N`` instead measures ``write_pythia_events`` with the LHCO R&D preset (unweighted
+QCD, leading jet pT > 1.2 TeV) on N QCD and N/10 signal events streamed to a file on 2
+workers, and prints the rate and the peak memory of the parent and of the largest worker:
+run it with N = 1,000,000 for the paper-scale sample.
 """
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 
@@ -44,10 +50,46 @@ def report(name, n, seconds, unit="events", cores=1):
     print(f"{name:<52s} {n:>8d} {unit} in {seconds:7.2f} s: {rate:10.1f} {unit}/s{per_core}")
 
 
+def stream(n_background, folder):
+    """Rate and peak memory of a streamed LHCO-like sample."""
+    from hepcluster.datasets import write_pythia_events
+
+    path = os.path.join(folder, "stream.h5")
+    n_signal = n_background // 10
+    status, seconds = timed(
+        write_pythia_events, path, n_background, n_signal, preset="lhco-rd", n_jobs=2
+    )
+    report(
+        "write_pythia_events, lhco-rd preset, n_jobs=2", n_background + n_signal, seconds, cores=2
+    )
+    counts = status["metadata"]["counts"]
+    for process, count in counts.items():
+        kept = count["n_tried"] - count["n_failed"]
+        print(
+            f"  {process}: {count}; tried events per kept one "
+            f"{count['n_tried'] / max(kept - count['n_cut_leading_jet_pt'], 1):.2f}"
+        )
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"  peak memory: parent {parent:.0f} MB, largest worker {worker:.0f} MB [computed]")
+    print(f"  event file: {os.path.getsize(path) / 1e6:.1f} MB")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples")
+    parser.add_argument(
+        "--stream",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only the streamed LHCO-like sample of N QCD events",
+    )
     args = parser.parse_args()
+    if args.stream is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            stream(args.stream, folder)
+        return
     scale = 0.2 if args.quick else 1.0
     n_synthetic = int(100_000 * scale)
     n_pythia = int(1000 * scale)

@@ -134,6 +134,35 @@ def test_generate_writes_a_readable_event_table(tmp_path):
     assert events.n_constituents == 30
 
 
+def test_generate_pythia_preset_streams_shards_into_one_file(tmp_path):
+    pytest.importorskip("pythia8mc", reason='needs pythia8mc: pip install "hepcluster[generate]"')
+    path = tmp_path / "lhco.h5"
+    common = ["--no-progress", "-q", "generate", str(path), "--generator", "pythia"]
+    options = ["--preset", "lhco-rd", "--n-background", "3", "--n-signal", "2"]
+    assert main([*common, *options, "--shard", "1/2"]) == 0
+    assert not path.exists()  # the signal chunk is there, the background one is not
+    assert main([*common, *options, "--shard", "0/2"]) == 0
+    events = EventTable.read_hdf5(path)
+    assert (len(events), events.n_signal) == (5, 2)
+    assert events.jet_pt[:, 0].min() > 1200.0
+    assert events.metadata["min_leading_jet_pt"] == 1200.0
+    assert "n_cut_leading_jet_pt" in events.metadata
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--preset", "lhco-rd"], "--preset lhco-rd needs --generator pythia"),
+        (["--shard", "0/2"], "--shard and --keep-chunks need --generator pythia"),
+        (["--n-background", "0"], "--n-background must be a positive integer"),
+    ],
+)
+def test_generate_refuses_options_of_another_generator(tmp_path, caplog, arguments, message):
+    status = main(["generate", str(tmp_path / "x.h5"), *arguments])
+    assert status == 2
+    assert message in caplog.text
+
+
 def test_generate_jets_writes_the_hls4ml_layout(tmp_path):
     from hepcluster.datasets import read_hls4ml
 

@@ -6,9 +6,11 @@ import pytest
 
 from hepcluster.datasets import (
     JET_MASSES,
+    LHCO_RD,
     EventTable,
     generate_pythia_events,
     generate_pythia_jets,
+    write_pythia_events,
 )
 from hepcluster.jets import jet_kinematics
 
@@ -165,3 +167,91 @@ def test_generate_pythia_jets_masses_peak_at_the_resonances():
         peak = _mode(kinematics.mass[y == name], 40.0, 250.0, 5.0)
         assert abs(peak / JET_MASSES[name] - 1) < 0.10, (name, peak)
     assert np.all(kinematics.pt > 700.0)
+
+
+# -- samples of any size streamed to one file ---------------------------------------------
+
+_STREAM = dict(
+    n_constituents=40,
+    chunk_size=CHUNK_SIZE,
+    random_state=5,
+    pt_hat_bias=False,
+    pt_hat_min=1100.0,
+    min_leading_jet_pt=1200.0,
+)
+
+
+@pytest.fixture(scope="module")
+def streamed_reference():
+    return generate_pythia_events(N_BACKGROUND, N_SIGNAL, **_STREAM)
+
+
+def test_streamed_sample_equals_the_in_memory_one_whatever_the_shards(
+    streamed_reference, tmp_path
+):
+    path = tmp_path / "events.h5"
+    first = write_pythia_events(path, N_BACKGROUND, N_SIGNAL, shard="1/2", **_STREAM)
+    assert not first["complete"]
+    assert not path.exists()
+    assert first["n_chunks_done"] == first["n_chunks"] // 2
+    second = write_pythia_events(path, N_BACKGROUND, N_SIGNAL, shard=(0, 2), n_jobs=2, **_STREAM)
+    assert second["complete"]
+    streamed = EventTable.read_hdf5(path)
+    _assert_same_events(streamed, streamed_reference)
+    assert streamed.metadata == streamed_reference.metadata
+    assert not (tmp_path / "events.h5.chunks").exists()
+
+
+def test_leading_jet_cut_is_applied_and_counted(streamed_reference):
+    events = streamed_reference
+    assert events.jet_pt[:, 0].min() > 1200.0
+    assert np.all(events.weight == 1.0)  # no pT-hat bias: unweighted, as the LHCO sample
+    counts = events.metadata["counts"]
+    assert events.metadata["n_cut_leading_jet_pt"] == sum(
+        part["n_cut_leading_jet_pt"] for part in counts.values()
+    )
+    assert counts["background"]["n_cut_leading_jet_pt"] > 0
+    tried = counts["background"]["n_tried"] - counts["background"]["n_failed"]
+    cut = counts["background"]["n_cut_leading_jet_pt"]
+    cut += counts["background"]["n_cut_fewer_than_two_jets"]
+    assert tried - cut >= N_BACKGROUND  # what was kept, plus what a chunk did not need
+
+
+def test_killed_generation_resumes_with_the_chunks_it_wrote(
+    streamed_reference, tmp_path, monkeypatch
+):
+    from hepcluster.datasets import _pythia_file
+
+    path = tmp_path / "events.h5"
+    write_pythia_events(path, N_BACKGROUND, N_SIGNAL, keep_chunks=True, **_STREAM)
+    chunks = sorted((tmp_path / "events.h5.chunks").glob("chunk_*.npz"))
+    chunks[-1].unlink()  # as if killed before the last chunk was written
+    path.unlink()
+    generated = []
+    original = _pythia_file.event_chunk
+
+    def counting(*arguments):
+        generated.append(arguments[2])  # the chunk's seed
+        return original(*arguments)
+
+    monkeypatch.setattr(_pythia_file, "event_chunk", counting)
+    status = write_pythia_events(path, N_BACKGROUND, N_SIGNAL, **_STREAM)
+    assert status["complete"]
+    assert generated == [streamed_reference.metadata["chunk_seeds"][-1]]  # only the lost one
+    _assert_same_events(EventTable.read_hdf5(path), streamed_reference)
+
+
+def test_chunks_of_another_generation_are_refused(tmp_path):
+    path = tmp_path / "events.h5"
+    write_pythia_events(path, 2 * CHUNK_SIZE, 0, shard="0/2", **_STREAM)
+    with pytest.raises(ValueError, match="chunks of another generation"):
+        write_pythia_events(path, 2 * CHUNK_SIZE, 0, shard="1/2", **{**_STREAM, "random_state": 6})
+
+
+def test_lhco_preset_is_the_r_and_d_composition():
+    assert LHCO_RD["n_background"] == 1_000_000
+    assert LHCO_RD["n_signal"] == 100_000
+    assert LHCO_RD["min_leading_jet_pt"] == 1200.0
+    assert LHCO_RD["jet_radius"] == 1.0
+    with pytest.raises(ValueError, match="preset"):
+        write_pythia_events("x.h5", preset="lhco")

@@ -25,7 +25,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from ..datasets import EventTable
 from ..stats import histogram
 from ..utils import progress
-from ..utils._validation import validate
+from ..utils._validation import parse_shard, validate
 from ._identity import data_fingerprint, estimator_fingerprint
 from ._inputs import INPUTS, check_inputs, resolve_inputs
 from ._result import CalibrationResult
@@ -345,25 +345,6 @@ def check_writable(path, *, what="output"):
         ) from error
 
 
-def _parse_shard(shard):
-    if shard is None:
-        return 0, 1
-    if isinstance(shard, str):
-        try:
-            index, count = (int(part) for part in shard.split("/"))
-        except ValueError:
-            raise ValueError(f"shard must look like 'I/N' (e.g. '0/4'), got {shard!r}.") from None
-    else:
-        index, count = shard
-    if isinstance(index, bool) or isinstance(count, bool):
-        raise ValueError(f"shard must be two integers (index, count), got {shard!r}.")
-    if not (isinstance(index, Integral) and isinstance(count, Integral)) or not (
-        0 <= index < count
-    ):
-        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}.")
-    return int(index), int(count)
-
-
 def _signal_levels(signal_injections, n_pool):
     levels = np.asarray(signal_injections, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(levels)) or np.any(levels != np.round(levels)):
@@ -527,7 +508,7 @@ def run_pseudo_experiments(
             f"{type(final).__name__} has no test_statistic(X, y, sample_weight, *, "
             "is_signal) method: calibration needs the search's test statistic."
         )
-    shard_index, shard_count = _parse_shard(shard)
+    shard_index, shard_count = parse_shard(shard)
     signal_injections = _signal_levels(signal_injections, int(events.is_signal.sum()))
     if checkpoint is not None:
         check_writable(checkpoint, what="checkpoint")

@@ -59,16 +59,38 @@ def add_parser(subparsers):
         "about 300 events/s per core) (default: %(default)s)",
     )
     parser.add_argument(
+        "--preset",
+        choices=["lhco-rd"],
+        default=None,
+        help="with --generator pythia: 'lhco-rd' makes the LHC Olympics R&D-like sample "
+        "(1,000,000 unweighted QCD + 100,000 W′ → XY events, anti-kT R = 1.0, leading jet "
+        "pT > 1.2 TeV; explicit options override it)",
+    )
+    parser.add_argument(
         "--n-background",
         type=int,
-        default=N_BACKGROUND,
-        help="QCD dijet events (default: %(default)s)",
+        default=None,
+        help=f"QCD dijet events (default: {N_BACKGROUND}, or the preset's)",
     )
     parser.add_argument(
         "--n-signal",
         type=int,
-        default=N_SIGNAL,
-        help="W′ → X Y signal events (default: %(default)s)",
+        default=None,
+        help=f"W′ → X Y signal events (default: {N_SIGNAL}, or the preset's)",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="with --generator pythia: make only every N-th chunk of events, starting at "
+        "chunk I, for a batch farm; the run that completes the set writes the file "
+        "(the events are the same for any sharding)",
+    )
+    parser.add_argument(
+        "--keep-chunks",
+        action="store_true",
+        help="with --generator pythia: keep OUTPUT.chunks/ (one file per chunk) after "
+        "writing the event file",
     )
     for flag, parameter, what in (
         ("--m-resonance", "m_resonance", "W′ mass"),
@@ -103,10 +125,20 @@ def run(args):
     """Handler of ``hepcluster generate``."""
     from .. import datasets
 
-    counts = ("--n-per-class",) if args.jets else ("--n-background",)
+    if args.preset is not None and (args.jets or args.generator != "pythia"):
+        raise ValueError("--preset lhco-rd needs --generator pythia and dijet events (no --jets).")
+    if (args.shard is not None or args.keep_chunks) and (args.jets or args.generator != "pythia"):
+        raise ValueError("--shard and --keep-chunks need --generator pythia and dijet events.")
+    counts = ("--n-per-class",) if args.jets else ()
     check_positive(args, *counts, "--n-constituents")
-    if args.n_signal < 0:
-        raise ValueError(f"--n-signal must be 0 or more, got {args.n_signal}.")
+    for flag in ("n_background", "n_signal"):
+        value = getattr(args, flag)
+        if value is not None and value < (1 if flag == "n_background" else 0):
+            name = "--" + flag.replace("_", "-")
+            raise ValueError(
+                f"{name} must be {'a positive integer' if flag == 'n_background' else '0 or more'}"
+                f", got {value}."
+            )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if args.jets:
         options = dict(n_constituents=args.n_constituents, random_state=args.seed)
@@ -128,10 +160,40 @@ def run(args):
         random_state=args.seed,
     )
     if args.generator == "pythia":
-        events = datasets.generate_pythia_events(
-            args.n_background, args.n_signal, n_jobs=args.n_jobs, **options
+        # streamed chunk by chunk: bounded memory, resumable, shardable
+        status = datasets.write_pythia_events(
+            args.output,
+            args.n_background,
+            args.n_signal,
+            preset=args.preset,
+            shard=args.shard,
+            n_jobs=args.n_jobs,
+            keep_chunks=args.keep_chunks,
+            **options,
         )
-    else:
-        events = datasets.make_dijet_events(args.n_background, args.n_signal, **options)
+        if status["complete"]:
+            metadata = status["metadata"]
+            logger.info(
+                "wrote %d background and %d signal events to %s; cut and replaced: %d with "
+                "fewer than two jets, %d with the leading jet below the pT cut",
+                metadata["n_background"],
+                metadata["n_signal"],
+                args.output,
+                metadata["n_cut_fewer_than_two_jets"],
+                metadata["n_cut_leading_jet_pt"],
+            )
+        else:
+            logger.info(
+                "%d of %d chunks done in %s.chunks; rerun the same command (any --shard) "
+                "to finish: the last run writes %s",
+                status["n_chunks_done"],
+                status["n_chunks"],
+                args.output,
+                args.output,
+            )
+        return
+    n_background = N_BACKGROUND if args.n_background is None else args.n_background
+    n_signal = N_SIGNAL if args.n_signal is None else args.n_signal
+    events = datasets.make_dijet_events(n_background, n_signal, **options)
     events.to_hdf5(args.output)
     logger.info("wrote %r to %s", events, args.output)

@@ -4,6 +4,7 @@ from ._event_table import EventTable
 from ._hls4ml import read_hls4ml, write_hls4ml
 from ._lhco import read_lhco, write_lhco
 from ._pythia_events import generate_pythia_events
+from ._pythia_file import LHCO_RD, write_pythia_events
 from ._pythia_jets import generate_pythia_jets
 from ._synthetic import (
     BACKGROUND_DIJET_PARAMS,
@@ -16,6 +17,7 @@ from ._synthetic import (
 __all__ = [
     "BACKGROUND_DIJET_PARAMS",
     "JET_MASSES",
+    "LHCO_RD",
     "EventTable",
     "generate_pythia_events",
     "generate_pythia_jets",
@@ -26,4 +28,5 @@ __all__ = [
     "sample_dijet_spectrum",
     "write_hls4ml",
     "write_lhco",
+    "write_pythia_events",
 ]

@@ -7,6 +7,7 @@ seed drawn up front from ``random_state``, so the events depend on ``random_stat
 """
 
 import logging
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
         "m_x": [POSITIVE],
         "m_y": [POSITIVE],
         "pt_hat_min": [POSITIVE],
+        "pt_hat_bias": ["boolean"],
+        "min_leading_jet_pt": [POSITIVE, None],
         "sqrt_s": [POSITIVE],
         "n_constituents": [POSITIVE_COUNT],
         "jet_radius": [POSITIVE],
@@ -56,6 +59,8 @@ def generate_pythia_events(
     m_x=500.0,
     m_y=100.0,
     pt_hat_min=1000.0,
+    pt_hat_bias=True,
+    min_leading_jet_pt=None,
     sqrt_s=13000.0,
     n_constituents=100,
     jet_radius=1.0,
@@ -92,6 +97,13 @@ def generate_pythia_events(
         1 TeV puts the QCD m_jj threshold near 2 TeV, below the 2.5–7 TeV region that
         Cluster Scanning scans and close to the LHCO trigger (leading jet pT > 1.2 TeV).
         Only the background depends on it.
+    pt_hat_bias : bool, default=True
+        Sample QCD events ∝ (pT̂/pT̂_min)⁴ more often at high pT̂, each with the
+        compensating weight (see Notes); ``False`` gives unweighted events, as in the
+        LHC Olympics R&D sample.
+    min_leading_jet_pt : float or None, default=None
+        Keep only events whose leading jet has pT above this (GeV); the LHCO R&D trigger
+        is 1200. Cut events are counted (``n_cut_leading_jet_pt``) and replaced.
     sqrt_s : float, default=13000.0
         Centre-of-mass energy of the pp collisions in GeV.
     n_constituents : int, default=100
@@ -181,85 +193,36 @@ def generate_pythia_events(
     >>> events.n_signal, events.constituents.shape  # doctest: +SKIP
     (20, (40, 2, 100, 3))
     """
-    if n_background + n_signal == 0:
-        raise ValueError("n_background + n_signal must be positive.")
-    if m_x + m_y >= m_resonance:
-        raise ValueError(f"m_x + m_y = {m_x + m_y} GeV must be below m_resonance.")
-    if m_resonance >= sqrt_s:
-        raise ValueError("m_resonance must be below sqrt_s.")
-    pythia8 = import_optional("pythia8mc", extra="generate")
-
-    settings = {
-        "background": qcd_settings(float(pt_hat_min)) + mpi_settings(mpi),
-        "signal": signal_settings(float(m_resonance), float(m_x), float(m_y)) + mpi_settings(mpi),
-    }
-    config = {
-        "sqrt_s": float(sqrt_s),
-        "jet_radius": float(jet_radius),
-        "max_jet_eta": float(max_jet_eta),
-        "n_constituents": n_constituents,
-        "keep_particles": lhco_path is not None,
-    }
-    tasks = [
-        (process, size)
-        for process, total in (("background", n_background), ("signal", n_signal))
-        for size in chunk_sizes(total, chunk_size)
-    ]
-    rng = as_generator(random_state)
-    seeds = rng.integers(1, MAX_SEED, size=len(tasks)).tolist()
+    plan = plan_generation(
+        n_background,
+        n_signal,
+        m_resonance=m_resonance,
+        m_x=m_x,
+        m_y=m_y,
+        pt_hat_min=pt_hat_min,
+        pt_hat_bias=pt_hat_bias,
+        min_leading_jet_pt=min_leading_jet_pt,
+        sqrt_s=sqrt_s,
+        n_constituents=n_constituents,
+        jet_radius=jet_radius,
+        max_jet_eta=max_jet_eta,
+        mpi=mpi,
+        chunk_size=chunk_size,
+        random_state=random_state,
+        keep_particles=lhco_path is not None,
+    )
     results = run_chunks(
         event_chunk,
-        [
-            (settings[process], size, seed, config)
-            for (process, size), seed in zip(tasks, seeds, strict=True)
-        ],
+        plan.chunk_arguments(range(plan.n_chunks)),
         n_events=n_background + n_signal,
         n_jobs=n_jobs,
         desc="generate_pythia_events",
         unit="event",
     )
-
     columns = concatenate_columns([result["columns"] for result in results], n_constituents)
-    is_signal = np.concatenate(
-        [np.full(size, process == "signal") for process, size in tasks]
-    ).astype(bool)
+    is_signal = plan.is_signal()
     weight = np.concatenate([result["weight"] for result in results])
-    counts = {}
-    for process in ("background", "signal"):
-        mine = [
-            result for (name, _), result in zip(tasks, results, strict=True) if name == process
-        ]
-        if not mine:
-            continue
-        counts[process] = {
-            name: sum(result[name] for result in mine)
-            for name in ("n_tried", "n_failed", "n_cut_fewer_than_two_jets")
-        }
-        # Pythia's estimate of the generated cross section (mb), averaged over chunks.
-        counts[process]["sigma_gen_mb"] = float(np.mean([r["sigma_gen_mb"] for r in mine]))
-        logger.info("generate_pythia_events: %s events: %s", process, counts[process])
-    metadata = {
-        "generator": "hepcluster.datasets.generate_pythia_events",
-        "pythia_version": pythia_version(pythia8),
-        "n_background": n_background,
-        "n_signal": n_signal,
-        "m_resonance": float(m_resonance),
-        "m_x": float(m_x),
-        "m_y": float(m_y),
-        "pt_hat_min": float(pt_hat_min),
-        "sqrt_s": float(sqrt_s),
-        "jet_radius": float(jet_radius),
-        "max_jet_eta": float(max_jet_eta),
-        "mpi": bool(mpi),
-        "min_jet_pt": MIN_JET_PT,
-        "chunk_size": chunk_size,
-        "chunk_seeds": seeds,
-        "pythia_settings": settings,
-        "counts": counts,
-        "n_cut_fewer_than_two_jets": sum(c["n_cut_fewer_than_two_jets"] for c in counts.values()),
-        "n_constituents_truncated": sum(r["n_constituents_truncated"] for r in results),
-        "n_jets_truncated": sum(r["n_jets_truncated"] for r in results),
-    }
+    metadata = plan.metadata([chunk_counts(result) for result in results])
     table = event_table_from_columns(
         columns,
         is_signal=is_signal,
@@ -283,3 +246,161 @@ def generate_pythia_events(
     if path is not None:
         table.to_hdf5(path)
     return table
+
+
+_COUNT_NAMES = (
+    "n_tried",
+    "n_failed",
+    "n_cut_fewer_than_two_jets",
+    "n_cut_leading_jet_pt",
+    "n_constituents_truncated",
+    "n_jets_truncated",
+)
+
+
+def chunk_counts(result):
+    """The counts of one chunk's result (what its metadata needs, without the arrays)."""
+    counts = {name: int(result[name]) for name in _COUNT_NAMES}
+    counts["sigma_gen_mb"] = float(result["sigma_gen_mb"])
+    return counts
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """The chunks of a Pythia generation: processes, sizes, seeds and settings.
+
+    Seeds are drawn up front from ``random_state``, one per chunk, so a chunk's events
+    depend only on its index: the same whatever the number of workers or shards.
+    """
+
+    tasks: tuple  # (process, size) per chunk
+    seeds: tuple
+    settings: dict
+    config: dict
+    parameters: dict
+
+    @property
+    def n_chunks(self):
+        """Number of chunks."""
+        return len(self.tasks)
+
+    @property
+    def n_events(self):
+        """Number of events of the whole sample."""
+        return sum(size for _, size in self.tasks)
+
+    def chunk_arguments(self, indices):
+        """Arguments of :func:`event_chunk` for the chunks ``indices``."""
+        return [
+            (self.settings[self.tasks[i][0]], self.tasks[i][1], self.seeds[i], self.config)
+            for i in indices
+        ]
+
+    def is_signal(self):
+        """Truth label of every event, chunk after chunk."""
+        return np.concatenate(
+            [np.full(size, process == "signal", dtype=bool) for process, size in self.tasks]
+        )
+
+    def metadata(self, counts):
+        """The EventTable metadata, given :func:`chunk_counts` of every chunk in order."""
+        totals = {}
+        for process in ("background", "signal"):
+            mine = [
+                chunk
+                for (name, _), chunk in zip(self.tasks, counts, strict=True)
+                if name == process
+            ]
+            if not mine:
+                continue
+            totals[process] = {
+                name: sum(chunk[name] for chunk in mine)
+                for name in (
+                    "n_tried",
+                    "n_failed",
+                    "n_cut_fewer_than_two_jets",
+                    "n_cut_leading_jet_pt",
+                )
+            }
+            # Pythia's estimate of the generated cross section (mb), averaged over chunks.
+            totals[process]["sigma_gen_mb"] = float(np.mean([c["sigma_gen_mb"] for c in mine]))
+            logger.info("generate_pythia_events: %s events: %s", process, totals[process])
+        return {
+            "generator": "hepcluster.datasets.generate_pythia_events",
+            "pythia_version": self.parameters["pythia_version"],
+            **{k: v for k, v in self.parameters.items() if k != "pythia_version"},
+            "min_jet_pt": MIN_JET_PT,
+            "chunk_seeds": list(self.seeds),
+            "pythia_settings": self.settings,
+            "counts": totals,
+            "n_cut_fewer_than_two_jets": sum(
+                c["n_cut_fewer_than_two_jets"] for c in totals.values()
+            ),
+            "n_cut_leading_jet_pt": sum(c["n_cut_leading_jet_pt"] for c in totals.values()),
+            "n_constituents_truncated": sum(c["n_constituents_truncated"] for c in counts),
+            "n_jets_truncated": sum(c["n_jets_truncated"] for c in counts),
+        }
+
+
+def plan_generation(
+    n_background,
+    n_signal,
+    *,
+    m_resonance,
+    m_x,
+    m_y,
+    pt_hat_min,
+    pt_hat_bias,
+    min_leading_jet_pt,
+    sqrt_s,
+    n_constituents,
+    jet_radius,
+    max_jet_eta,
+    mpi,
+    chunk_size,
+    random_state,
+    keep_particles=False,
+):
+    """Check the physics parameters and lay out the chunks of a generation."""
+    if n_background + n_signal == 0:
+        raise ValueError("n_background + n_signal must be positive.")
+    if m_x + m_y >= m_resonance:
+        raise ValueError(f"m_x + m_y = {m_x + m_y} GeV must be below m_resonance.")
+    if m_resonance >= sqrt_s:
+        raise ValueError("m_resonance must be below sqrt_s.")
+    pythia8 = import_optional("pythia8mc", extra="generate")
+    settings = {
+        "background": qcd_settings(float(pt_hat_min), pt_hat_bias) + mpi_settings(mpi),
+        "signal": signal_settings(float(m_resonance), float(m_x), float(m_y)) + mpi_settings(mpi),
+    }
+    config = {
+        "sqrt_s": float(sqrt_s),
+        "jet_radius": float(jet_radius),
+        "max_jet_eta": float(max_jet_eta),
+        "n_constituents": n_constituents,
+        "keep_particles": keep_particles,
+        "min_leading_jet_pt": None if min_leading_jet_pt is None else float(min_leading_jet_pt),
+    }
+    tasks = tuple(
+        (process, size)
+        for process, total in (("background", n_background), ("signal", n_signal))
+        for size in chunk_sizes(total, chunk_size)
+    )
+    seeds = tuple(as_generator(random_state).integers(1, MAX_SEED, size=len(tasks)).tolist())
+    parameters = {
+        "pythia_version": pythia_version(pythia8),
+        "n_background": n_background,
+        "n_signal": n_signal,
+        "m_resonance": float(m_resonance),
+        "m_x": float(m_x),
+        "m_y": float(m_y),
+        "pt_hat_min": float(pt_hat_min),
+        "pt_hat_bias": bool(pt_hat_bias),
+        "min_leading_jet_pt": config["min_leading_jet_pt"],
+        "sqrt_s": float(sqrt_s),
+        "jet_radius": float(jet_radius),
+        "max_jet_eta": float(max_jet_eta),
+        "mpi": bool(mpi),
+        "chunk_size": chunk_size,
+    }
+    return GenerationPlan(tasks, seeds, settings, config, parameters)

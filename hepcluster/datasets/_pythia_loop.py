@@ -93,7 +93,14 @@ def event_chunk(settings, n_events, seed, config):
 
     pythia = make_pythia(settings, seed, config["sqrt_s"])
     parts, weights, particle_lists = [], [], []
-    tally = {"cut": 0, "truncated": 0, "jets_truncated": 0, "particles_truncated": 0}
+    tally = {
+        "cut": 0,
+        "cut_leading_pt": 0,
+        "truncated": 0,
+        "jets_truncated": 0,
+        "particles_truncated": 0,
+    }
+    min_leading_pt = config.get("min_leading_jet_pt") or 0.0
 
     def select(batch, n_missing):
         pt, eta, phi, counts = _visible_final_state(batch)
@@ -108,11 +115,15 @@ def event_chunk(settings, n_events, seed, config):
             max_jet_eta=config["max_jet_eta"],
         )
         tally["cut"] += int((~clustering.keep).sum())
-        kept = np.flatnonzero(clustering.keep)[:n_missing]
+        leading_pt = np.hypot(clustering.jet_p4[:, 0, 0], clustering.jet_p4[:, 0, 1])
+        passing = np.flatnonzero(leading_pt > min_leading_pt)
+        tally["cut_leading_pt"] += int(leading_pt.shape[0] - passing.shape[0])
+        passing = passing[:n_missing]
+        kept = np.flatnonzero(clustering.keep)[passing]
         clustering = clustering._replace(
             keep=np.isin(np.arange(len(counts)), kept),
-            constituents=clustering.constituents[: len(kept)],
-            jet_p4=clustering.jet_p4[: len(kept)],
+            constituents=clustering.constituents[passing],
+            jet_p4=clustering.jet_p4[passing],
         )
         tally["truncated"] += clustering.n_constituents_truncated
         tally["jets_truncated"] += clustering.n_jets_truncated
@@ -133,6 +144,7 @@ def event_chunk(settings, n_events, seed, config):
         "n_tried": n_tried,
         "n_failed": n_failed,
         "n_cut_fewer_than_two_jets": tally["cut"],
+        "n_cut_leading_jet_pt": tally["cut_leading_pt"],
         "n_constituents_truncated": tally["truncated"],
         "n_jets_truncated": tally["jets_truncated"],
         "sigma_gen_mb": float(pythia.infoPython().sigmaGen()),

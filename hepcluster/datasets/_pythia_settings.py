@@ -47,15 +47,19 @@ JET_PROCESSES = {
 JET_PARTON_ID = {"W": 24, "Z": 23, "top": 6, "QCD": None}
 
 
-def qcd_settings(pt_hat_min):
-    """Pythia8 settings of the QCD dijet background (``HardQCD:all`` with a pT-hat bias)."""
-    return [
-        "HardQCD:all = on",
-        f"PhaseSpace:pTHatMin = {pt_hat_min!r}",
-        "PhaseSpace:bias2Selection = on",
-        f"PhaseSpace:bias2SelectionPow = {QCD_PT_HAT_BIAS_POWER!r}",
-        f"PhaseSpace:bias2SelectionRef = {pt_hat_min!r}",
-    ]
+def qcd_settings(pt_hat_min, pt_hat_bias=True):
+    """Pythia8 settings of the QCD dijet background (``HardQCD:all``, pT-hat bias optional).
+
+    Without the bias the events are unweighted, as in the LHC Olympics R&D sample.
+    """
+    settings = ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {pt_hat_min!r}"]
+    if pt_hat_bias:
+        settings += [
+            "PhaseSpace:bias2Selection = on",
+            f"PhaseSpace:bias2SelectionPow = {QCD_PT_HAT_BIAS_POWER!r}",
+            f"PhaseSpace:bias2SelectionRef = {pt_hat_min!r}",
+        ]
+    return settings
 
 
 def signal_settings(m_resonance, m_x, m_y):

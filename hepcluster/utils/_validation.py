@@ -27,6 +27,7 @@ __all__ = [
     "POSITIVE_COUNT",
     "Interval",
     "StrOptions",
+    "parse_shard",
     "validate",
 ]
 
@@ -104,3 +105,30 @@ def validate(constraints, *, prefer_skip_nested_validation=True):
         return wrapper
 
     return decorator
+
+
+def parse_shard(shard):
+    """``(index, count)`` of a shard given as ``"I/N"``, ``(I, N)`` or ``None`` (``(0, 1)``).
+
+    Examples
+    --------
+    >>> from hepcluster.utils._validation import parse_shard
+    >>> parse_shard("2/4"), parse_shard(None)
+    ((2, 4), (0, 1))
+    """
+    if shard is None:
+        return 0, 1
+    if isinstance(shard, str):
+        try:
+            index, count = (int(part) for part in shard.split("/"))
+        except ValueError:
+            raise ValueError(f"shard must look like 'I/N' (e.g. '0/4'), got {shard!r}.") from None
+    else:
+        index, count = shard
+    if isinstance(index, bool) or isinstance(count, bool):
+        raise ValueError(f"shard must be two integers (index, count), got {shard!r}.")
+    if not (isinstance(index, Integral) and isinstance(count, Integral)) or not (
+        0 <= index < count
+    ):
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}.")
+    return int(index), int(count)

@@ -13,7 +13,7 @@ import traceback
 from .._config import set_config
 from .._logging import configure_logging
 from .._version import __version__
-from . import _calibrate, _demo, _generate, _info, _scan, _ucluster
+from . import _calibrate, _demo, _generate, _info, _scan, _study, _ucluster
 
 __all__ = ["build_parser", "main"]
 
@@ -26,6 +26,7 @@ _SUBCOMMANDS = (
     _scan.add_parser,
     _calibrate.add_calibrate_parser,
     _calibrate.add_merge_parser,
+    _study.add_parser,
     _ucluster.add_parser,
     _info.add_parser,
 )

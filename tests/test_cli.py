@@ -200,6 +200,8 @@ def test_demo_writes_the_study_its_table_and_figures(tmp_path, plot):
         [
             "-q",
             "demo",
+            "--generator",
+            "synthetic",
             "--output",
             str(out),
             "--n-background",
@@ -237,6 +239,28 @@ def test_demo_writes_the_study_its_table_and_figures(tmp_path, plot):
     assert "| injected signal |" in (out / "comparison.md").read_text()
     table = EventTable.read_hdf5(out / "events.h5")
     np.testing.assert_array_equal(table.is_signal.sum(), 600)
+    assert events["generator"] == "synthetic"
+
+
+def test_demo_runs_on_pythia_events_by_default(tmp_path):
+    pytest.importorskip("pythia8mc", reason='needs pythia8mc: pip install "hepcluster[generate]"')
+    out = tmp_path / "demo"
+    arguments = ["--n-background", "1500", "--n-signal", "300", "--n-injected", "200"]
+    arguments += ["--injections", "100", "300", "--n-background-only", "4"]
+    arguments += ["--n-per-injection", "2", "--n-ensemble", "1", "--no-plots"]
+    assert main(["-q", "--no-progress", "demo", "--output", str(out), *arguments]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["events"]["generator"] == "pythia"
+    table = EventTable.read_hdf5(out / "events.h5")
+    assert table.metadata["min_leading_jet_pt"] == 1200.0  # the LHC Olympics selection
+    assert table.jet_pt[:, 0].min() > 1200.0
+    assert summary["scan"]["n_jets_outside_region"] > 0  # counted, not silently dropped
+
+
+def test_demo_refuses_injections_beyond_the_signal_pool(tmp_path, caplog):
+    arguments = ["--generator", "synthetic", "--n-signal", "100", "--n-injected", "200"]
+    assert main(["demo", "--output", str(tmp_path / "d"), *arguments]) == 2
+    assert "the signal pool holds 100" in caplog.text
 
 
 def test_info_lists_dependency_versions(capsys):

@@ -15,6 +15,7 @@ from hepcluster.cli._demo import run_demo
 from hepcluster.scanning import ScanResult
 
 CONFIG = dict(
+    generator="synthetic",
     n_background=8000,
     n_signal=2000,
     n_injected=400,

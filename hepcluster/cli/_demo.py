@@ -42,13 +42,32 @@ def summarise_events(events):
     return summary
 
 
+DEMO_SETTINGS = {
+    "pythia": {
+        "n_background": 50_000,
+        "n_signal": 6_000,
+        "n_injected": 1_500,
+        "signal_injections": (500, 1000, 1500, 2000, 3000, 4000, 4800),
+    },
+    "synthetic": {
+        "n_background": 50_000,
+        "n_signal": 10_000,
+        "n_injected": 600,
+        "signal_injections": (300, 600, 900, 1200, 2400, 4800, 7200, 9600),
+    },
+}
+"""Sample sizes and injection levels of the demo for each generator (Pythia's need more
+signal: its QCD jets look more like the signal's than the synthetic generator's do)."""
+
+
 def run_demo(
     output,
     *,
-    n_background=50_000,
-    n_signal=10_000,
-    n_injected=600,
-    signal_injections=(300, 600, 900, 1200, 2400, 4800, 7200, 9600),
+    generator="pythia",
+    n_background=None,
+    n_signal=None,
+    n_injected=None,
+    signal_injections=None,
     n_background_only=500,
     n_per_injection=10,
     n_ensemble=2,
@@ -67,18 +86,24 @@ def run_demo(
     ----------
     output : str or path-like
         Folder for the event table, results, the summary and the figures.
-    n_background, n_signal : int
-        Generated background events and size of the signal pool.
-    n_injected : int, default=600
+    generator : {"pythia", "synthetic"}, default="pythia"
+        Pythia8 + FastJet events with the LHC Olympics R&D selection (unweighted QCD,
+        anti-kT R = 1.0, leading jet pT > 1.2 TeV; extra ``[generate]``), or the fast
+        synthetic generator, whose signal is easier to separate than Pythia's.
+    n_background, n_signal : int, optional
+        Generated background events and size of the signal pool (:data:`DEMO_SETTINGS`
+        of the generator by default).
+    n_injected : int, optional
         Signal events in the data set that is scanned.
-    signal_injections : sequence of int
+    signal_injections : sequence of int, optional
         Injection levels of the calibration.
     n_background_only, n_per_injection : int
         Pseudo-experiments (3,900 and 100 in the paper; scaled down to minutes here).
     n_ensemble : int, default=2
         k-means initialisations averaged by Cluster Scanning (15 in the paper).
     n_jobs : int or None, default=None
-        Parallel workers of the calibration.
+        Parallel workers of the calibration and of the Pythia generation (``None``: all
+        cores for the generation, one process for the calibration).
     random_state : int, default=0
         Seed of the whole run.
     plots : bool, default=True
@@ -92,21 +117,35 @@ def run_demo(
     import numpy as np
 
     from ..calibration import compare_methods, run_pseudo_experiments
-    from ..datasets import make_dijet_events
     from ..scanning import ClusterScanner
     from ..utils._results import write_json
     from ._analysis import calibration_estimators, scan_events
 
+    if generator not in DEMO_SETTINGS:
+        raise ValueError(f"generator must be one of {sorted(DEMO_SETTINGS)}, got {generator!r}.")
+    settings = DEMO_SETTINGS[generator]
+    n_background = settings["n_background"] if n_background is None else n_background
+    n_signal = settings["n_signal"] if n_signal is None else n_signal
+    n_injected = settings["n_injected"] if n_injected is None else n_injected
+    if signal_injections is None:
+        signal_injections = settings["signal_injections"]
+    largest = max([n_injected, *signal_injections])
+    if largest > n_signal:
+        raise ValueError(
+            f"the demo injects up to {largest} signal events but the signal pool holds "
+            f"{n_signal}: raise --n-signal or lower --n-injected/--injections."
+        )
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    logger.info("generating %d background and %d signal events", n_background, n_signal)
-    events = make_dijet_events(
-        n_background, n_signal, mjj_range=_DEMO_MJJ_RANGE, random_state=random_state
+    events = _generate(generator, output, n_background, n_signal, n_jobs, random_state)
+    logger.info(
+        "generated %r with the %s generator in %.1f s",
+        events,
+        generator,
+        time.perf_counter() - start,
     )
-    logger.info("generated %r in %.1f s", events, time.perf_counter() - start)
-    events.to_hdf5(output / "events.h5")
-    summary = {"events": summarise_events(events)}
+    summary = {"events": {"generator": generator, **summarise_events(events)}}
 
     rng = np.random.default_rng(random_state)
     injected = rng.choice(np.flatnonzero(events.is_signal), size=n_injected, replace=False)
@@ -158,6 +197,37 @@ def run_demo(
     return summary
 
 
+def _generate(generator, output, n_background, n_signal, n_jobs, random_state):
+    """The demo's events, written to ``output/events.h5``."""
+    from ..datasets import EventTable, make_dijet_events, write_pythia_events
+
+    path = output / "events.h5"
+    if generator == "synthetic":
+        logger.info(
+            "generating %d background and %d signal events (synthetic)", n_background, n_signal
+        )
+        events = make_dijet_events(
+            n_background, n_signal, mjj_range=_DEMO_MJJ_RANGE, random_state=random_state
+        )
+        events.to_hdf5(path)
+        return events
+    logger.info(
+        "generating %d QCD and %d W′ → XY events with Pythia8 + FastJet (LHC Olympics R&D "
+        "selection)",
+        n_background,
+        n_signal,
+    )
+    write_pythia_events(
+        path,
+        n_background,
+        n_signal,
+        preset="lhco-rd",
+        n_jobs=-1 if n_jobs is None else n_jobs,
+        random_state=random_state,
+    )
+    return EventTable.read_hdf5(path)
+
+
 def _write_event_figures(events, output):
     from ..plotting import plot_jet_observable, plot_mjj
 
@@ -207,32 +277,47 @@ def add_parser(subparsers):
         help="output folder (default: %(default)s)",
     )
     parser.add_argument(
+        "--generator",
+        choices=sorted(DEMO_SETTINGS),
+        default="pythia",
+        help="Pythia8 + FastJet events with the LHC Olympics R&D selection (extra "
+        "'generate') or the fast synthetic generator, whose signal is far easier to find "
+        "(default: %(default)s)",
+    )
+
+    def per_generator(name):
+        return ", ".join(
+            f"{generator} {settings[name]}" for generator, settings in DEMO_SETTINGS.items()
+        )
+
+    parser.add_argument(
         "--n-background",
         type=int,
-        default=default(_RUN_DEMO, "n_background"),
-        help="QCD dijet events (default: %(default)s)",
+        default=None,
+        help=f"QCD dijet events (default: {per_generator('n_background')})",
     )
     parser.add_argument(
         "--n-signal",
         type=int,
-        default=default(_RUN_DEMO, "n_signal"),
-        help="signal pool the injections draw from (default: %(default)s)",
+        default=None,
+        help=f"signal pool the injections draw from (default: {per_generator('n_signal')})",
     )
     parser.add_argument(
         "--n-injected",
         type=int,
-        default=default(_RUN_DEMO, "n_injected"),
-        help="signal events in the scanned data set (default: %(default)s)",
+        default=None,
+        help=f"signal events in the scanned data set (default: {per_generator('n_injected')})",
     )
-    injections = default(_RUN_DEMO, "signal_injections")
+    levels = "; ".join(
+        f"{generator} " + " ".join(str(level) for level in settings["signal_injections"])
+        for generator, settings in DEMO_SETTINGS.items()
+    )
     parser.add_argument(
         "--injections",
         type=int,
         nargs="+",
-        default=list(injections),
-        help="numbers of injected signal events of the calibration (default: "
-        + " ".join(str(level) for level in injections)
-        + ")",
+        default=None,
+        help=f"numbers of injected signal events of the calibration (default: {levels})",
     )
     parser.add_argument(
         "--n-background-only",
@@ -266,14 +351,22 @@ def add_parser(subparsers):
 
 def run(args):
     """Handler of ``hepcluster demo``."""
+    import importlib.util
+
+    if args.generator == "pythia" and importlib.util.find_spec("pythia8mc") is None:
+        raise ImportError(
+            'the demo\'s Pythia events need pythia8mc: pip install "hepcluster[generate]", '
+            "or run it on synthetic events with --generator synthetic."
+        )
     output_folder(args.output)
     check_plotting(args)
     run_demo(
         args.output,
+        generator=args.generator,
         n_background=args.n_background,
         n_signal=args.n_signal,
         n_injected=args.n_injected,
-        signal_injections=tuple(args.injections),
+        signal_injections=None if args.injections is None else tuple(args.injections),
         n_background_only=args.n_background_only,
         n_per_injection=args.n_per_injection,
         n_ensemble=args.n_ensemble,

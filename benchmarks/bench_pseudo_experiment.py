@@ -7,13 +7,15 @@ draws Poisson(1) multiplicities per event (both jets of an event share them), fi
 ensemble of k = 50 k-means on the weighted training jets, labels every evaluation jet
 with every member and fills the weighted cluster spectra (16 bins of 100 GeV).
 
-**Ours** (timed end to end, per pseudo-experiment): the images are built once as
-``SparseImages``; the bootstrap weights go into ``minibatch_kmeans`` on the sparse
-training images (the members run two at a time in threads, one numba thread each),
-the evaluation jets are labelled with ``nearest_centroid`` (two numba threads) and the
-spectra filled with ``np.bincount``. Only jets whose event has a non-zero multiplicity
-are labelled (the others have no weight in any spectrum); the time to label *all*
-evaluation jets is printed too.
+**Ours** (timed end to end, per pseudo-experiment, stage by stage): the images are
+built once as ``SparseImages``; the bootstrap draws the weights, which go into
+``minibatch_kmeans`` on the sparse training images (the members run two at a time in
+threads, one numba thread each); the evaluation jets are labelled with
+``nearest_centroid(..., rows=...)`` (two numba threads), which reads the jets of the
+pseudo-experiment in place, and the spectra are filled with ``np.bincount``. Only jets
+whose event has a non-zero multiplicity are labelled (the others have no weight in any
+spectrum), as ``ClusterScanner.scan`` does; the time to label *all* evaluation jets is
+printed too.
 
 **Dense reference**: dense smeared images (built once, not timed), resampled *copies*
 of the training jets per pseudo-experiment, ``sklearn.cluster.MiniBatchKMeans(
@@ -27,12 +29,28 @@ The events come from ``make_dijet_events(n, 0, mjj_range=(3000, 4600))`` (QCD on
 as in the background-only calibration), generated and imaged in chunks on both cores;
 ``--tile`` generates ``1/tile`` of them and repeats them (faster, for smoke runs).
 
+The load average of the machine is printed at the start and the end (the dense
+reference suffers more than ours from a busy core), and the peak memory (maximum
+resident set size, ``resource.getrusage``) after ours and after the reference.
+
+``--against REV`` also runs the benchmark of the commit ``REV`` (a temporary
+``git worktree``, its own code on ``PYTHONPATH``) on the same cached events right after
+this one and prints the speed-up of every stage; the events are cached in a temporary
+file unless ``--cache`` names one.
+
 Run: ``python benchmarks/bench_pseudo_experiment.py`` (about 10 minutes on 2 cores,
-most of it generating 5.5·10⁵ events); ``--quick`` for a smoke run.
+most of it generating 5.5·10⁵ events); ``--tile 5`` generates a fifth of them;
+``--quick`` for a smoke run.
 """
 
 import argparse
+import json
 import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 
 import numba
@@ -119,6 +137,67 @@ def fmt_time(seconds):
     return f"{seconds / 86400:.1f} days"
 
 
+def peak_memory_mb():
+    """Maximum resident set size of this process so far, MB (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine_load():
+    """Load averages (1, 5, 15 min) and, where the kernel has it, the CPU pressure."""
+    text = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    try:
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()
+        text += f", CPU pressure {some[1].split('=')[1]}% (10 s)"
+    except (OSError, IndexError):
+        pass
+    return text
+
+
+# Lines of the benchmark's own output that other revisions printed too, for --against:
+# (stage, regex). The JSON line "RESULT {...}" is preferred where a revision prints it.
+_OLD_FORMAT = [
+    ("bootstrap + fits", r"bootstrap \+ \d+ sparse k-means fits\s+([\d.]+) s"),
+    ("labels + spectra", r"labels of \d+ jets \(weight > 0\), spectra\s+([\d.]+) s"),
+    ("total", r"\n\s+total\s+([\d.]+) s"),
+    ("dense reference", r"total per pseudo-experiment \(projected\)\s+([\d.]+) s"),
+]
+
+
+def parse_stages(output):
+    """Per-stage seconds from a benchmark's printed output (any revision)."""
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    stages = {}
+    for name, pattern in _OLD_FORMAT:
+        match = re.search(pattern, output)
+        if match:
+            stages[name] = float(match.group(1))
+    return stages
+
+
+def run_against(rev, forwarded):
+    """Run the benchmark of commit ``rev`` from a temporary worktree; its output."""
+    root = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    where = tempfile.mkdtemp(prefix="hepcluster-bench-")
+    tree = os.path.join(where, "tree")
+    subprocess.run(["git", "-C", root, "worktree", "add", "--detach", tree, rev], check=True)
+    try:
+        env = dict(os.environ, PYTHONPATH=tree)
+        script = os.path.join(tree, "benchmarks", "bench_pseudo_experiment.py")
+        done = subprocess.run(
+            [sys.executable, script, *forwarded], env=env, capture_output=True, text=True
+        )
+        if done.returncode:
+            raise RuntimeError(f"the benchmark of {rev} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+    finally:
+        subprocess.run(["git", "-C", root, "worktree", "remove", "--force", tree], check=False)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-events", type=int, default=550_000, help="events (2 jets each)")
@@ -133,13 +212,25 @@ def main():
     parser.add_argument("--chunk", type=int, default=25_000, help="events per generated chunk")
     parser.add_argument("--cache", help=".npz file keeping the generated images between runs")
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke test")
+    parser.add_argument("--against", metavar="REV", help="also run commit REV, per-stage ratios")
     args = parser.parse_args()
+    forwarded = [a for a in sys.argv[1:]]
+    if args.against:
+        i = forwarded.index("--against") if "--against" in forwarded else None
+        if i is not None:
+            del forwarded[i : i + 2]
+        else:
+            forwarded = [a for a in forwarded if not a.startswith("--against=")]
+        if not args.cache:
+            args.cache = os.path.join(tempfile.mkdtemp(prefix="hepcluster-bench-"), "events.npz")
+            forwarded += ["--cache", args.cache]
     if args.quick:
         args.n_events, args.n_ensemble, args.n_pseudo = 40_000, 3, 1
         args.dense_eval, args.chunk = 20_000, 10_000
     dense_dtype = np.dtype(args.dense_dtype)
     n_cores = os.cpu_count()
     print(f"cores: {n_cores}, numba threads: {numba.get_num_threads()}")
+    print(f"at the start: {machine_load()}")
 
     # -- data: generated and imaged once (not part of a pseudo-experiment) ---------------
     t0 = time.perf_counter()
@@ -178,6 +269,7 @@ def main():
     warm = images[np.arange(5000)]
     minibatch_kmeans(warm, 20, batch_size=256, random_state=0, n_jobs=1)
     nearest_centroid(warm, warm.to_dense()[:20])
+    nearest_centroid(images, warm.to_dense()[:20], rows=np.arange(10))
 
     # per data set, ours: the training images and their squared norms
     t0 = time.perf_counter()
@@ -201,6 +293,7 @@ def main():
             n_jobs=1,
         )
 
+    stage_names = ("bootstrap", "fits", "labels", "spectra")
     timings = []
     steps = []
     for _ in range(args.n_pseudo):
@@ -208,43 +301,49 @@ def main():
         weight = np.repeat(rng.poisson(1.0, n_events), 2).astype(np.float64)
         seeds = rng.randint(np.iinfo(np.int32).max, size=args.n_ensemble)
         w_train = weight[train]
+        used = np.flatnonzero(weight > 0)
+        keys = bin_index[used]
+        w_used = weight[used]
+        t_boot = time.perf_counter()
         fits = Parallel(n_jobs=2, prefer="threads")(
             delayed(fit_member)(w_train, seed) for seed in seeds
         )
-        t_fit = time.perf_counter() - t_start
-        t1 = time.perf_counter()
-        used = np.flatnonzero(weight > 0)
-        eval_images = images[used]
-        keys = bin_index[used]
-        w_used = weight[used]
-        spectra = np.empty((args.n_ensemble, N_CLUSTERS, n_bins))
+        t_fit = time.perf_counter()
+        labels = np.empty((args.n_ensemble, used.size), dtype=np.int64)
         for m, fit in enumerate(fits):
-            labels = nearest_centroid(eval_images, fit.centers, n_jobs=2)
+            labels[m] = nearest_centroid(images, fit.centers, rows=used, n_jobs=2)
+        t_label = time.perf_counter()
+        spectra = np.empty((args.n_ensemble, N_CLUSTERS, n_bins))
+        for m in range(args.n_ensemble):
             spectra[m] = np.bincount(
-                labels * n_bins + keys, weights=w_used, minlength=N_CLUSTERS * n_bins
+                labels[m] * n_bins + keys, weights=w_used, minlength=N_CLUSTERS * n_bins
             ).reshape(N_CLUSTERS, n_bins)
-        t_label = time.perf_counter() - t1
-        total = time.perf_counter() - t_start
+        t_end = time.perf_counter()
         assert np.allclose(spectra.sum(axis=(1, 2)), weight.sum())
-        timings.append((total, t_fit, t_label))
+        timings.append((t_boot - t_start, t_fit - t_boot, t_label - t_fit, t_end - t_label))
         steps.extend(f.n_steps for f in fits)
+    del labels
     t0 = time.perf_counter()
     nearest_centroid(images, fits[0].centers, n_jobs=2)
     t_label_all = time.perf_counter() - t0
+    memory_ours = peak_memory_mb()
 
-    ours = np.mean([t[0] for t in timings])
-    ours_fit = np.mean([t[1] for t in timings])
-    ours_label = np.mean([t[2] for t in timings])
-    ours_strict = ours - ours_label + args.n_ensemble * t_label_all
+    stages = dict(zip(stage_names, np.mean(timings, axis=0).tolist(), strict=True))
+    ours = sum(stages.values())
+    ours_strict = ours - stages["labels"] + args.n_ensemble * t_label_all
     print(
         f"\nours, per pseudo-experiment ({args.n_ensemble} members, mean of {args.n_pseudo}):"
-        f"\n  bootstrap + {args.n_ensemble} sparse k-means fits        {ours_fit:8.2f} s"
-        f"   ({np.mean(steps):.0f} steps per fit on average)"
-        f"\n  labels of {used.size} jets (weight > 0), spectra {ours_label:5.2f} s"
-        f"   ({ours_label / args.n_ensemble / used.size * 1e6:.2f} us per jet and member)"
+        f"\n  bootstrap (Poisson weights, jets used)      {stages['bootstrap']:8.2f} s"
+        f"\n  {args.n_ensemble} sparse k-means fits                     "
+        f"{stages['fits']:8.2f} s   ({np.mean(steps):.0f} steps per fit on average)"
+        f"\n  labels of {used.size} jets (weight > 0)       {stages['labels']:8.2f} s"
+        f"   ({stages['labels'] / args.n_ensemble / used.size * 1e6:.3f} us per jet "
+        "and member)"
+        f"\n  spectra (weighted bincount)                 {stages['spectra']:8.2f} s"
         f"\n  total                                       {ours:8.2f} s"
         f"\n  (labelling all {n_jets} jets instead: {t_label_all:.2f} s per member, "
         f"total {ours_strict:.2f} s)"
+        f"\n  peak memory so far (max RSS): {memory_ours:.0f} MB"
     )
 
     # -- dense reference ---------------------------------------------------------------
@@ -276,7 +375,7 @@ def main():
         t0 = time.perf_counter()
         labels = km.predict(dense_eval)
         predict_times.append(time.perf_counter() - t0)
-        sparse_labels = nearest_centroid(images[eval_subset], km.cluster_centers_)
+        sparse_labels = nearest_centroid(images, km.cluster_centers_, rows=eval_subset)
         agree.append(np.mean(labels == sparse_labels))
     del copies
     t0 = time.perf_counter()
@@ -285,6 +384,7 @@ def main():
     fit_dense = np.mean(fit_times)
     predict_dense = np.mean(predict_times) * n_jets / eval_subset.size
     dense = t_copy + args.n_ensemble * (fit_dense + predict_dense + t_bincount)
+    memory_all = peak_memory_mb()
     print(
         f"  resampled copies of the training jets      {t_copy:8.2f} s"
         f"\n  MiniBatchKMeans.fit, per member           {fit_dense:8.2f} s"
@@ -294,20 +394,49 @@ def main():
         f"\n  total per pseudo-experiment (projected)   {dense:8.2f} s"
         f"\n  (labels of the sparse path on the same centres agree on "
         f"{100 * np.mean(agree):.3f}% of the subset; float32 ties aside they are equal)"
+        f"\n  peak memory with the dense reference (max RSS): {memory_all:.0f} MB"
     )
 
     # -- summary -----------------------------------------------------------------------
     n_total = PAPER_PSEUDO_EXPERIMENTS
     print(
         f"\nper pseudo-experiment: ours {ours:.2f} s, dense reference {dense:.1f} s: "
-        f"ratio x{dense / ours:.1f} (target >= 20; x{dense / ours_strict:.1f} when ours "
-        f"labels every evaluation jet)"
+        f"ratio x{dense / ours:.1f} (target >= 34, ours <= 1.8 s; "
+        f"x{dense / ours_strict:.1f} when ours labels every evaluation jet)"
     )
     print(
         f"paper calibration, {n_total} pseudo-experiments x {args.n_ensemble} members on "
         f"{n_cores} cores: ours {fmt_time(n_total * ours)}, dense reference "
         f"{fmt_time(n_total * dense)}"
     )
+    print(f"at the end: {machine_load()}")
+    result = {
+        **stages,
+        "bootstrap + fits": stages["bootstrap"] + stages["fits"],
+        "labels + spectra": stages["labels"] + stages["spectra"],
+        "total": ours,
+        "dense reference": dense,
+        "peak memory MB": memory_ours,
+    }
+    print("RESULT " + json.dumps(result))
+
+    if args.against:
+        print(f"\nrunning the benchmark of {args.against} on the same events ...", flush=True)
+        previous = parse_stages(run_against(args.against, forwarded))
+        print(f"  (during it: {machine_load()})")
+        print(f"\nper stage, {args.against} -> this tree (speed-up; dense reference re-measured):")
+        for name, seconds in result.items():
+            if name in previous and name != "peak memory MB":
+                print(
+                    f"  {name:18s} {previous[name]:8.2f} s -> {seconds:8.2f} s"
+                    f"   x{previous[name] / seconds:.2f}"
+                )
+        if "total" in previous and "dense reference" in previous:
+            print(
+                f"  ratio to the dense reference: {args.against} "
+                f"x{previous['dense reference'] / previous['total']:.1f}, this tree "
+                f"x{dense / ours:.1f}"
+            )
 
 
 if __name__ == "__main__":

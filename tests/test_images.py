@@ -400,6 +400,25 @@ def test_nearest_centroid_with_unsmeared_centroids_and_distances(jets):
     np.testing.assert_array_equal(nearest_centroid(sparse, smeared), labels)
 
 
+def test_nearest_centroid_of_rows_equals_the_copied_subset(jets):
+    jit = JetImageTransformer(n_pixels=10).fit(jets)
+    sparse, dense = jit.transform_sparse(jets), jit.transform(jets)
+    rows = np.random.default_rng(3).choice(sparse.n_jets, 40)  # repeats, any order
+    centroids = dense[:5]
+    np.testing.assert_array_equal(
+        nearest_centroid(sparse, centroids, rows=rows), nearest_centroid(sparse[rows], centroids)
+    )
+    labels, distances = nearest_centroid(sparse, centroids, rows=rows, return_distances=True)
+    brute = ((dense[rows, None, :] - centroids[None]) ** 2).sum(axis=-1)
+    np.testing.assert_array_equal(labels, brute.argmin(axis=1))
+    np.testing.assert_allclose(distances, brute.min(axis=1), rtol=1e-9, atol=1e-15)
+    assert nearest_centroid(sparse, centroids, rows=np.array([], dtype=int)).shape == (0,)
+    with pytest.raises(ValueError, match="rows must lie"):
+        nearest_centroid(sparse, centroids, rows=[sparse.n_jets])
+    with pytest.raises(ValueError, match="1-D array"):
+        nearest_centroid(sparse, centroids, rows=[0.5])
+
+
 def test_nearest_centroid_rejects_bad_input(jets):
     sparse = JetImageTransformer(n_pixels=10).fit(jets).transform_sparse(jets[:5])
     with pytest.raises(TypeError, match="SparseImages"):

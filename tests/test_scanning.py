@@ -339,6 +339,28 @@ def test_integer_weights_equal_repeated_events_in_the_scan(signal_sample, signal
     np.testing.assert_allclose(weighted.mls_members, repeated.mls_members, rtol=1e-10)
 
 
+def test_zero_weight_jets_are_not_labelled_and_the_spectra_stay_bitwise(
+    signal_sample, signal_scan
+):
+    events, images, mjj = signal_sample
+    scanner, _ = signal_scan
+    multiplicity = np.random.default_rng(7).poisson(1.0, len(events))
+    weight = np.repeat(multiplicity, 2).astype(np.float64)
+    result = scanner.scan(images, mjj, sample_weight=weight)
+    # brute force: every jet of the region labelled, every weight added
+    jet_bin = np.searchsorted(scanner.bins_, mjj, side="right") - 1
+    inside = (jet_bin >= 0) & (jet_bin < scanner.bins_.size - 1)
+    labels = scanner.predict_ensemble(images)
+    n_bins = scanner.bins_.size - 1
+    for member in range(scanner.n_ensemble):
+        expected = np.bincount(
+            labels[member, inside] * n_bins + jet_bin[inside],
+            weights=weight[inside],
+            minlength=scanner.n_clusters * n_bins,
+        ).reshape(scanner.n_clusters, n_bins)
+        np.testing.assert_array_equal(result.cluster_spectra[member], expected)
+
+
 def test_sparse_and_dense_images_give_the_same_labels_and_scan(background_sample):
     _, images, mjj = background_sample
     subset = np.flatnonzero(mjj < 3500.0)[:6000]

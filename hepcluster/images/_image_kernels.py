@@ -442,7 +442,7 @@ def best_score(indptr, indices, values, r, weights, bias, scores):
 
 
 @njit(cache=True, parallel=True)
-def nearest_centroid_scores(indptr, indices, values, weights, bias, labels, best):
+def nearest_centroid_scores(indptr, indices, values, rows, weights, bias, labels, best):
     """Label sparse images by the largest score ``x · weights[:, k] + bias[k]``.
 
     With ``weights = Gᵀ c`` and ``bias = −½‖c‖²`` this is the nearest smeared centroid
@@ -454,21 +454,23 @@ def nearest_centroid_scores(indptr, indices, values, weights, bias, labels, best
     ----------
     indptr, indices, values : ndarray
         CSR-like sparse images.
+    rows : ndarray of shape (m,), int64
+        The images to label, read in place (no copy of a subset).
     weights : ndarray of shape (n_pixels**2, n_clusters), float64
     bias : ndarray of shape (n_clusters,), float64
-    labels : ndarray of shape (n_jets,), int32
-        Output.
-    best : ndarray of shape (n_jets,) or (0,), float64
+    labels : ndarray of shape (m,), int32
+        Output, one label per entry of ``rows``.
+    best : ndarray of shape (m,) or (0,), float64
         Output: the winning score (not written when empty).
     """
-    n_jets = indptr.shape[0] - 1
+    n_jets = rows.shape[0]
     n_clusters = bias.shape[0]
     store_best = best.shape[0] == n_jets
     n_blocks = (n_jets + _BLOCK - 1) // _BLOCK
     for b in prange(n_blocks):
         scores = np.empty(n_clusters)
         for j in range(b * _BLOCK, min(n_jets, (b + 1) * _BLOCK)):
-            arg, top = best_score(indptr, indices, values, j, weights, bias, scores)
+            arg, top = best_score(indptr, indices, values, rows[j], weights, bias, scores)
             labels[j] = arg
             if store_best:
                 best[j] = top

@@ -316,7 +316,9 @@ class SparseImages:
         return mean
 
 
-def nearest_centroid(images, centroids, *, smeared=True, return_distances=False, n_jobs=None):
+def nearest_centroid(
+    images, centroids, *, smeared=True, return_distances=False, rows=None, n_jobs=None
+):
     """Nearest centroid of every smeared image, computed from the sparse images.
 
     Gives the labels that ``KMeans.predict`` / ``MiniBatchKMeans.predict`` would give on
@@ -337,14 +339,19 @@ def nearest_centroid(images, centroids, *, smeared=True, return_distances=False,
     return_distances : bool, default=False
         Also return the squared Euclidean distance of each smeared image to its centroid
         (``xᵀKx − 2 x·Gᵀc + ‖c‖²``, clipped at 0); costs ``O(nnz²)`` more per jet.
+    rows : array-like of int, default=None
+        Label only these images (in this order), read in place:
+        ``nearest_centroid(images, c, rows=r)`` equals ``nearest_centroid(images[r], c)``
+        without the copy of the subset, e.g. the jets of a bootstrap pseudo-experiment
+        with non-zero weight. ``None`` labels every image.
     n_jobs : int or None, default=None
         numba threads (see :class:`JetImageTransformer`); labels do not depend on it.
 
     Returns
     -------
-    labels : ndarray of shape (n_jets,), int32
+    labels : ndarray of shape (n_jets,) or (len(rows),), int32
         Index of the nearest centroid; ties go to the lowest index.
-    distances : ndarray of shape (n_jets,), float64
+    distances : ndarray of shape (n_jets,) or (len(rows),), float64
         Only with ``return_distances=True``.
 
     Notes
@@ -385,16 +392,28 @@ def nearest_centroid(images, centroids, *, smeared=True, return_distances=False,
         )
     if not np.all(np.isfinite(centroids)):
         raise ValueError("centroids contain NaN or infinity.")
+    if rows is None:
+        rows = np.arange(images.n_jets, dtype=np.int64)
+    else:
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+            raise ValueError(f"rows must be a 1-D array of image indices, got {rows!r}.")
+        rows = rows.astype(np.int64, copy=False)
+        if rows.size and (rows.min() < 0 or rows.max() >= images.n_jets):
+            raise ValueError(f"rows must lie in [0, {images.n_jets}), the images' indices.")
+        if return_distances:
+            images = images[rows]
+            rows = np.arange(images.n_jets, dtype=np.int64)
     g = images.smearing_matrix()
     smeared_centroids = centroids if smeared else _smear_rows(centroids, g)
     weights = _smear_rows(smeared_centroids, g.T)  # Gᵀ c = (gᵀ ⊗ gᵀ) c
     weights = np.ascontiguousarray(weights.T)  # centroid-major (n_pixels², n_clusters)
     half_norms = 0.5 * np.einsum("ij,ij->i", smeared_centroids, smeared_centroids)
-    labels = np.empty(images.n_jets, dtype=np.int32)
-    best = np.empty(images.n_jets if return_distances else 0, dtype=np.float64)
+    labels = np.empty(rows.shape[0], dtype=np.int32)
+    best = np.empty(rows.shape[0] if return_distances else 0, dtype=np.float64)
     with _image_kernels.numba_threads(n_jobs):
         _image_kernels.nearest_centroid_scores(
-            images.indptr, images.indices, images.values, weights, -half_norms, labels, best
+            images.indptr, images.indices, images.values, rows, weights, -half_norms, labels, best
         )
         if not return_distances:
             return labels

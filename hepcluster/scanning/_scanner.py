@@ -365,11 +365,19 @@ class ClusterScanner(BaseEstimator):
 
     # -- labelling and scanning ---------------------------------------------------------
 
-    def _labels(self, X, member):
+    def _labels(self, X, member, rows=None):
+        """Labels of ``X`` (or of its ``rows``, read in place for sparse images)."""
         centers = self.ensemble_[member].centers
         if _is_sparse_images(X):
-            return nearest_centroid(X, centers, smeared=True)
+            return nearest_centroid(X, centers, smeared=True, rows=rows)
+        X = X if rows is None else X[rows]
         return pairwise_distances_argmin(X, centers.astype(X.dtype, copy=False))
+
+    def _labels_ensemble(self, X, rows=None):
+        labels = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(self._labels)(X, member, rows) for member in range(self.n_ensemble)
+        )
+        return np.stack(labels)
 
     def predict(self, X):
         """Cluster of each jet under the first ensemble member.
@@ -399,10 +407,7 @@ class ClusterScanner(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X)
-        labels = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(self._labels)(X, member) for member in range(self.n_ensemble)
-        )
-        return np.stack(labels)
+        return self._labels_ensemble(X)
 
     def scan(self, X, y, sample_weight=None, *, is_signal=None):
         """Run the scan over the evaluation region with the fitted clusters.
@@ -436,9 +441,15 @@ class ClusterScanner(BaseEstimator):
         n_outside = y.shape[0] - n_inside
         if n_outside:
             logger.info("%d jets lie outside the evaluation region and are not used", n_outside)
-        X_inside = X[np.flatnonzero(inside)] if n_outside else X
+        # Only jets inside the region with a non-zero weight are labelled (sparse images
+        # in place, without a copy): a jet of weight 0 — about e⁻¹ of the events of a
+        # Poisson bootstrap — adds an exact 0.0 to whichever cluster it is given, so
+        # label 0 leaves every spectrum bit for bit the same.
+        used = np.flatnonzero(inside & (weight != 0))
         labels = np.full((self.n_ensemble, y.shape[0]), -1, dtype=np.int64)
-        labels[:, inside] = self.predict_ensemble(X_inside)
+        labels[:, inside] = 0
+        if used.size:
+            labels[:, used] = self._labels_ensemble(X, used)
         if self._idealized():
             labels = self._idealize(labels, jet_bin, weight, is_signal)
         spectra = cluster_spectra(labels, jet_bin, weight, self.n_clusters, n_bins)

@@ -255,3 +255,14 @@ def test_lhco_preset_is_the_r_and_d_composition():
     assert LHCO_RD["jet_radius"] == 1.0
     with pytest.raises(ValueError, match="preset"):
         write_pythia_events("x.h5", preset="lhco")
+
+
+def test_a_smaller_sample_is_the_first_chunks_of_a_larger_one():
+    options = dict(n_constituents=20, chunk_size=2, random_state=4)
+    small = generate_pythia_events(2, 2, **options)
+    large = generate_pythia_events(4, 4, **options)
+    for process in (False, True):
+        first = large[large.is_signal == process][:2]
+        np.testing.assert_array_equal(
+            small[small.is_signal == process].constituents, first.constituents
+        )

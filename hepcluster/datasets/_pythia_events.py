@@ -342,6 +342,21 @@ class GenerationPlan:
         }
 
 
+def _chunk_seeds(root, tasks):
+    """One Pythia seed per chunk, from the chunk's process and its index within the process.
+
+    A chunk's events do not depend on how many chunks there are, so a smaller sample with
+    the same ``chunk_size`` and ``random_state`` is the first chunks of a larger one.
+    """
+    position = {"background": 0, "signal": 0}
+    seeds = []
+    for process, _ in tasks:
+        key = [root, 0 if process == "background" else 1, position[process]]
+        seeds.append(int(np.random.default_rng(key).integers(1, MAX_SEED)))
+        position[process] += 1
+    return seeds
+
+
 def plan_generation(
     n_background,
     n_signal,
@@ -386,7 +401,8 @@ def plan_generation(
         for process, total in (("background", n_background), ("signal", n_signal))
         for size in chunk_sizes(total, chunk_size)
     )
-    seeds = tuple(as_generator(random_state).integers(1, MAX_SEED, size=len(tasks)).tolist())
+    root = int(as_generator(random_state).integers(np.iinfo(np.int64).max))
+    seeds = tuple(_chunk_seeds(root, tasks))
     parameters = {
         "pythia_version": pythia_version(pythia8),
         "n_background": n_background,

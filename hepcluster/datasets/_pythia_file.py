@@ -334,6 +334,14 @@ def _generate(folder, plan, todo, n_jobs):
 
     if not todo:
         return
+    # signal chunks spread among the background ones, so that the chunks done at any time
+    # are close to a smaller sample of the same composition
+    position, counts = {}, {}
+    for index in range(plan.n_chunks):
+        process = plan.tasks[index][0]
+        position[index] = counts.get(process, 0)
+        counts[process] = counts.get(process, 0) + 1
+    todo = sorted(todo, key=lambda i: (position[i] + 0.5) / counts[plan.tasks[i][0]])
     n_events = sum(plan.tasks[i][1] for i in todo)
     arguments = plan.chunk_arguments(todo)
     with progress(total=n_events, desc="generate_pythia_events", unit="event") as bar:

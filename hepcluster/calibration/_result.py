@@ -94,6 +94,8 @@ class CalibrationResult(ResultIO):
     """
 
     _ARRAY_FIELDS = ("null_statistics", "signal_injections", "injected_statistics")
+    # the run time: saved outside the checksummed content (equal results, equal checksums)
+    _IO_VOLATILE = (("metadata", "seconds"),)
 
     null_statistics: np.ndarray
     signal_injections: np.ndarray
@@ -575,6 +577,13 @@ class CalibrationResult(ResultIO):
         return rows
 
     def __repr__(self):
+        if not self.is_complete:
+            shards = self.metadata["shards"]
+            return (
+                f"CalibrationResult(name={self.name!r}, partial: shards {shards['indices']} of "
+                f"{shards['count']}, {int(np.isfinite(self._task_statistics()).sum())} "
+                "pseudo-experiments; no medians until every shard is merged)"
+            )
         if self.signal_injections.size:
             medians = self.median_estimate().format()
             levels = ", ".join(

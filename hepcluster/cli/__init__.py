@@ -13,11 +13,20 @@ import traceback
 from .._config import set_config
 from .._logging import configure_logging
 from .._version import __version__
-from . import _calibrate, _demo, _generate, _info, _scan, _study, _ucluster
+from . import _calibrate, _demo, _generate, _info, _options, _scan, _study, _ucluster
 
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger(__name__)
+
+USER_ERRORS = (ValueError, OSError, ImportError, RuntimeError)
+"""Errors that end the command with a one-line message and exit status 2.
+
+With them, the package's own :class:`~hepcluster.utils._errors.HepclusterError` (damaged or
+wrong-kind files, mismatched inputs), and the built-in types that validation raises here
+and in scikit-learn (bad values, missing or unwritable files, a missing extra). Anything
+else is a bug: it gets a one-line message too, asking for a report, and exit status 1.
+"""
 
 # Order of the subcommands in ``hepcluster --help``.
 _SUBCOMMANDS = (
@@ -62,8 +71,10 @@ def build_parser():
 def main(argv=None):
     """Run the ``hepcluster`` command line.
 
-    Errors the user can fix (bad values, missing or unwritable files, a missing extra)
-    end with a one-line message and exit status 2; ``-v`` adds the traceback.
+    Errors the user can fix (bad values, damaged, missing or unwritable files, a missing
+    extra: :data:`USER_ERRORS`) end with a one-line message and exit status 2; an
+    unexpected error (a bug) with a one-line message and exit status 1; ``-v`` adds the
+    traceback. A failing command removes the output folder it created.
 
     Parameters
     ----------
@@ -83,13 +94,35 @@ def main(argv=None):
     configure_logging(-1 if args.quiet else args.verbose)
     if args.no_progress:
         set_config(progress_bar=False)
+    # here, not at the top: building the parser imports nothing heavy (hepcluster.utils
+    # imports scikit-learn)
+    from ..utils._errors import HepclusterError
+
+    _options.CREATED.clear()
     try:
+        _options.check_n_jobs(args)
         args.handler(args)
-    except (ValueError, OSError, ImportError, RuntimeError) as exc:
+    except (HepclusterError, *USER_ERRORS) as exc:
         if args.verbose:
             traceback.print_exc()
         logger.error("%s", exc)
+        _options.remove_created()
         return 2
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        _options.remove_created()
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        logger.error(
+            "unexpected %s: %s (a bug in hepcluster: please report it with the output of -v)",
+            type(exc).__name__,
+            exc,
+        )
+        _options.remove_created()
+        return 1
+    _options.CREATED.clear()
     return 0
 
 

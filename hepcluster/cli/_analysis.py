@@ -84,8 +84,9 @@ def calibration_estimators(*, idealized=False, **scanner_params):
         Idealized Cluster Scanning and the idealized (parametric-bootstrap) fit.
     **scanner_params
         :class:`~hepcluster.scanning.ClusterScanner` parameters (``n_clusters``,
-        ``n_ensemble``, ``bins``, ``threshold``, …); the others keep the scanner's defaults
-        (the paper's). The dijet fit uses the scanner's bins.
+        ``n_ensemble``, ``bins``, ``threshold``, ``statistic``, …); the others keep the
+        scanner's defaults (the paper's). The dijet fit uses the scanner's bins and local
+        significance (``statistic``).
 
     Returns
     -------
@@ -104,7 +105,7 @@ def calibration_estimators(*, idealized=False, **scanner_params):
             "poisson",
         ),
         "dijet_fit": (
-            DijetFitBackground(bins=tuple(scanner.bins)),
+            DijetFitBackground(bins=tuple(scanner.bins), statistic=scanner.statistic),
             "parametric" if idealized else "poisson",
         ),
     }

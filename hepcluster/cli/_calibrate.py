@@ -1,6 +1,7 @@
 """``hepcluster calibrate`` and ``hepcluster merge``: bootstrap calibration and its shards."""
 
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -8,19 +9,23 @@ from ._defaults import default
 from ._figures import figure_style, save_figure
 from ._options import (
     N_JOBS_HELP,
-    add_region_options,
+    add_overwrite_option,
     check_plotting,
     check_positive,
+    events_digest,
     output_folder,
     read_events,
-    region_bins,
 )
+from ._scan import add_scan_options, check_scan_options, scan_settings
 
 __all__ = ["add_calibrate_parser", "add_merge_parser", "run_calibrate", "run_merge"]
 
 logger = logging.getLogger(__name__)
 
 _PSEUDO = "hepcluster.calibration._pseudo:run_pseudo_experiments"
+
+RESULTS = ("calibration.npz", "calibration.json", "calibration.png")
+"""The files calibrate and merge write into their output folder."""
 
 
 def add_calibrate_parser(subparsers):
@@ -76,7 +81,7 @@ def add_calibrate_parser(subparsers):
         default=default(_PSEUDO, "n_per_injection"),
         help="pseudo-experiments per injection level (default: %(default)s; 100 in the paper)",
     )
-    add_region_options(parser)
+    add_scan_options(parser)
     parser.add_argument(
         "--bootstrap",
         choices=["poisson", "multinomial"],
@@ -111,7 +116,27 @@ def add_calibrate_parser(subparsers):
         help="seed of the whole seed list; every shard must use the same (default: %(default)s)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run_calibrate)
+
+
+def observed_number(text, flag="--observed"):
+    """An observed statistic given as a number: finite, or an error naming the flag."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag} {text}: not a number.") from None
+    if not math.isfinite(value):
+        raise ValueError(
+            f"{flag} {text}: an observed statistic must be a finite number (a local MLS in σ)."
+        )
+    return value
+
+
+def _show(value):
+    if isinstance(value, list):
+        return " ".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _observed_statistic(observed, args):
@@ -120,46 +145,65 @@ def _observed_statistic(observed, args):
         return None
     path = Path(observed)
     if not path.exists():
+        if any(character in observed for character in "/\\") or observed.endswith(".npz"):
+            raise FileNotFoundError(f"--observed {observed}: no such scan file.")
         try:
-            return float(observed)
-        except ValueError:
+            return observed_number(observed)
+        except ValueError as error:
+            if "not a number" not in str(error):
+                raise
             raise FileNotFoundError(
                 f"--observed {observed}: neither an existing scan file nor a number."
             ) from None
     from ..scanning import ScanResult
+    from ..utils._errors import IncompatibleInputError, InvalidFileError
 
     try:
         scan = ScanResult.load(path)
-    except (OSError, KeyError, ValueError, TypeError) as error:
-        raise ValueError(
-            f"--observed {path} is not a ScanResult file (the scan.npz of 'hepcluster "
-            f"scan'): {error}"
+    except InvalidFileError as error:
+        raise InvalidFileError(
+            f"--observed {str(error).rstrip('.')}; expected the scan.npz of 'hepcluster scan'."
         ) from None
     if args.method != "cluster-scanning":
-        raise ValueError(
+        raise IncompatibleInputError(
             f"--observed {path} is a Cluster Scanning result; calibrate it with "
             "--method cluster-scanning."
         )
-    expected = {
-        "--n-clusters": (scan.metadata.get("n_clusters"), args.n_clusters),
-        "--n-ensemble": (scan.n_members, args.n_ensemble),
-        "--threshold": (scan.threshold, args.threshold),
-        "--idealized": (
-            bool(scan.metadata.get("idealized", scan.metadata.get("idealised"))),
-            args.idealized,
-        ),
-        "--region/--n-bins": (
-            tuple(float(edge) for edge in scan.bins),
-            region_bins(args.region, args.n_bins),
-        ),
-    }
-    for flag, (scanned, calibrated) in expected.items():
-        if scanned != calibrated:
-            raise ValueError(
-                f"--observed {path} was scanned with {flag} {scanned}, but the calibration "
-                f"uses {calibrated}: a statistic is calibrated only by its own method."
+    calibrated = scan_settings(args)
+    scanned = scan.metadata.get("scan_settings")
+    if not isinstance(scanned, dict):
+        # scans of earlier versions: the settings the result itself records
+        scanned = {
+            "--n-clusters": scan.metadata.get("n_clusters"),
+            "--n-ensemble": scan.n_members,
+            "--threshold": float(scan.threshold),
+            "--statistic": scan.statistic_name,
+            "--idealized": bool(scan.metadata.get("idealized", scan.metadata.get("idealised"))),
+            "--region/--n-bins": [float(edge) for edge in scan.bins],
+        }
+        logger.warning(
+            "--observed %s was written by an earlier version: its --train-window and event "
+            "file cannot be checked",
+            path,
+        )
+    for flag, value in calibrated.items():
+        if flag in scanned and scanned[flag] != value:
+            raise IncompatibleInputError(
+                f"--observed {path} was scanned with {flag} {_show(scanned[flag])}, but the "
+                f"calibration uses {flag} {_show(value)}: a statistic is calibrated only by "
+                "its own method."
             )
-    return scan.statistic
+    digest = scan.metadata.get("events_sha256")
+    if digest is not None and digest != events_digest(args.events):
+        raise IncompatibleInputError(
+            f"--observed {path} is a scan of another event file "
+            f"({scan.metadata.get('events_file', 'unnamed')}, content hash {digest[:12]}…) "
+            f"than {args.events} (content hash {events_digest(args.events)[:12]}…): a scan "
+            "is calibrated on its own events."
+        )
+    if not math.isfinite(scan.statistic):
+        raise InvalidFileError(f"--observed {path} holds a non-finite statistic.")
+    return float(scan.statistic)
 
 
 def run_calibrate(args):
@@ -168,16 +212,12 @@ def run_calibrate(args):
     from ..calibration._pseudo import check_writable
     from ._analysis import calibration_estimators
 
-    check_positive(
-        args,
-        "--n-clusters",
-        "--n-ensemble",
-        "--n-bins",
-        "--n-background-only",
-        "--n-per-injection",
-    )
+    bins = check_scan_options(args)
+    check_positive(args, "--n-background-only", "--n-per-injection")
+    if not args.events.is_file():
+        read_events(args.events)  # the message for a missing file or a folder
     observed = _observed_statistic(args.observed, args)
-    output = output_folder(args.output)
+    output = output_folder(args.output, results=RESULTS, overwrite=args.overwrite)
     if args.checkpoint is not None:
         check_writable(args.checkpoint, what="--checkpoint")
     check_plotting(args)
@@ -185,8 +225,10 @@ def run_calibrate(args):
     methods = calibration_estimators(
         n_clusters=args.n_clusters,
         n_ensemble=args.n_ensemble,
-        bins=region_bins(args.region, args.n_bins),
+        bins=bins,
         threshold=args.threshold,
+        statistic=args.statistic,
+        train_window=tuple(args.train_window),
         idealized=args.idealized,
     )
     estimator, bootstrap = methods[args.method.replace("-", "_")]
@@ -205,6 +247,7 @@ def run_calibrate(args):
         shard=args.shard,
         name=args.method + (" (idealized)" if args.idealized else ""),
     )
+    result.metadata["events_sha256"] = events_digest(args.events)
     write_calibration(result, output, observed=observed, plots=not args.no_plots)
 
 
@@ -223,6 +266,13 @@ def write_calibration(result, output, *, observed=None, plots=True):
         "summary": result.summary() if result.is_complete else None,
     }
     lines = [repr(result)]
+    if not result.is_complete:
+        shards = result.metadata["shards"]
+        lines.append(
+            f"partial result: shard(s) {', '.join(map(str, shards['indices']))} of "
+            f"{shards['count']}; no median or significance is quoted until every shard is "
+            "merged with 'hepcluster merge'."
+        )
     if observed is not None:
         if not result.is_complete:
             raise ValueError("--observed needs every shard: merge them first.")
@@ -256,37 +306,52 @@ def add_merge_parser(subparsers):
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("hepcluster-calibration"),
-        help="output folder (default: %(default)s)",
+        default=Path("hepcluster-merge"),
+        help="output folder (default: %(default)s, not calibrate's, so that a merge never "
+        "replaces a calibration)",
     )
     parser.add_argument(
         "--observed",
-        type=float,
         default=None,
-        help="an observed local MLS to report the global significance of",
+        help="an observed local MLS (a finite number) to report the global significance of",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run_merge)
 
 
 def run_merge(args):
     """Handler of ``hepcluster merge``."""
     from ..calibration import CalibrationResult
+    from ..utils._errors import IncompatibleInputError, InvalidFileError
 
-    output = output_folder(args.output)
-    check_plotting(args)
+    observed = None if args.observed is None else observed_number(args.observed)
     results = []
     for path in args.shards:
         if not path.exists():
             raise FileNotFoundError(f"no such calibration file: {path}")
         try:
             results.append(CalibrationResult.load(path))
-        except (OSError, KeyError, ValueError, TypeError) as error:
-            raise ValueError(
-                f"{path} is not a CalibrationResult file (the calibration.npz of "
-                f"'hepcluster calibrate'): {error}"
+        except InvalidFileError as error:
+            raise InvalidFileError(
+                f"{str(error).rstrip('.')}; expected the calibration.npz of 'hepcluster "
+                "calibrate'."
             ) from None
+    if any(path.resolve().parent == args.output.resolve() for path in args.shards):
+        raise ValueError(
+            f"--output {args.output} holds a shard being merged: choose another folder."
+        )
+    digests = {r.metadata.get("events_sha256") for r in results} - {None}
+    if len(digests) > 1:
+        raise IncompatibleInputError(
+            "the shards calibrate different event files (their content hashes differ): "
+            "merge only shards of one calibration."
+        )
+    output = output_folder(args.output, results=RESULTS, overwrite=args.overwrite)
+    check_plotting(args)
     merged = CalibrationResult.merge(results)
+    if digests:
+        merged.metadata["events_sha256"] = digests.pop()
     if not merged.is_complete:
         logger.warning(
             "shards %s of %d are still missing",
@@ -296,4 +361,4 @@ def run_merge(args):
             ),
             merged.metadata["shards"]["count"],
         )
-    write_calibration(merged, output, observed=args.observed, plots=not args.no_plots)
+    write_calibration(merged, output, observed=observed, plots=not args.no_plots)

@@ -4,7 +4,7 @@ import logging
 from pathlib import Path
 
 from ._defaults import default
-from ._options import check_positive
+from ._options import add_overwrite_option, check_positive, check_target_file, make_parent
 
 __all__ = ["add_parser", "run"]
 
@@ -118,6 +118,7 @@ def add_parser(subparsers):
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed of the generation (default: %(default)s)"
     )
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -139,7 +140,9 @@ def run(args):
                 f"{name} must be {'a positive integer' if flag == 'n_background' else '0 or more'}"
                 f", got {value}."
             )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    # before any event is generated: a folder or an earlier file is not written over
+    check_target_file(args.output, "output", overwrite=args.overwrite)
+    make_parent(args.output)
     if args.jets:
         options = dict(n_constituents=args.n_constituents, random_state=args.seed)
         if args.generator == "pythia":

@@ -1,20 +1,33 @@
 """Options and checks shared by several subcommands: counts, folders, event files, m_jj bins."""
 
+import contextlib
+import hashlib
+import math
 import os
 from pathlib import Path
 
 from ._defaults import constant, default
 
 __all__ = [
+    "CREATED",
     "N_JOBS_HELP",
     "SCANNER",
+    "add_overwrite_option",
     "add_region_options",
+    "check_n_jobs",
     "check_plotting",
     "check_positive",
+    "check_target_file",
+    "events_digest",
+    "make_parent",
     "output_folder",
     "read_events",
     "region_bins",
+    "remove_created",
 ]
+
+CREATED = []
+"""Output folders this command created; removed again when it fails (see remove_created)."""
 
 SCANNER = "hepcluster.scanning._scanner:ClusterScanner"
 """Where the Cluster Scanning defaults of scan, calibrate and demo come from."""
@@ -33,18 +46,97 @@ def check_positive(args, *flags):
             raise ValueError(f"{flag} must be a positive integer, got {value}.")
 
 
-def output_folder(path, flag="--output"):
-    """Create (or reuse) an output folder before any computation, or fail with its path."""
+def check_n_jobs(args):
+    """``--n-jobs`` is a positive number of workers or a negative count back from every core."""
+    n_jobs = getattr(args, "n_jobs", None)
+    if n_jobs == 0:
+        raise ValueError(
+            "--n-jobs 0 runs nothing: pass a number of workers (1 for none in parallel), "
+            "-1 for every core or -2 for all but one."
+        )
+
+
+def add_overwrite_option(parser):
+    """``--overwrite``: replace the results of an earlier run instead of refusing to."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run in the output (refused by default)",
+    )
+
+
+def output_folder(path, flag="--output", *, results=(), overwrite=False):
+    """Create (or reuse) an output folder before any computation, or fail with its path.
+
+    Parameters
+    ----------
+    path : path-like
+    flag : str, default="--output"
+        The option, for the messages.
+    results : sequence of str, default=()
+        The files the command will write there: an existing one is refused unless
+        ``overwrite``.
+    overwrite : bool, default=False
+
+    Returns
+    -------
+    pathlib.Path
+        The folder; one created here is listed in :data:`CREATED` so that a failing
+        command removes it again.
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{flag} {path} is an existing file, expected a folder.")
+    existing = [name for name in results if (path / name).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{flag} {path} already holds {', '.join(existing)} of an earlier run: pass "
+            "--overwrite to replace them, or choose another folder."
+        )
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OSError(f"{flag} {path} cannot be created: {error.strerror or error}.") from error
+    if created:
+        CREATED.append(path)
     if not os.access(path, os.W_OK):
         raise PermissionError(f"{flag} {path} is not writable.")
     return path
+
+
+def check_target_file(path, flag, *, overwrite=False):
+    """A file to be written: not a folder, not an existing file unless ``overwrite``."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{flag} {path} is a folder, expected a file name.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{flag} {path} already exists: pass --overwrite to replace it, or choose "
+            "another name."
+        )
+
+
+def remove_created():
+    """Remove the output folders this command created and left empty (it failed).
+
+    A folder that holds anything (a checkpoint placed there, a partial result) stays.
+    """
+    while CREATED:
+        path = CREATED.pop()
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def make_parent(path):
+    """Create the folder of an output file, listed in :data:`CREATED` when new."""
+    missing = []
+    parent = Path(path).parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    CREATED.extend(reversed(missing))
 
 
 def check_plotting(args):
@@ -60,17 +152,60 @@ def check_plotting(args):
 
 
 def read_events(path):
-    """The EventTable of an HDF5 file, or a FileNotFoundError naming the path."""
-    from ..datasets import EventTable
+    """The EventTable of an HDF5 file, checked; errors name the file and the cause.
 
+    Event weights must be finite and non-negative: the bootstrap multiplies them by
+    per-event multiplicities and the local significance needs counts.
+    """
+    import numpy as np
+
+    from ..datasets import EventTable
+    from ..utils._errors import InvalidFileError
+
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such event file: {path}")
-    return EventTable.read_hdf5(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"event file {path} is a folder, expected an HDF5 file.")
+    try:
+        events = EventTable.read_hdf5(path)
+    except (KeyError, ValueError, OSError, TypeError) as error:
+        message = str(error)
+        if str(path) not in message:
+            message = f"event file {path}: {message}"
+        raise InvalidFileError(message) from None
+    weight = np.asarray(events.weight, dtype=np.float64)
+    n_nan = int(np.isnan(weight).sum())
+    n_inf = int(np.isinf(weight).sum())
+    n_negative = int((weight < 0).sum())
+    if n_nan or n_inf or n_negative:
+        problems = [
+            f"{count} {what}"
+            for count, what in ((n_negative, "negative"), (n_nan, "NaN"), (n_inf, "infinite"))
+            if count
+        ]
+        first = int(np.flatnonzero(~(np.isfinite(weight) & (weight >= 0)))[0])
+        raise InvalidFileError(
+            f"event file {path} has {', '.join(problems)} event weight(s) (the first at "
+            f"event {first}): weights must be finite and non-negative."
+        )
+    return events
+
+
+def events_digest(path):
+    """SHA-256 of an event file's bytes: which data a scan or a calibration read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def region_bins(region, n_bins):
     """Equal m_jj bin edges of ``--region LOW HIGH`` and ``--n-bins``, as a tuple of floats."""
     low, high = region
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"--region LOW HIGH must be finite m_jj values, got {low:g} {high:g}.")
     if not low < high:
         raise ValueError(f"--region LOW HIGH needs LOW < HIGH, got {low:g} {high:g}.")
     if n_bins < 1:

@@ -1,6 +1,8 @@
 """``hepcluster scan``: Cluster Scanning of an EventTable file."""
 
 import logging
+import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -9,9 +11,11 @@ from ._figures import figure_style, save_figure
 from ._options import (
     N_JOBS_HELP,
     SCANNER,
+    add_overwrite_option,
     add_region_options,
     check_plotting,
     check_positive,
+    events_digest,
     output_folder,
     read_events,
     region_bins,
@@ -41,6 +45,26 @@ def add_parser(subparsers):
         default=Path("hepcluster-scan"),
         help="output folder (default: %(default)s)",
     )
+    add_scan_options(parser)
+    parser.add_argument(
+        "--idealized",
+        "--idealised",
+        dest="idealized",
+        action="store_true",
+        help="idealized Cluster Scanning: clusters from the truth labels, an upper bound on "
+        "the sensitivity (--idealised is the old spelling)",
+    )
+    parser.add_argument("--n-jobs", type=int, default=None, help=N_JOBS_HELP)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the k-means ensemble (default: %(default)s)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    add_overwrite_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_scan_options(parser):
+    """Every scanner setting that changes the statistic (shared by scan and calibrate)."""
     window = tuple(default(SCANNER, "train_window"))
     parser.add_argument(
         "--train-window",
@@ -57,20 +81,42 @@ def add_parser(subparsers):
         default=default(SCANNER, "statistic"),
         help="local significance of a bin (default: %(default)s, Eq. 3.2)",
     )
-    parser.add_argument(
-        "--idealized",
-        "--idealised",
-        dest="idealized",
-        action="store_true",
-        help="idealized Cluster Scanning: clusters from the truth labels, an upper bound on "
-        "the sensitivity (--idealised is the old spelling)",
+
+
+def check_scan_options(args):
+    """Counts, windows and the region of :func:`add_scan_options`; the m_jj bin edges."""
+    check_positive(args, "--n-clusters", "--n-ensemble", "--n-bins")
+    low, high = args.train_window
+    if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+        raise ValueError(f"--train-window LOW HIGH needs finite LOW < HIGH, got {low:g} {high:g}.")
+    if not math.isfinite(args.threshold):
+        raise ValueError(f"--threshold must be a finite number, got {args.threshold:g}.")
+    return region_bins(args.region, args.n_bins)
+
+
+def scan_settings(args):
+    """The settings of a scan that a calibration must share, by their flag."""
+    return {
+        "--n-clusters": int(args.n_clusters),
+        "--n-ensemble": int(args.n_ensemble),
+        "--threshold": float(args.threshold),
+        "--statistic": str(args.statistic),
+        "--train-window": [float(edge) for edge in args.train_window],
+        "--region/--n-bins": [float(edge) for edge in region_bins(args.region, args.n_bins)],
+        "--idealized": bool(args.idealized),
+    }
+
+
+def calibrate_command(args, observed):
+    """The ``hepcluster calibrate`` command line that calibrates a scan of these settings."""
+    command = (
+        f"hepcluster calibrate {shlex.quote(str(args.events))} --observed "
+        f"{shlex.quote(str(observed))} --n-clusters {args.n_clusters} --n-ensemble "
+        f"{args.n_ensemble} --threshold {args.threshold:g} --statistic {args.statistic} "
+        f"--train-window {args.train_window[0]:g} {args.train_window[1]:g} "
+        f"--region {args.region[0]:g} {args.region[1]:g} --n-bins {args.n_bins}"
     )
-    parser.add_argument("--n-jobs", type=int, default=None, help=N_JOBS_HELP)
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the k-means ensemble (default: %(default)s)"
-    )
-    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
-    parser.set_defaults(handler=run)
+    return command + (" --idealized" if args.idealized else "")
 
 
 def run(args):
@@ -79,14 +125,13 @@ def run(args):
     from ..utils._results import write_json
     from ._analysis import scan_events
 
-    check_positive(args, "--n-clusters", "--n-ensemble", "--n-bins")
-    low, high = args.train_window
-    if not low < high:
-        raise ValueError(f"--train-window LOW HIGH needs LOW < HIGH, got {low:g} {high:g}.")
-    bins = region_bins(args.region, args.n_bins)
-    output = output_folder(args.output)
+    bins = check_scan_options(args)
+    output = output_folder(
+        args.output, results=("scan.npz", "scan.json", "scan.png"), overwrite=args.overwrite
+    )
     check_plotting(args)
     events = read_events(args.events)
+    digest = events_digest(args.events)
     logger.info("read %r", events)
     scanner = ClusterScanner(
         n_clusters=args.n_clusters,
@@ -100,6 +145,16 @@ def run(args):
         n_jobs=args.n_jobs,
     )
     _, result, summary = scan_events(events, scanner=scanner, idealized=args.idealized)
+    if result.untestable_bins.all():
+        raise ValueError(
+            f"every bin of every member is untestable (no background estimate) with "
+            f"--threshold {args.threshold:g}: every cluster is selected as signal-rich, so "
+            "nothing is left to estimate the background from; use a larger --threshold "
+            "(the paper's is 3)."
+        )
+    result.metadata["scan_settings"] = scan_settings(args)
+    result.metadata["events_sha256"] = digest
+    result.metadata["events_file"] = str(args.events)
     result.save(output / "scan.npz")
     write_json(summary, output / "scan.json")
     if not args.no_plots:
@@ -108,10 +163,7 @@ def run(args):
         f"{result!r}\n"
         f"local MLS = {result.statistic:.2f}σ (mean of {result.n_members} members): a local "
         "significance, not a global one. Calibrate it with\n"
-        f"  hepcluster calibrate {args.events} --observed {output / 'scan.npz'} "
-        f"--n-clusters {args.n_clusters} --n-ensemble {args.n_ensemble} "
-        f"--region {args.region[0]:g} {args.region[1]:g} --n-bins {args.n_bins}"
-        f"{' --idealized' if args.idealized else ''}\n"
+        f"  {calibrate_command(args, output / 'scan.npz')}\n"
     )
     logger.info("results written to %s", output.resolve())
 

@@ -6,20 +6,38 @@ dtype and shape, tuples stay tuples, dict keys keep their type, numpy scalars st
 scalars, NaN and infinities survive, and nested result objects come back as themselves.
 Files written by earlier versions (top-level arrays plus a plain JSON ``_scalars`` entry)
 still load.
+
+Every file carries the name of its class and a SHA-256 checksum of its content, checked on
+load: a file that was cut short, zeroed, edited by hand, or that holds another kind of
+result (or is no result at all: a PNG, an event file) raises
+:class:`~hepcluster.utils._errors.InvalidFileError` naming the file and the cause. Values
+that change from run to run without changing the result (run times, listed in a class's
+``_IO_VOLATILE``) are stored outside the checksummed content, and the archive itself is
+written without time stamps, so that two files of the same result differ at most in that
+one member and have the same checksum.
 """
 
 import dataclasses
+import hashlib
 import importlib
 import json
 import os
 import sys
+import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
-__all__ = ["ResultIO", "write_json"]
+from ._errors import InvalidFileError
 
-# Format version written into every file (absent in files of earlier versions).
-_FORMAT = 2
+__all__ = ["ResultIO", "read_checksum", "write_json"]
+
+# Format version written into every file (absent in files of earlier versions); from
+# version 3 on, files carry ``_class`` and ``_checksum`` members.
+_FORMAT = 3
+# Time stamp of every archive member: results of equal content are equal files.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # Keys of the tagged JSON objects that stand for values JSON cannot hold.
 _ARRAY = "__ndarray__"
 _TUPLE = "__tuple__"
@@ -158,6 +176,133 @@ def _result_class(name):
     return obj
 
 
+def _content_checksum(arrays, scalars_text, class_name):
+    """SHA-256 of a result's class, JSON part and arrays (names, dtypes, shapes, bytes)."""
+    digest = hashlib.sha256()
+    digest.update(f"{class_name}\0{scalars_text}".encode())
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"\0{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _describe(head):
+    """What a file that is not a zip archive looks like, from its first bytes."""
+    if head.startswith(b"\x89PNG"):
+        return "it is a PNG image"
+    if head.startswith(b"\x89HDF"):
+        return "it is an HDF5 file (an event table?), not a result"
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array, not a .npz result"
+    if head.lstrip().startswith((b"{", b"[")):
+        return "it is JSON text, not a .npz result"
+    if not head.strip(b"\0"):
+        return "it holds only zero bytes"
+    return "it is not a zip archive"
+
+
+def _read_archive(path, what="hepcluster result"):
+    """Every member of a ``.npz`` file, or an error naming the file and what is wrong."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(16)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such result file: {path}") from None
+    except IsADirectoryError:
+        raise InvalidFileError(f"{path} is a folder, not a result file (.npz).") from None
+    except OSError as error:
+        raise OSError(f"{path} cannot be read: {error.strerror or error}.") from None
+    if not head:
+        raise InvalidFileError(f"{path} is not a {what} file: it is empty.")
+    if not head.startswith(b"PK"):
+        raise InvalidFileError(f"{path} is not a {what} file (.npz): {_describe(head)}.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError) as error:
+        raise InvalidFileError(
+            f"{path} is damaged or cut short ({type(error).__name__}: {error})."
+        ) from None
+
+
+def read_checksum(path):
+    """The content checksum stored in a result file (equal for equal results).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    str or None
+        The hexadecimal SHA-256 of the file's content without its volatile values (run
+        times); ``None`` for files of versions that wrote none.
+    """
+    arrays = _read_archive(os.fspath(path))
+    return str(arrays["_checksum"]) if "_checksum" in arrays else None
+
+
+def _write_archive(path, members):
+    """Write a compressed ``.npz`` atomically, without time stamps (equal content, equal bytes)."""
+    folder = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.")
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, value in members.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                with archive.open(info, "w", force_zip64=True) as file:
+                    np.lib.format.write_array(file, np.asanyarray(value), allow_pickle=False)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def _check_types(cls, values, bad, strict=True):
+    """Fields annotated as arrays, strings, numbers, dicts or lists hold values of that type.
+
+    ``strict``: also every field present and none unknown (files of the current format;
+    earlier ones may use field names a class's ``_from_io_fields`` renames).
+    """
+    if not dataclasses.is_dataclass(cls):
+        return
+    expected_types = {
+        np.ndarray: (np.ndarray,),
+        str: (str,),
+        float: (float, int, np.floating, np.integer),
+        int: (int, np.integer),
+        dict: (dict,),
+        list: (list,),
+    }
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    required = {
+        name
+        for name, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    missing = sorted(required - set(values))
+    if missing and strict:
+        raise bad(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    unexpected = sorted(set(values) - set(fields))
+    if unexpected and strict:
+        raise bad(f"unexpected field{'s' if len(unexpected) > 1 else ''} {', '.join(unexpected)}")
+    for name, value in values.items():
+        if name not in fields:
+            continue
+        allowed = expected_types.get(fields[name].type)
+        if allowed is not None and value is not None and not isinstance(value, allowed):
+            raise bad(
+                f"field {name} holds a {type(value).__name__}, expected "
+                f"{fields[name].type.__name__}"
+            )
+
+
 class ResultIO:
     """Mixin for result dataclasses: ``to_dict``/``from_dict`` and ``save``/``load``.
 
@@ -195,6 +340,9 @@ class ResultIO:
     """
 
     _ARRAY_FIELDS = ()
+    # (field, key) pairs of dict fields whose values change from run to run without
+    # changing the result (run times): saved outside the checksummed content.
+    _IO_VOLATILE = ()
 
     # --- hooks --------------------------------------------------------------------------
 
@@ -259,20 +407,35 @@ class ResultIO:
         """
         encoder = _Encoder()
         scalars = {}
-        for name, value in self._io_fields().items():
+        volatile = {}
+        fields = dict(self._io_fields())
+        for name, key in self._IO_VOLATILE:
+            if isinstance(fields.get(name), dict) and key in fields[name]:
+                fields[name] = dict(fields[name])
+                volatile.setdefault(name, {})[key] = fields[name].pop(key)
+        for name, value in fields.items():
             if isinstance(value, np.ndarray):
                 # top-level arrays under their own name, readable with a plain np.load
                 scalars[name] = {_ARRAY: encoder.array(value, name=name)}
             else:
                 scalars[name] = encoder.encode(value)
         path = os.fspath(path)
-        np.savez_compressed(
-            path,
+        if not path.endswith(".npz"):
+            path += ".npz"
+        scalars_text = json.dumps(scalars)
+        class_name = f"{type(self).__module__}:{type(self).__qualname__}"
+        checksum = _content_checksum(encoder.arrays, scalars_text, class_name)
+        members = {
             **encoder.arrays,
-            _scalars=np.asarray(json.dumps(scalars)),
-            _format=np.asarray(_FORMAT),
-        )
-        return path if path.endswith(".npz") else path + ".npz"
+            "_scalars": np.asarray(scalars_text),
+            "_format": np.asarray(_FORMAT),
+            "_class": np.asarray(class_name),
+            "_checksum": np.asarray(checksum),
+        }
+        if volatile:
+            members["_volatile"] = np.asarray(json.dumps(volatile))
+        _write_archive(path, members)
+        return path
 
     @classmethod
     def load(cls, path):
@@ -291,17 +454,53 @@ class ResultIO:
         path = os.fspath(path)
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path += ".npz"
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-        scalars = json.loads(str(arrays.pop("_scalars")))
-        arrays.pop("_format", None)
-        values = {name: _decode(value, arrays) for name, value in scalars.items()}
+        arrays = _read_archive(path, cls.__name__)
+
+        def bad(why):
+            return InvalidFileError(f"{path} is not a valid {cls.__name__} file: {why}.")
+
+        if "_scalars" not in arrays:
+            raise bad("it has no '_scalars' member, so hepcluster did not write it")
+        try:
+            scalars_text = str(arrays.pop("_scalars"))
+            scalars = json.loads(scalars_text)
+            file_format = int(arrays.pop("_format", 1))
+            class_name = str(arrays.pop("_class")) if "_class" in arrays else None
+            checksum = str(arrays.pop("_checksum")) if "_checksum" in arrays else None
+            volatile = json.loads(str(arrays.pop("_volatile"))) if "_volatile" in arrays else {}
+        except (ValueError, TypeError) as error:
+            raise bad(f"its header is damaged ({error})") from None
+        if not isinstance(scalars, dict) or not isinstance(volatile, dict):
+            raise bad("its '_scalars' member is not a JSON object")
+        if file_format >= 3:
+            if checksum is None or class_name is None:
+                raise bad("its checksum or class name is missing")
+            if checksum != _content_checksum(arrays, scalars_text, class_name):
+                raise bad("checksum mismatch, the file was edited or damaged after it was written")
+        if class_name is not None:
+            try:
+                stored = _result_class(class_name)
+            except (ImportError, ValueError):
+                stored = None
+            if stored is None or not issubclass(stored, cls):
+                raise bad(f"it holds a {class_name.rpartition(':')[2]}, not a {cls.__name__}")
+        try:
+            values = {name: _decode(value, arrays) for name, value in scalars.items()}
+        except (KeyError, TypeError, ValueError, AttributeError, ImportError) as error:
+            raise bad(f"its content is damaged ({type(error).__name__}: {error})") from None
         referenced = _referenced_arrays(scalars)
         # files of earlier versions: top-level arrays under their field names, untagged
         for name, array in arrays.items():
             if name not in referenced and not name.startswith("_"):
                 values[name] = array
-        return cls._from_io_fields(values)
+        for name, entries in volatile.items():
+            if isinstance(values.get(name), dict) and isinstance(entries, dict):
+                values[name] = {**values[name], **entries}
+        _check_types(cls, values, bad, strict=file_format >= 3)
+        try:
+            return cls._from_io_fields(values)
+        except (TypeError, ValueError, KeyError, IndexError) as error:
+            raise bad(f"its content is inconsistent ({error})") from None
 
 
 def _referenced_arrays(value, found=None):

@@ -168,7 +168,7 @@ def read_events(path):
     if path.is_dir():
         raise IsADirectoryError(f"event file {path} is a folder, expected an HDF5 file.")
     try:
-        events = EventTable.read_hdf5(path)
+        events = EventTable.read(path)  # HDF5, or ROOT / parquet by suffix
     except (KeyError, ValueError, OSError, TypeError) as error:
         message = str(error)
         if str(path) not in message:

@@ -3,9 +3,11 @@
 from ._event_table import EventTable
 from ._hls4ml import read_hls4ml, write_hls4ml
 from ._lhco import read_lhco, write_lhco
+from ._parquet import read_parquet
 from ._pythia_events import generate_pythia_events
 from ._pythia_file import LHCO_RD, write_pythia_events
 from ._pythia_jets import generate_pythia_jets
+from ._root import read_root
 from ._synthetic import (
     BACKGROUND_DIJET_PARAMS,
     JET_MASSES,
@@ -25,6 +27,8 @@ __all__ = [
     "make_jets",
     "read_hls4ml",
     "read_lhco",
+    "read_parquet",
+    "read_root",
     "sample_dijet_spectrum",
     "write_hls4ml",
     "write_lhco",

@@ -429,6 +429,60 @@ class EventTable:
             )
         return table
 
+    @classmethod
+    def read(cls, path, **kwargs):
+        """Read an event table, choosing the reader by the suffix of ``path``.
+
+        ``.root`` files go to :func:`~hepcluster.datasets.read_root`, ``.parquet`` and
+        ``.pq`` files to :func:`~hepcluster.datasets.read_parquet` (both take ``kwargs``),
+        anything else to :meth:`read_hdf5`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        **kwargs
+            Options of the ROOT and parquet readers (``n_constituents``, ``invalid``, …).
+
+        Returns
+        -------
+        EventTable
+        """
+        suffix = Path(path).suffix.lower()
+        if suffix == ".root":
+            from ._root import read_root
+
+            return read_root(path, **kwargs)
+        if suffix in (".parquet", ".pq"):
+            from ._parquet import read_parquet
+
+            return read_parquet(path, **kwargs)
+        if kwargs:
+            raise TypeError(f"read_hdf5 takes no options, got {sorted(kwargs)}.")
+        return cls.read_hdf5(path)
+
+    def to_root(self, path, *, tree="events"):
+        """Write the table as a ROOT TTree (uproot), readable by :func:`read_root`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        tree : str, default="events"
+        """
+        from ._root import write_root
+
+        write_root(self, path, tree=tree)
+
+    def to_parquet(self, path):
+        """Write the table as a parquet file (pyarrow), readable by :func:`read_parquet`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from ._parquet import write_parquet
+
+        write_parquet(self, path)
+
     def __repr__(self):
         return (
             f"EventTable(n_events={len(self)}, n_signal={self.n_signal}, "

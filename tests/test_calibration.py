@@ -555,7 +555,7 @@ def test_calibration_figures_mark_bounds_and_label_every_axis():
     assert ax.get_xlabel() == "injected signal events"
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert "scan: median" in labels
-    assert "lower bound (no null toy beyond)" in labels
+    assert "lower bound: empirical limit\n(no null toy beyond)" in labels
     assert "empirical limit of 60 null toys" in labels
     # the bound at 300 injected events is drawn as an arrow (a lolims error bar)
     from matplotlib.lines import CARETUPBASE

@@ -148,18 +148,24 @@ class Estimate:
         )
 
 
+def _fixed(value, digits):
+    """``value`` with ``digits`` decimals, never "-0.00" (a value that rounds to zero)."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def _format_one(value, low, high, kind, digits):
     if kind == UNDETERMINED or not np.isfinite(value):
         return "not determined"
-    number = f"{value:.{digits}f}"
+    number = _fixed(value, digits)
     if kind == LOWER_BOUND:
         return f"≥ {number}"
     if kind == UPPER_BOUND:
         return f"≤ {number}"
     if not np.isfinite(low):
         return number if kind == COMPUTED else f"{number} ({kind})"
-    high_text = f"{high:.{digits}f}" if np.isfinite(high) else "∞"
-    interval = f"{low:.{digits}f}–{high_text}"
+    high_text = _fixed(high, digits) if np.isfinite(high) else "∞"
+    interval = f"{_fixed(low, digits)}–{high_text}"
     return f"{number} ({interval})" if kind == COMPUTED else f"{number} ({interval}, {kind})"
 
 

@@ -25,6 +25,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from ..datasets import EventTable
 from ..stats import histogram
 from ..utils import progress
+from ..utils._errors import IncompatibleInputError, InvalidFileError
 from ..utils._validation import parse_shard, validate
 from ._identity import data_fingerprint, estimator_fingerprint
 from ._inputs import INPUTS, check_inputs, resolve_inputs
@@ -203,6 +204,17 @@ def _attempt(problem, seed, n_signal, estimator_seed):
     return value, None
 
 
+def _check_event_weights(weight):
+    """Event weights must be finite and non-negative, or every try would fail the same way."""
+    bad = ~(np.isfinite(weight) & (weight >= 0))
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} of {weight.size} event weights are negative or not finite "
+            f"(the first, event {int(np.flatnonzero(bad)[0])}, is {weight[bad][0]!r}): the "
+            "bootstrap needs finite, non-negative weights; fix the event table."
+        )
+
+
 def _run_task(problem, seed, n_signal, max_retries):
     """A pseudo-experiment, retried with fresh estimator seeds (same bootstrap) on failure.
 
@@ -210,6 +222,7 @@ def _run_task(problem, seed, n_signal, max_retries):
     own randomness (e.g. k-means initialisations) is drawn anew, from the task's seed.
     Estimators without a ``random_state`` are deterministic and are not retried.
     """
+    _check_event_weights(problem.base_weight)  # bad data: no retry helps
     retries = max_retries if "random_state" in problem.estimator.get_params() else 0
     retry_seeds = np.random.default_rng([seed, 1]).integers(np.iinfo(np.int32).max, size=retries)
     reasons = []
@@ -261,13 +274,56 @@ def _checksum(payload):
 
 
 def _damaged(path, why):
-    return ValueError(
+    return InvalidFileError(
         f"checkpoint {path} is damaged ({why}); remove it to start the calibration again."
     )
 
 
+def _n_tasks(config):
+    return int(config["n_background_only"]) + len(config["signal_injections"]) * int(
+        config["n_per_injection"]
+    )
+
+
+def _checkpoint_entries(path, payload, name, n_tasks, convert):
+    """The ``name`` entries of a checkpoint payload: task index in range -> checked value."""
+    entries = payload.get(name)
+    if not isinstance(entries, dict):
+        raise _damaged(path, f"its '{name}' entry is missing or not an object")
+    checked = {}
+    for task, value in entries.items():
+        try:
+            index = int(task)
+        except (TypeError, ValueError):
+            raise _damaged(path, f"task {task!r} of '{name}' is not an integer") from None
+        if not 0 <= index < n_tasks or str(index) != task:
+            raise _damaged(
+                path,
+                f"task {task!r} of '{name}' is outside 0..{n_tasks - 1}, the tasks of this "
+                "calibration",
+            )
+        checked[index] = convert(path, name, task, value)
+    return checked
+
+
+def _statistic_value(path, name, task, value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise _damaged(path, f"the statistic of task {task} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _failure_reason(path, name, task, value):
+    if not isinstance(value, str):
+        raise _damaged(path, f"the failure of task {task} is {value!r}, not a text")
+    return value
+
+
 def _load_checkpoint(path, key, config):
-    """Statistics and failures of a previous run, checked against their checksum."""
+    """Statistics and failures of a previous run, checked against their checksum.
+
+    Every entry is checked as well: the keys present, task indices within the
+    calibration's tasks, finite statistics, text reasons, no task both done and failed.
+    """
     if path is None or not Path(path).exists():
         return {}, {}
     try:
@@ -276,22 +332,39 @@ def _load_checkpoint(path, key, config):
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _damaged(path, f"not readable JSON: {error}") from error
     if not isinstance(saved, dict) or not {"key", "payload", "checksum"} <= set(saved):
-        raise _damaged(path, "not a hepcluster calibration checkpoint")
-    if saved["checksum"] != _checksum(saved["payload"]):
+        missing = (
+            sorted({"key", "payload", "checksum"} - set(saved)) if isinstance(saved, dict) else []
+        )
+        raise _damaged(
+            path,
+            "not a hepcluster calibration checkpoint"
+            + (f": missing {', '.join(missing)}" if missing else ""),
+        )
+    try:
+        checksum = _checksum(saved["payload"])
+    except (TypeError, ValueError) as error:
+        raise _damaged(path, f"its payload cannot be read: {error}") from None
+    if saved["checksum"] != checksum:
         raise _damaged(path, "checksum mismatch: the file was edited or cut short")
     if saved["key"] != key:
         theirs = saved.get("config") if isinstance(saved.get("config"), dict) else {}
         differing = sorted(
             name for name in set(config) | set(theirs) if config.get(name) != theirs.get(name)
         )
-        raise ValueError(
+        raise IncompatibleInputError(
             f"checkpoint {path} belongs to a different calibration (differs in: "
             f"{', '.join(differing) or 'estimator, data, counts or random_state'}); "
             "remove it or choose another path."
         )
     payload = saved["payload"]
-    statistics = {int(task): float(value) for task, value in payload["statistics"].items()}
-    failures = {int(task): str(reason) for task, reason in payload["failures"].items()}
+    if not isinstance(payload, dict):
+        raise _damaged(path, "its payload is not an object")
+    n_tasks = _n_tasks(config)
+    statistics = _checkpoint_entries(path, payload, "statistics", n_tasks, _statistic_value)
+    failures = _checkpoint_entries(path, payload, "failures", n_tasks, _failure_reason)
+    both = sorted(set(statistics) & set(failures))
+    if both:
+        raise _damaged(path, f"task {both[0]} is recorded both as done and as failed")
     return statistics, failures
 
 

@@ -251,6 +251,26 @@ def run_calibrate(args):
     write_calibration(result, output, observed=observed, plots=not args.no_plots)
 
 
+def _source(result, estimate):
+    """Where a significance comes from, in words: the null toys, the tail model, a bound."""
+    from scipy import stats
+
+    kind = estimate.kind.item()
+    if kind == "computed":
+        return "computed from the null pseudo-experiments that reach it"
+    if kind == "extrapolated":
+        return "extrapolated with the generalized-Pareto tail model of the null sample"
+    if kind == "lower bound":
+        empirical = stats.norm.isf(max(result.n_failed_null, 1) / result.n_null)
+        if math.isclose(float(estimate.value), empirical, rel_tol=1e-9):
+            return "lower bound: the empirical limit, no null pseudo-experiment reaches it"
+        return (
+            "lower bound: the end point of the tail model fitted to the null sample (beyond "
+            "it the model's p-value is 0)"
+        )
+    return kind
+
+
 def write_calibration(result, output, *, observed=None, plots=True):
     """Write ``calibration.npz``, ``calibration.json`` and the figure; print the summary."""
     from ..utils._results import write_json
@@ -280,8 +300,8 @@ def write_calibration(result, output, *, observed=None, plots=True):
         report["observed"] = {"local_mls": observed, "global_significance": estimate.to_dict()}
         lines.append(
             f"observed local MLS {observed:.3f} -> global significance Z = "
-            f"{estimate.format()} [{estimate.kind.item()}; {result.n_null} background-only "
-            "pseudo-experiments]"
+            f"{estimate.format()} [{_source(result, estimate)}; {result.n_null} "
+            "background-only pseudo-experiments]"
         )
     write_json(report, output / "calibration.json")
     if plots and result.is_complete and result.signal_injections.size:

@@ -169,7 +169,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     n_pixels : int, default=40
-        Pixels per side; the output has ``n_pixels**2`` columns.
+        Pixels per side, at most 1024; the output has ``n_pixels**2`` columns.
     extent : float, default=0.8
         The image covers ``[−extent, extent)`` in η' and φ' (radians for φ).
     center : bool, default=True
@@ -259,7 +259,8 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
-        "n_pixels": [Interval(Integral, 1, None, closed="left")],
+        # at most 1024² = 1,048,576 columns (8 MiB per dense jet image)
+        "n_pixels": [Interval(Integral, 1, 1024, closed="both")],
         "extent": [Interval(Real, 0, None, closed="neither")],
         "center": ["boolean"],
         "rotate": ["boolean"],

@@ -21,12 +21,50 @@ def _abscissa(result, x):
     return np.asarray(result.signal_injections if x == "n_signal" else result.s_over_b)
 
 
-def _draw_estimates(ax, abscissa, estimate, *, color, marker, linestyle, label):
-    """A curve of Estimate values: intervals, bounds as arrows, extrapolations open."""
+_EMPIRICAL = "empirical"
+_TAIL_END = "tail end"
+_BOUND_MARKERS = {_EMPIRICAL: "_", _TAIL_END: "^"}
+_BOUND_LABELS = {
+    _EMPIRICAL: "lower bound: empirical limit\n(no null toy beyond)",
+    _TAIL_END: "lower bound: tail model's end point\n(the fitted tail ends there)",
+    "upper bound": "upper bound",
+}
+
+
+def _bound_sources(result, estimate):
+    """Where each lower bound comes from: the null sample's own limit or the tail model.
+
+    A lower bound equal to Φ⁻¹(1 − max(n_failed, 1)/N_tot) is the empirical one (no null
+    pseudo-experiment reaches the statistic); a larger one is the end point of a bounded
+    generalised-Pareto tail model. ``result=None`` (ratios of two methods): the bounds
+    are ratios of bounds, labelled as empirical ones.
+    """
+    value = np.asarray(estimate.value, dtype=np.float64)
+    if result is None:
+        return np.full(value.shape, _EMPIRICAL, dtype=object)
+    from scipy import stats
+
+    empirical = stats.norm.isf(max(result.n_failed_null, 1) / max(result.n_null, 1))
+    return np.where(np.isclose(value, empirical, rtol=1e-9, atol=1e-9), _EMPIRICAL, _TAIL_END)
+
+
+def _draw_estimates(ax, abscissa, estimate, *, color, marker, linestyle, label, result=None):
+    """A curve of Estimate values: intervals, bounds as arrows, extrapolations open.
+
+    The line joins determined values only; bounds stand alone as arrows (a bound is no
+    point of a curve), with a marker that says where the bound comes from.
+
+    Returns
+    -------
+    set of str
+        The kinds of bound drawn (for the legend).
+    """
     value = np.asarray(estimate.value, dtype=np.float64)
     kinds = np.asarray(estimate.kind)
     shown = np.isfinite(value) & (kinds != "undetermined")
-    ax.plot(abscissa[shown], value[shown], color=color, linestyle=linestyle, label=label)
+    bound = np.isin(kinds, ["lower bound", "upper bound"])
+    joined = np.where(shown & ~bound, value, np.nan)  # NaN breaks the line
+    ax.plot(abscissa, joined, color=color, linestyle=linestyle, label=label)
     for kind, face, style in (("computed", color, "-"), ("extrapolated", "none", "--")):
         chosen = shown & (kinds == kind)
         if not chosen.any():
@@ -48,36 +86,49 @@ def _draw_estimates(ax, abscissa, estimate, *, color, marker, linestyle, label):
         for bar in bars:
             bar.set_linestyle(style)
     span = np.nanmax(np.abs(value[shown])) if shown.any() else 1.0
+    sources = _bound_sources(result, estimate)
+    drawn = set()
     for kind, sign in (("lower bound", 1.0), ("upper bound", -1.0)):
-        chosen = shown & (kinds == kind)
-        if chosen.any():
+        for source in (_EMPIRICAL, _TAIL_END):
+            chosen = shown & (kinds == kind) & (sources == source)
+            if not chosen.any():
+                continue
             ax.errorbar(
                 abscissa[chosen],
                 value[chosen],
                 yerr=0.12 * span,
                 lolims=sign > 0,
                 uplims=sign < 0,
-                fmt="_",
-                markersize=12,
+                fmt=_BOUND_MARKERS[source],
+                markersize=12 if source == _EMPIRICAL else 7,
+                markerfacecolor="none",
                 color=color,
                 linestyle="none",
             )
+            drawn.add(source if kind == "lower bound" else "upper bound")
+    return drawn
 
 
-def _kind_legend_entries(ax):
+def _kind_legend_entries(ax, bounds=(_EMPIRICAL,)):
     from matplotlib.lines import Line2D
 
     handles, labels = ax.get_legend_handles_labels()
     handles += [
         Line2D([], [], marker="o", color="0.3", linestyle="none"),
         Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="none"),
-        Line2D([], [], marker=r"$\uparrow$", color="0.3", markersize=12, linestyle="none"),
     ]
-    labels += [
-        "computed (68 % interval)",
-        "extrapolated (tail model, 68 % interval)",
-        "lower bound (no null toy beyond)",
-    ]
+    labels += ["computed (68 % interval)", "extrapolated (tail model, 68 % interval)"]
+    for source in (_EMPIRICAL, _TAIL_END, "upper bound"):
+        if source not in bounds:
+            continue
+        arrow = r"$\downarrow$" if source == "upper bound" else r"$\uparrow$"
+        handles.append(Line2D([], [], marker=arrow, color="0.3", markersize=12, linestyle="none"))
+        if source == _TAIL_END:
+            handles[-1] = (
+                handles[-1],
+                Line2D([], [], marker="^", color="0.3", markerfacecolor="none", linestyle="none"),
+            )
+        labels.append(_BOUND_LABELS[source])
     ax.legend(handles, labels, fontsize="x-small", loc="best", framealpha=0.85)
 
 
@@ -96,6 +147,7 @@ def plot_significance_curves(results, *, x="n_signal", ax=None):
     matplotlib.axes.Axes
     """
     ax = new_axes(ax)
+    bounds = set()
     for index, result in enumerate(results):
         abscissa = _abscissa(result, x)
         quantiles = result.quantile_estimates()
@@ -110,7 +162,7 @@ def plot_significance_curves(results, *, x="n_signal", ax=None):
             alpha=0.2,
             label=f"{result.name}: quartiles",
         )
-        _draw_estimates(
+        bounds |= _draw_estimates(
             ax,
             abscissa,
             quantiles[1],
@@ -118,6 +170,7 @@ def plot_significance_curves(results, *, x="n_signal", ax=None):
             marker=_MARKERS[index % len(_MARKERS)],
             linestyle=_LINE_STYLES[index % len(_LINE_STYLES)],
             label=f"{result.name}: median",
+            result=result,
         )
     limit = min(result.max_significance for result in results)
     n_null = min(result.n_null for result in results)
@@ -125,7 +178,7 @@ def plot_significance_curves(results, *, x="n_signal", ax=None):
     ax.set_xlabel(_X_LABELS[x])
     ax.set_ylabel("global significance Z [σ]")
     ax.set_title("calibrated global significance")
-    _kind_legend_entries(ax)
+    _kind_legend_entries(ax, bounds)
     return ax
 
 
@@ -149,7 +202,7 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
     (line,) = ax.plot([], [])
     color = line.get_color()
     line.remove()
-    _draw_estimates(
+    bounds = _draw_estimates(
         ax,
         abscissa,
         improvement,
@@ -171,7 +224,7 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
     ax.set_xlabel(_X_LABELS[x])
     ax.set_ylabel("significance improvement Z / Z_ref")
     ax.set_title(f"{result.name} over {reference.name}")
-    _kind_legend_entries(ax)
+    _kind_legend_entries(ax, bounds)
     return ax
 
 
@@ -209,13 +262,38 @@ def plot_null_distribution(result, *, bins=30, ax=None):
     # levels share a line (the styles alone repeat after four).
     colormap = import_optional("matplotlib", extra="plot").colormaps["Oranges"]
     shades = colormap(np.linspace(0.45, 1.0, max(len(injected), 1)))
+    # The axis follows the null sample (and its tail model): medians far beyond it are
+    # marked at the right edge with their value, so the null histogram is not a sliver.
+    low, high = (float(null.min()), float(null.max())) if null.size else (0.0, 1.0)
+    margin = 0.25 * max(high - low, 1e-3)
+    right = high + margin if tail is None else max(high + margin, float(grid[-1]))
+    left = low - 0.05 * max(high - low, 1e-3)
     for level, statistics, shade in zip(result.signal_injections, injected, shades, strict=False):
-        ax.axvline(
-            np.median(statistics),
-            linestyle=next(styles),
-            color=shade,
-            label=f"median with {int(level)} signal events",
-        )
+        median = float(np.median(statistics))
+        style = next(styles)
+        if median <= right:
+            ax.axvline(
+                median,
+                linestyle=style,
+                color=shade,
+                label=f"median with {int(level)} signal events",
+            )
+        else:
+            ax.annotate(
+                "",
+                xy=(1.0, 0.5),
+                xycoords="axes fraction",
+                xytext=(0.93, 0.5),
+                arrowprops={"arrowstyle": "->", "color": shade},
+            )
+            ax.plot(
+                [],
+                [],
+                linestyle=style,
+                color=shade,
+                label=f"median with {int(level)} signal events: {median:.1f} (off the axis →)",
+            )
+    ax.set_xlim(left, right)
     ax.set_xlabel(f"test statistic of {result.name} (local MLS) [σ]")
     ax.set_ylabel("pseudo-experiments")
     ax.set_yscale("log")

@@ -160,7 +160,8 @@ def plot_standardized_spectra(result, *, member=0, ax=None):
         result.threshold, color="k", linestyle="--", label=rf"$\theta = {result.threshold:g}$"
     )
     ax.set_xlabel(_MJJ_LABEL)
-    ax.set_ylabel(r"standardized spectrum $z_{i,b}$ [robust SDs]")
+    # on two lines: in one, it runs past the figure's lower edge in the three-panel figure
+    ax.set_ylabel("standardized spectrum $z_{i,b}$\n[robust SDs]")
     ax.set_title(f"robust standardization\n({_member_label(result, member)})", fontsize="medium")
     ax.legend()
     return ax

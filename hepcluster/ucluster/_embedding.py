@@ -519,7 +519,8 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ValueError
             On a width that is not a multiple of 3 (6 for events), NaN or infinity, a
             negative pT, a jet without constituents, a jet matrix given to the event
-            task, or stream chunks of different widths; all before any training.
+            task, stream chunks of different widths, or ``n_neighbors`` above the
+            particle slots of a jet (event); all before any training.
         RuntimeError
             On ``device="gpu"`` without a GPU, before any work.
         """
@@ -536,6 +537,15 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         check_device(self.device)
         self.settings_ = self._settings()
         dataset = self._prepare(X, reset=True)
+        n_slots = self.n_features_in_ // 3
+        if self.n_neighbors > n_slots:
+            raise ValueError(
+                f"n_neighbors={self.n_neighbors} exceeds the {n_slots} particle slots of "
+                f"each {'jet' if self.task == 'jets' else 'event'} (width "
+                f"{self.n_features_in_} = 3 × {n_slots}): a particle has at most "
+                f"{n_slots - 1} neighbours, and every graph would be padded to n_neighbors "
+                "particles."
+            )
         if check is not None:
             check(dataset.n_samples)
         from ._training import seeded

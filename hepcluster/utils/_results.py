@@ -218,7 +218,8 @@ def _read_archive(path, what="hepcluster result"):
     if not head.startswith(b"PK"):
         raise InvalidFileError(f"{path} is not a {what} file (.npz): {_describe(head)}.")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # an open file, so that a damaged archive leaves no file handle behind
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError) as error:
         raise InvalidFileError(

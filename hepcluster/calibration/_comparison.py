@@ -120,6 +120,21 @@ class MethodComparison(ResultIO):
             "n_failed": {name: result.n_failed for name, result in self.results.items()},
         }
 
+    def to_dataframe(self):
+        """The per-level table of :meth:`summary` as a flat :class:`pandas.DataFrame`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per injection level: ``n_signal``, ``s_over_b`` and, per method,
+            ``z_<name>_q25``, ``z_<name>_median_value`` (with ``_low``, ``_high``,
+            ``_kind``, ``_text``), ``z_<name>_q75`` and
+            ``significance_improvement_<name>_value`` …; ``to_csv`` writes it.
+        """
+        import pandas as pd
+
+        return pd.json_normalize(self.summary()["rows"], sep="_")
+
     def to_markdown(self):
         """The comparison as a Markdown table with a paragraph on events needed."""
         names = list(self.results)

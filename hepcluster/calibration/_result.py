@@ -600,6 +600,86 @@ class CalibrationResult(ResultIO):
             f"{self.max_significance:.2f}σ, {injected})"
         )
 
+    def to_hist(self, bins=30, *, level=None):
+        """The null distribution (or an injection level's statistics) as a ``hist.Hist``.
+
+        One count per pseudo-experiment (``Int64`` storage, so the variances are the
+        counts) over a regular axis named ``"statistic"``, with underflow and overflow
+        bins, so that every valid pseudo-experiment is counted; failed ones (NaN) are not
+        filled and are counted in :attr:`n_failed`. A UHI ``PlottableHistogram``:
+        ``mplhep.histplot(result.to_hist())`` draws it.
+
+        Parameters
+        ----------
+        bins : int or array-like of float, default=30
+            Number of equal bins between the smallest and the largest statistic, or the
+            edges.
+        level : int, optional
+            Index of an injection level: its signal-injected statistics instead of the
+            background-only ones.
+
+        Returns
+        -------
+        hist.Hist
+
+        Raises
+        ------
+        ImportError
+            Without hist: ``pip install "hepcluster[hist]"``.
+
+        Examples
+        --------
+        >>> import numpy as np, pytest
+        >>> _ = pytest.importorskip("hist")
+        >>> from hepcluster.calibration import CalibrationResult
+        >>> rng = np.random.default_rng(0)
+        >>> result = CalibrationResult(null_statistics=rng.normal(size=1000),
+        ...                            signal_injections=[], injected_statistics=[],
+        ...                            n_background=1e5)
+        >>> h = result.to_hist(bins=20)
+        >>> h.axes[0].name, int(h.sum(flow=True))
+        ('statistic', 1000)
+        """
+        from ..utils._hist import hist_module
+
+        hist = hist_module()
+        if level is None:
+            values, what = self.null_statistics, "background-only pseudo-experiments"
+        else:
+            values = self.injected_statistics[int(level)]
+            what = f"pseudo-experiments with {self.signal_injections[int(level)]:g} signal"
+        values = values[np.isfinite(values)]
+        if np.ndim(bins) == 0:
+            low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
+            if high <= low:
+                low, high = low - 0.5, high + 0.5
+            edges = np.linspace(low, high, int(bins) + 1)
+        else:
+            edges = np.asarray(bins, dtype=np.float64)
+        axis = hist.axis.Variable(edges, name="statistic", label=f"test statistic ({self.name})")
+        histogram = hist.Hist(axis, storage=hist.storage.Int64(), name="pseudo_experiments")
+        histogram.label = what
+        # the largest value lies on the last edge: count it in the last bin, not overflow
+        histogram.fill(np.where(values == edges[-1], np.nextafter(edges[-1], -np.inf), values))
+        return histogram
+
+    def to_dataframe(self, other=None):
+        """The table of :meth:`summary` as a :class:`pandas.DataFrame` (one row per level).
+
+        Parameters
+        ----------
+        other : CalibrationResult, optional
+            A reference method for the significance improvement.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :meth:`summary`; ``to_csv`` writes it for a spreadsheet.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self.summary(other), columns=list(_summary_columns(other)))
+
     def plot(self, *others, x="n_signal", ax=None):
         """Median and quartiles of the global significance against the injected signal.
 
@@ -619,6 +699,18 @@ class CalibrationResult(ResultIO):
         from ..plotting import plot_significance_curves
 
         return plot_significance_curves([self, *others], x=x, ax=ax)
+
+
+def _summary_columns(other):
+    columns = ["n_signal", "s_over_b", "z_q25", "z_median", "z_q75", "z_median_low"]
+    columns += ["z_median_high", "z_median_kind", "z_median_text"]
+    if other is not None:
+        columns += [
+            "significance_improvement",
+            "significance_improvement_kind",
+            "significance_improvement_text",
+        ]
+    return columns
 
 
 def _crossing(levels, values, target):

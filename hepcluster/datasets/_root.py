@@ -104,9 +104,9 @@ def read_root(
     ``jet1_constituents_phi``  same length          φ [rad]
     ``jet2_constituents_*``    as above             the sub-leading jet
     ``mjj``                    number               m_jj [GeV] of the two jets
-    ``jet_pt``, ``jet_eta``,   2 numbers            (leading, sub-leading) jet pT [GeV],
-    ``jet_phi``, ``jet_mass``,                      η, φ, mass [GeV], τ21
-    ``tau21``
+    ``jet_pt``                 2 numbers            (leading, sub-leading) jet pT [GeV]
+    ``jet_eta``, ``jet_phi``   2 numbers            their η and φ [rad]
+    ``jet_mass``, ``tau21``    2 numbers            their mass [GeV] and τ21
     ``is_signal``              bool or 0/1          truth label (default: background)
     ``event_id``               integer              (default: the entry number)
     ``weight``                 number               event weight (default: 1)

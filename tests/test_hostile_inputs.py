@@ -251,6 +251,18 @@ CASES = {
         lambda f, t: ["scan", f["events"], *_SMALL, "--threshold", "-5"],
         ["untestable", "--threshold -5"],
     ),
+    "calibrate threshold leaves every bin untestable": (
+        lambda f, t: [
+            "calibrate",
+            f["events"],
+            *_SMALL,
+            "--n-background-only",
+            "2",
+            "--threshold",
+            "-5",
+        ],
+        ["untestable", "--threshold -5"],
+    ),
     "n-jobs 0": (lambda f, t: ["scan", f["events"], *_SMALL, "--n-jobs", "0"], ["--n-jobs 0"]),
     "region to infinity": (
         lambda f, t: ["scan", f["events"], "--region", "3000", "inf"],
@@ -377,7 +389,7 @@ def test_more_neighbours_than_particle_slots_are_refused():
     from hepcluster.ucluster import UClusterEmbedding
 
     X, _ = make_jets(20, n_constituents=20, random_state=0)
-    with pytest.raises(ValueError, match="n_neighbors=1000000 exceeds the 20 particle slots"):
+    with pytest.raises(ValueError, match="n_neighbors=1000000 needs graphs of 1000000 particles"):
         UClusterEmbedding(n_neighbors=10**6, epochs=1).fit(X)
 
 
@@ -396,3 +408,159 @@ def test_invalid_event_weights_are_not_retried(monkeypatch):
     with pytest.raises(ValueError, match="event weights are negative or not finite"):
         run_pseudo_experiments(DijetFitBackground(), events, n_background_only=3)
     assert calls == []
+
+
+# -- figures and summaries say what they show ---------------------------------------------
+
+
+def _bounded_result():
+    from hepcluster.calibration import CalibrationResult
+
+    rng = np.random.default_rng(8)
+    return CalibrationResult(
+        null_statistics=rng.normal(size=60),  # too few toys for a tail model
+        signal_injections=[100, 200, 300, 400],
+        injected_statistics=[
+            rng.normal(0.5, 0.3, 5),
+            rng.normal(1.5, 0.3, 5),
+            [9.0] * 5,
+            [40.0] * 5,
+        ],
+        n_background=1e4,
+        name="scan",
+    )
+
+
+def _inside_figure(fig, texts):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    outside = []
+    for text in texts:
+        if not text.get_text():
+            continue
+        extent = text.get_window_extent(renderer)
+        if not (
+            extent.x0 >= box.x0 - 0.5
+            and extent.y0 >= box.y0 - 0.5
+            and extent.x1 <= box.x1 + 0.5
+            and extent.y1 <= box.y1 + 0.5
+        ):
+            outside.append(text.get_text())
+    return outside
+
+
+def test_scan_figure_labels_lie_inside_the_figure(files):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hepcluster.cli._figures import figure_style
+    from hepcluster.scanning import ScanResult
+
+    result = ScanResult.load(files["scan"])
+    with figure_style() as plt:
+        fig, axes = plt.subplots(1, 3, figsize=(24, 7.5))  # as hepcluster scan draws it
+        result.plot(ax=axes)
+        fig.tight_layout()
+        texts = [t for ax in axes for t in (ax.xaxis.label, ax.yaxis.label, ax.title)]
+        assert _inside_figure(fig, texts) == []
+        plt.close(fig)
+
+
+def test_calibration_figure_labels_lie_inside_the_figure():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hepcluster.cli._figures import figure_style
+    from hepcluster.plotting import plot_null_distribution, plot_significance_curves
+
+    result = _bounded_result()
+    with figure_style() as plt:
+        fig, axes = plt.subplots(1, 2, figsize=(18, 6.5))
+        plot_significance_curves([result], ax=axes[0])
+        plot_null_distribution(result, ax=axes[1])
+        fig.tight_layout()
+        texts = [t for ax in axes for t in (ax.xaxis.label, ax.yaxis.label, ax.title)]
+        assert _inside_figure(fig, texts) == []
+        plt.close(fig)
+
+
+def test_bounds_stand_alone_and_say_where_they_come_from():
+    pytest.importorskip("matplotlib")
+    from hepcluster.plotting import plot_significance_curves
+
+    result = _bounded_result()
+    ax = plot_significance_curves([result])
+    median_line = next(line for line in ax.lines if line.get_label() == "scan: median")
+    y = np.asarray(median_line.get_ydata(), dtype=float)
+    # the two upper levels are lower bounds: not on the (solid) median line
+    assert np.isnan(y[2:]).all()
+    assert np.isfinite(y[:2]).all()
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "lower bound: empirical limit\n(no null toy beyond)" in labels
+    assert not any("tail model's end point" in label for label in labels)
+
+
+def test_bound_sources_tell_the_empirical_limit_from_a_tail_end_point():
+    from hepcluster.calibration import Estimate
+
+    result = _bounded_result()
+    limit = result.empirical_bound
+    estimate = Estimate(
+        np.array([1.0, limit, limit + 0.5]),
+        np.array([0.8, limit, limit + 0.5]),
+        np.array([1.2, np.inf, np.inf]),
+        np.array(["computed", "lower bound", "lower bound"], dtype=object),
+    )
+    assert result.bound_sources(estimate).tolist() == ["", "empirical limit", "tail end point"]
+
+
+def test_null_panel_follows_the_null_sample():
+    pytest.importorskip("matplotlib")
+    from hepcluster.plotting import plot_null_distribution
+
+    result = _bounded_result()
+    ax = plot_null_distribution(result)
+    null = result.null_statistics
+    _, high = ax.get_xlim()
+    assert high < 2 * null.max() - null.min()  # not stretched to the injected 40σ
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert any("400 signal events: 40.0 (off the axis" in label for label in labels)
+
+
+def test_no_negative_zero_in_formatted_significances():
+    from hepcluster.calibration import Estimate
+
+    estimate = Estimate(
+        np.array([-0.001]), np.array([-0.004]), np.array([0.2]), np.array(["computed"], object)
+    )
+    assert "-0.00" not in estimate.format()[0]
+
+
+def test_markdown_explains_bounds_and_bounds_that_fall_with_more_signal():
+    from hepcluster.calibration import CalibrationResult, compare_methods
+
+    rng = np.random.default_rng(3)
+    result = CalibrationResult(
+        null_statistics=rng.normal(size=50),
+        signal_injections=[100, 200, 300],
+        injected_statistics=[rng.normal(0.0, 0.3, 5), [9.0] * 5, [9.0] * 4 + [1.0]],
+        n_background=1e4,
+        name="scan",
+    )
+    comparison = compare_methods({"a": result, "b": result}, reference="b")
+    text = comparison.to_markdown()
+    assert f"≥ {result.empirical_bound:.2f} is that empirical limit" in text
+    assert "A lower bound can fall" not in text  # the bounds here do not fall
+    from hepcluster.calibration import Estimate
+
+    kind = np.array(["computed", "lower bound", "lower bound"], dtype=object)
+    comparison.medians["a"] = Estimate(
+        np.array([1.0, 3.78, 3.60]), np.array([0.9, 3.78, 3.60]), np.full(3, np.inf), kind
+    )
+    text = comparison.to_markdown()
+    assert "A lower bound can fall as the signal grows (scan: ≥ 3.78 at 200, ≥ 3.60 at 300)" in (
+        text
+    )

@@ -145,9 +145,14 @@ class MethodComparison(ResultIO):
         header += [f"improvement {label[name]} / {label[self.reference]}" for name in others]
         lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
         base = self.results[self.reference]
+        sources = {name: self.results[name].bound_sources(self.medians[name]) for name in names}
         for level, n_signal in enumerate(self.signal_injections):
             cells = [f"{int(n_signal)}", f"{base.s_over_b[level]:.4f}"]
-            cells += [self.medians[name][level].format() for name in names]
+            cells += [
+                self.medians[name][level].format()
+                + ("†" if sources[name][level] == "tail end point" else "")
+                for name in names
+            ]
             cells += [self.improvement[name][level].format() for name in others]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
@@ -173,9 +178,39 @@ class MethodComparison(ResultIO):
             "intervals of the calibration. Background-only pseudo-experiments: "
             f"{n_null}; they establish at most {self.null_limit:.2f}σ empirically. "
             "Beyond that, values marked *extrapolated* come from a generalised-Pareto "
-            "model of the null tail, and values marked ≥ / ≤ are bounds."
+            "model of the null tail, and values marked ≥ / ≤ are bounds: "
+            f"≥ {self.null_limit:.2f} is that empirical limit (no background-only "
+            "pseudo-experiment reaches the median), and a bound marked † is the end point of "
+            "the tail model (a bounded generalised Pareto, whose p-value is 0 beyond it): Z is "
+            "at least the lower end of the model's 68 % interval there."
         )
+        falling = self._falling_bounds(label)
+        if falling:
+            lines.append("")
+            lines.append(
+                "A lower bound can fall as the signal grows ("
+                + "; ".join(falling)
+                + "): each bound rests on its own level's median statistic, and a smaller "
+                "bound is a weaker statement about that level, not a smaller significance."
+            )
         return "\n".join(lines) + "\n"
+
+    def _falling_bounds(self, label):
+        """'name: ≥ a at n1, ≥ b at n2' for lower bounds that fall with more signal."""
+        found = []
+        for name, median in self.medians.items():
+            lower = np.asarray(median.kind) == "lower bound"
+            value = np.asarray(median.value, dtype=np.float64)
+            for level in range(1, value.size):
+                earlier = [i for i in range(level) if lower[i]]
+                if lower[level] and earlier and value[level] < value[earlier[-1]] - 5e-3:
+                    first = earlier[-1]
+                    found.append(
+                        f"{label[name]}: {median[first].format()} at "
+                        f"{int(self.signal_injections[first])}, {median[level].format()} at "
+                        f"{int(self.signal_injections[level])}"
+                    )
+        return found
 
     def plot(self, ax=None, *, axes=None):
         """Significance curves and significance improvement side by side.

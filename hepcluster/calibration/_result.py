@@ -319,6 +319,36 @@ class CalibrationResult(ResultIO):
                 kind[endless] = LOWER_BOUND
         return Estimate(z, low, high, kind)
 
+    @property
+    def empirical_bound(self):
+        """Lower bound Φ⁻¹(1 − max(n_failed, 1)/N_tot) of a statistic no null toy reaches."""
+        return float(stats.norm.isf(max(self.n_failed_null, 1) / self.n_null))
+
+    def bound_sources(self, estimate):
+        """Where each lower bound of an Estimate of this calibration comes from.
+
+        Parameters
+        ----------
+        estimate : Estimate
+            From :meth:`significance_estimate`, :meth:`median_estimate` or
+            :meth:`quantile_estimates`.
+
+        Returns
+        -------
+        ndarray of str
+            ``"empirical limit"`` (no background-only pseudo-experiment reaches the
+            statistic: Z ≥ Φ⁻¹(1 − max(n_failed, 1)/N_tot)), ``"tail end point"`` (beyond
+            the end point of a bounded tail model, whose p-value is 0 there: Z is at least
+            the lower end of the model's interval; lower bounds above the empirical
+            limit) or ``""`` where the value is no lower bound.
+        """
+        value = np.asarray(estimate.value, dtype=np.float64)
+        lower = np.asarray(estimate.kind) == LOWER_BOUND
+        # a tail end point is never below the empirical limit; a median between a computed
+        # value and the empirical limit is a bound that rests on the empirical limit
+        empirical = value <= self.empirical_bound + 1e-9
+        return np.where(lower, np.where(empirical, "empirical limit", "tail end point"), "")
+
     def _tail_lower_bound(self, tail, statistic, bound, n_grid=400):
         """Largest finite lower end of the tail model's Z interval at or below ``statistic``."""
         start = float(self._valid_null.max())
@@ -580,7 +610,7 @@ class CalibrationResult(ResultIO):
         if not self.is_complete:
             shards = self.metadata["shards"]
             return (
-                f"CalibrationResult(name={self.name!r}, partial: shards {shards['indices']} of "
+                f"CalibrationResult(name={self.name!r}, partial: shards={shards['indices']} of "
                 f"{shards['count']}, {int(np.isfinite(self._task_statistics()).sum())} "
                 "pseudo-experiments; no medians until every shard is merged)"
             )

@@ -201,6 +201,10 @@ def _observed_statistic(observed, args):
             f"than {args.events} (content hash {events_digest(args.events)[:12]}…): a scan "
             "is calibrated on its own events."
         )
+    if scan.untestable_bins.all():
+        raise IncompatibleInputError(
+            f"--observed {path}: {untestable_message(float(scan.threshold))}"
+        )
     if not math.isfinite(scan.statistic):
         raise InvalidFileError(f"--observed {path} holds a non-finite statistic.")
     return float(scan.statistic)
@@ -232,6 +236,8 @@ def run_calibrate(args):
         idealized=args.idealized,
     )
     estimator, bootstrap = methods[args.method.replace("-", "_")]
+    if args.method == "cluster-scanning" and observed is None:
+        _check_testable(events, estimator, args)
     if not (args.idealized and args.method == "dijet-fit"):
         bootstrap = args.bootstrap
     result = run_pseudo_experiments(
@@ -251,18 +257,36 @@ def run_calibrate(args):
     write_calibration(result, output, observed=observed, plots=not args.no_plots)
 
 
+def untestable_message(threshold):
+    """Why a scan whose every bin is untestable is refused, and what to change."""
+    return (
+        f"every bin of every member is untestable (no background estimate) with "
+        f"--threshold {threshold:g}: every cluster is selected as signal-rich, so nothing is "
+        "left to estimate the background from; use a larger --threshold (the paper's is 3)."
+    )
+
+
+def _check_testable(events, pipeline, args):
+    """One scan (one member) of the data before the toys: refuse settings that test nothing."""
+    from sklearn.base import clone
+
+    from ._analysis import scan_events
+
+    scanner = clone(pipeline[-1]).set_params(n_ensemble=1, random_state=args.seed)
+    _, result, _ = scan_events(events, scanner=scanner, idealized=args.idealized)
+    if result.untestable_bins.all():
+        raise ValueError(untestable_message(args.threshold))
+
+
 def _source(result, estimate):
     """Where a significance comes from, in words: the null toys, the tail model, a bound."""
-    from scipy import stats
-
     kind = estimate.kind.item()
     if kind == "computed":
         return "computed from the null pseudo-experiments that reach it"
     if kind == "extrapolated":
         return "extrapolated with the generalized-Pareto tail model of the null sample"
     if kind == "lower bound":
-        empirical = stats.norm.isf(max(result.n_failed_null, 1) / result.n_null)
-        if math.isclose(float(estimate.value), empirical, rel_tol=1e-9):
+        if result.bound_sources(estimate).item() == "empirical limit":
             return "lower bound: the empirical limit, no null pseudo-experiment reaches it"
         return (
             "lower bound: the end point of the tail model fitted to the null sample (beyond "

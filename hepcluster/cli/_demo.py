@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ._defaults import default
 from ._figures import figure_style, save_figure
-from ._options import N_JOBS_HELP, check_plotting, output_folder
+from ._options import N_JOBS_HELP, add_overwrite_option, check_plotting, output_folder
 
 __all__ = ["add_parser", "run", "run_demo", "summarise_events"]
 
@@ -346,6 +346,7 @@ def add_parser(subparsers):
         help="random seed (default: %(default)s)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -358,7 +359,8 @@ def run(args):
             'the demo\'s Pythia events need pythia8mc: pip install "hepcluster[generate]", '
             "or run it on synthetic events with --generator synthetic."
         )
-    output_folder(args.output)
+    # a finished demo is not replaced silently (a killed one resumes its event generation)
+    output_folder(args.output, results=("summary.json", "comparison.md"), overwrite=args.overwrite)
     check_plotting(args)
     run_demo(
         args.output,

@@ -146,12 +146,9 @@ def run(args):
     )
     _, result, summary = scan_events(events, scanner=scanner, idealized=args.idealized)
     if result.untestable_bins.all():
-        raise ValueError(
-            f"every bin of every member is untestable (no background estimate) with "
-            f"--threshold {args.threshold:g}: every cluster is selected as signal-rich, so "
-            "nothing is left to estimate the background from; use a larger --threshold "
-            "(the paper's is 3)."
-        )
+        from ._calibrate import untestable_message
+
+        raise ValueError(untestable_message(args.threshold))
     result.metadata["scan_settings"] = scan_settings(args)
     result.metadata["events_sha256"] = digest
     result.metadata["events_file"] = str(args.events)

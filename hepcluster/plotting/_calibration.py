@@ -34,7 +34,7 @@ _BOUND_LABELS = {
 def _bound_sources(result, estimate):
     """Where each lower bound comes from: the null sample's own limit or the tail model.
 
-    A lower bound equal to Φ⁻¹(1 − max(n_failed, 1)/N_tot) is the empirical one (no null
+    A lower bound at or below Φ⁻¹(1 − max(n_failed, 1)/N_tot) is the empirical one (no null
     pseudo-experiment reaches the statistic); a larger one is the end point of a bounded
     generalised-Pareto tail model. ``result=None`` (ratios of two methods): the bounds
     are ratios of bounds, labelled as empirical ones.
@@ -45,7 +45,9 @@ def _bound_sources(result, estimate):
     from scipy import stats
 
     empirical = stats.norm.isf(max(result.n_failed_null, 1) / max(result.n_null, 1))
-    return np.where(np.isclose(value, empirical, rtol=1e-9, atol=1e-9), _EMPIRICAL, _TAIL_END)
+    # a tail end point is never below the empirical limit (medians between a computed
+    # value and the empirical limit are bounds that rest on the empirical limit)
+    return np.where(value <= empirical + 1e-9, _EMPIRICAL, _TAIL_END)
 
 
 def _draw_estimates(ax, abscissa, estimate, *, color, marker, linestyle, label, result=None):

@@ -120,6 +120,10 @@ def as_constituent_matrix(X, task="jets"):
     return X
 
 
+_MAX_PAIR_BYTES = 8 * 2**30
+"""Largest pairwise-distance tensor of one batch a fit may need (8 GiB, float32)."""
+
+
 class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """ABCNet embedding of jets or events, pre-trained on an auxiliary mass classification.
 
@@ -519,8 +523,9 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ValueError
             On a width that is not a multiple of 3 (6 for events), NaN or infinity, a
             negative pT, a jet without constituents, a jet matrix given to the event
-            task, stream chunks of different widths, or ``n_neighbors`` above the
-            particle slots of a jet (event); all before any training.
+            task, stream chunks of different widths, or an ``n_neighbors`` whose graphs
+            would not fit in memory (over 8 GiB of pairwise distances per batch); all
+            before any training.
         RuntimeError
             On ``device="gpu"`` without a GPU, before any work.
         """
@@ -537,14 +542,17 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         check_device(self.device)
         self.settings_ = self._settings()
         dataset = self._prepare(X, reset=True)
-        n_slots = self.n_features_in_ // 3
-        if self.n_neighbors > n_slots:
+        # A batch is padded to max(particle slots, n_neighbors) particles and the first
+        # GAPLayer forms their pairwise distances: refuse sizes no memory holds.
+        n_slots = max(self.n_features_in_ // 3, self.n_neighbors)
+        n_bytes = 4 * self.settings_["batch_size"] * n_slots * n_slots
+        if n_bytes > _MAX_PAIR_BYTES:
             raise ValueError(
-                f"n_neighbors={self.n_neighbors} exceeds the {n_slots} particle slots of "
-                f"each {'jet' if self.task == 'jets' else 'event'} (width "
-                f"{self.n_features_in_} = 3 × {n_slots}): a particle has at most "
-                f"{n_slots - 1} neighbours, and every graph would be padded to n_neighbors "
-                "particles."
+                f"n_neighbors={self.n_neighbors} needs graphs of {n_slots} particles: the "
+                f"pairwise distances of one batch of {self.settings_['batch_size']} would "
+                f"take {n_bytes / 2**30:.3g} GiB; a {'jet' if self.task == 'jets' else 'event'}"
+                f" here has {self.n_features_in_ // 3} particle slots, so use n_neighbors "
+                "below that."
             )
         if check is not None:
             check(dataset.n_samples)

@@ -280,6 +280,14 @@ CASES = {
         lambda f, t: ["generate", f["other"], "--n-background", "10"],
         ["other.h5 already exists", "--overwrite"],
     ),
+    "generate where no file can be created": (
+        lambda f, t: ["generate", "/proc/hepcluster-events.h5", "--n-background", "10"],
+        ["/proc/hepcluster-events.h5", "cannot create files in /proc"],
+    ),
+    "observed empty text": (
+        lambda f, t: ["calibrate", f["events"], *_SMALL, "--observed", ""],
+        ["--observed needs a scan file"],
+    ),
     "scan over earlier results": (
         lambda f, t: ["scan", f["events"], *_SMALL, "--output", f["scan"].parent],
         ["already holds scan.npz", "--overwrite"],

@@ -143,6 +143,8 @@ def _observed_statistic(observed, args):
     """The MLS to calibrate: a number, or the statistic of a compatible ScanResult file."""
     if observed is None:
         return None
+    if not observed.strip():
+        raise ValueError("--observed needs a scan file (scan.npz) or a number, got ''.")
     path = Path(observed)
     if not path.exists():
         if any(character in observed for character in "/\\") or observed.endswith(".npz"):

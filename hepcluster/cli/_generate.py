@@ -143,6 +143,9 @@ def run(args):
     # before any event is generated: a folder or an earlier file is not written over
     check_target_file(args.output, "output", overwrite=args.overwrite)
     make_parent(args.output)
+    from ..calibration._pseudo import check_writable
+
+    check_writable(args.output, what="output")
     if args.jets:
         options = dict(n_constituents=args.n_constituents, random_state=args.seed)
         if args.generator == "pythia":

@@ -23,10 +23,12 @@ def _abscissa(result, x):
 
 _EMPIRICAL = "empirical"
 _TAIL_END = "tail end"
-_BOUND_MARKERS = {_EMPIRICAL: "_", _TAIL_END: "^"}
+_RATIO = "ratio"
+_BOUND_MARKERS = {_EMPIRICAL: "_", _TAIL_END: "^", _RATIO: "_"}
 _BOUND_LABELS = {
     _EMPIRICAL: "lower bound: empirical limit\n(no null toy beyond)",
     _TAIL_END: "lower bound: tail model's end point\n(the fitted tail ends there)",
+    _RATIO: "lower bound\n(a median that is only a bound)",
     "upper bound": "upper bound",
 }
 
@@ -37,11 +39,11 @@ def _bound_sources(result, estimate):
     A lower bound at or below Φ⁻¹(1 − max(n_failed, 1)/N_tot) is the empirical one (no null
     pseudo-experiment reaches the statistic); a larger one is the end point of a bounded
     generalised-Pareto tail model. ``result=None`` (ratios of two methods): the bounds
-    are ratios of bounds, labelled as empirical ones.
+    come from a median that is only a bound.
     """
     value = np.asarray(estimate.value, dtype=np.float64)
     if result is None:
-        return np.full(value.shape, _EMPIRICAL, dtype=object)
+        return np.full(value.shape, _RATIO, dtype=object)
     from scipy import stats
 
     empirical = stats.norm.isf(max(result.n_failed_null, 1) / max(result.n_null, 1))
@@ -91,7 +93,7 @@ def _draw_estimates(ax, abscissa, estimate, *, color, marker, linestyle, label, 
     sources = _bound_sources(result, estimate)
     drawn = set()
     for kind, sign in (("lower bound", 1.0), ("upper bound", -1.0)):
-        for source in (_EMPIRICAL, _TAIL_END):
+        for source in (_EMPIRICAL, _TAIL_END, _RATIO):
             chosen = shown & (kinds == kind) & (sources == source)
             if not chosen.any():
                 continue
@@ -120,7 +122,7 @@ def _kind_legend_entries(ax, bounds=(_EMPIRICAL,)):
         Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="none"),
     ]
     labels += ["computed (68 % interval)", "extrapolated (tail model, 68 % interval)"]
-    for source in (_EMPIRICAL, _TAIL_END, "upper bound"):
+    for source in (_EMPIRICAL, _TAIL_END, _RATIO, "upper bound"):
         if source not in bounds:
             continue
         arrow = r"$\downarrow$" if source == "upper bound" else r"$\uparrow$"
@@ -270,6 +272,7 @@ def plot_null_distribution(result, *, bins=30, ax=None):
     margin = 0.25 * max(high - low, 1e-3)
     right = high + margin if tail is None else max(high + margin, float(grid[-1]))
     left = low - 0.05 * max(high - low, 1e-3)
+    n_off = 0
     for level, statistics, shade in zip(result.signal_injections, injected, shades, strict=False):
         median = float(np.median(statistics))
         style = next(styles)
@@ -281,11 +284,13 @@ def plot_null_distribution(result, *, bins=30, ax=None):
                 label=f"median with {int(level)} signal events",
             )
         else:
+            height = 0.45 - 0.05 * n_off
+            n_off += 1
             ax.annotate(
                 "",
-                xy=(1.0, 0.5),
+                xy=(1.0, height),
                 xycoords="axes fraction",
-                xytext=(0.93, 0.5),
+                xytext=(0.93, height),
                 arrowprops={"arrowstyle": "->", "color": shade},
             )
             ax.plot(
@@ -299,7 +304,9 @@ def plot_null_distribution(result, *, bins=30, ax=None):
     ax.set_xlabel(f"test statistic of {result.name} (local MLS) [σ]")
     ax.set_ylabel("pseudo-experiments")
     ax.set_yscale("log")
-    ax.set_ylim(bottom=0.3)
+    # room above the histogram for the legend (one entry per level): on a log axis
+    counts = [patch.get_path().vertices[:, 1].max() for patch in ax.patches] or [1.0]
+    ax.set_ylim(bottom=0.3, top=max(max(counts), 1.0) * 10 ** (0.2 * (len(injected) + 2)))
     ax.set_title("null distribution")
     ax.legend(fontsize="x-small", loc="upper right", framealpha=0.85)
     return ax

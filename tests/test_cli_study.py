@@ -129,3 +129,9 @@ def test_unknown_method_is_refused(event_file, tmp_path, capsys):
         main(["study", str(event_file), "--output", str(tmp_path), "--methods", "bump"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'bump'" in capsys.readouterr().err
+
+
+def test_a_finished_study_is_not_rewritten_without_overwrite(single_run, event_file, caplog):
+    assert _study(event_file, single_run) == 2
+    assert "already holds a finished study" in caplog.text
+    assert "--overwrite" in caplog.text

@@ -16,6 +16,7 @@ from pathlib import Path
 from ._figures import figure_style, save_figure
 from ._options import (
     N_JOBS_HELP,
+    add_overwrite_option,
     add_region_options,
     check_plotting,
     check_positive,
@@ -475,7 +476,26 @@ def add_parser(subparsers):
         "--seed", type=int, default=0, help="seed of the pseudo-experiments (default: 0)"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
+
+
+def _check_finished(output, *, overwrite):
+    """A finished study is not rewritten silently (partial ones are resumed or merged)."""
+    import json
+
+    report = output / "study.json"
+    if overwrite or not report.exists():
+        return
+    try:
+        complete = bool(json.loads(report.read_text()).get("complete"))
+    except (OSError, ValueError, AttributeError):
+        complete = True  # unreadable: refuse rather than guess
+    if complete:
+        raise FileExistsError(
+            f"--output {output} already holds a finished study ({report.name}): pass "
+            "--overwrite to write its report again, or choose another folder."
+        )
 
 
 def run(args):
@@ -491,6 +511,7 @@ def run(args):
     if any(level < 0 for level in args.injections):
         raise ValueError(f"--injections must be 0 or more, got {args.injections}.")
     output = output_folder(args.output)
+    _check_finished(output, overwrite=args.overwrite)
     check_plotting(args)
     run_study(
         args.events,

@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 from sklearn.cluster import MiniBatchKMeans
+from sklearn.exceptions import EfficiencyWarning
 from sklearn.pipeline import Pipeline
 
 from hepcluster.datasets import make_dijet_events
@@ -376,6 +377,57 @@ def test_sparse_and_dense_images_give_the_same_labels_and_scan(background_sample
         scanner.scan(sparse, mjj).cluster_spectra, scanner.scan(dense, mjj).cluster_spectra
     )
     assert scanner.score(sparse, mjj) == pytest.approx(scanner.score(dense, mjj), rel=1e-10)
+
+
+def test_dense_and_sparse_images_give_the_same_statistic_in_distribution():
+    # Pseudo-experiments as a calibration runs them (Poisson weights per event, a fresh
+    # fit per toy, signal events added to some), each on dense and on sparse images
+    # with the same weights and member seeds. The k-means fits differ (MiniBatchKMeans
+    # vs the sparse loop), so only the distributions can agree. The full-size
+    # comparison (300 + 50 toys) is benchmarks/bench_dense_sparse_equivalence.py.
+    events = make_dijet_events(6_000, 800, mjj_range=(2950.0, 3500.0), random_state=3)
+    X, mjj, _ = events.jets()
+    sparse = JetImageTransformer(n_pixels=10).fit(X).transform_sparse(X)
+    dense = sparse.to_dense(smear=True)
+    background = np.flatnonzero(~events.is_signal)
+    signal = np.flatnonzero(events.is_signal)
+    rng = np.random.RandomState(5)
+    statistics = {"dense": [], "sparse": []}
+    n_background_only, n_injected = 30, 12
+    for toy in range(n_background_only + n_injected):
+        event_weight = np.zeros(len(events))
+        event_weight[background] = rng.poisson(1.0, background.size)
+        if toy >= n_background_only:
+            event_weight[rng.choice(signal, 300, replace=False)] = 1.0
+        weight = np.repeat(event_weight, 2)
+        seed = rng.randint(np.iinfo(np.int32).max)
+        for name, images in (("dense", dense), ("sparse", sparse)):
+            scanner = ClusterScanner(
+                n_clusters=8, bins=BINS[:5], n_ensemble=2, max_iter=20, random_state=seed
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", EfficiencyWarning)
+                scanner.fit(images, mjj, sample_weight=weight)
+            statistics[name].append(scanner.test_statistic(images, mjj, sample_weight=weight))
+    dense_ts, sparse_ts = np.array(statistics["dense"]), np.array(statistics["sparse"])
+    for part in (slice(0, n_background_only), slice(n_background_only, None)):
+        assert stats.ks_2samp(dense_ts[part], sparse_ts[part]).pvalue > 0.05
+    # the injected signal raises the statistic on both paths
+    for ts in (dense_ts, sparse_ts):
+        assert np.median(ts[n_background_only:]) > np.median(ts[:n_background_only])
+
+
+def test_dense_jet_images_get_an_efficiency_warning(background_sample):
+    _, images, mjj = background_sample
+    subset = np.flatnonzero(mjj < 3500.0)[:3000]
+    dense = images[subset].to_dense(smear=True)
+    params = dict(n_clusters=8, max_iter=5, bins=(3000.0, 3100.0, 3300.0, 3500.0))
+    with pytest.warns(EfficiencyWarning, match=r"sparse_output=True"):
+        _scanner(**params).fit(dense, mjj[subset])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EfficiencyWarning)
+        _scanner(**params).fit(images[subset], mjj[subset])  # sparse: no warning
+        _scanner(**params).fit(np.abs(dense[:, :100]), mjj[subset])  # not jet images
 
 
 def test_dense_images_are_fitted_by_sklearn_minibatch_kmeans(background_sample):

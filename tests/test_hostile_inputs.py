@@ -346,10 +346,15 @@ def test_observed_scan_with_every_matching_setting_calibrates(files, tmp_path, c
 def test_scan_prints_every_setting_of_the_calibrate_command(files, tmp_path, capsys):
     out = tmp_path / "scan"
     command = ["-q", "scan", str(files["events"]), "--output", str(out), *_SMALL]
-    assert main([*command, "--statistic", "gaussian", "--train-window", "3000", "3200"]) == 0
+    extra = ["--statistic", "gaussian", "--train-window", "3000", "3141.5926"]
+    assert main([*command, *extra, "--threshold", "2.0000001"]) == 0
     printed = capsys.readouterr().out
     line = next(text for text in printed.splitlines() if "hepcluster calibrate" in text)
-    for setting in ("--statistic gaussian", "--train-window 3000 3200", "--threshold 3"):
+    for setting in (
+        "--statistic gaussian",
+        "--train-window 3000 3141.5926",
+        "--threshold 2.0000001",
+    ):
         assert setting in line
     # the printed command is accepted as it stands (fails only for the missing counts)
     from hepcluster.cli import build_parser

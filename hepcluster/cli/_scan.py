@@ -107,14 +107,21 @@ def scan_settings(args):
     }
 
 
+def _number(value):
+    """A float as short as it reads back exactly (3000, not 3000.0; 0.30000000000000004)."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
 def calibrate_command(args, observed):
     """The ``hepcluster calibrate`` command line that calibrates a scan of these settings."""
+    window = " ".join(_number(edge) for edge in args.train_window)
+    region = " ".join(_number(edge) for edge in args.region)
     command = (
         f"hepcluster calibrate {shlex.quote(str(args.events))} --observed "
         f"{shlex.quote(str(observed))} --n-clusters {args.n_clusters} --n-ensemble "
-        f"{args.n_ensemble} --threshold {args.threshold:g} --statistic {args.statistic} "
-        f"--train-window {args.train_window[0]:g} {args.train_window[1]:g} "
-        f"--region {args.region[0]:g} {args.region[1]:g} --n-bins {args.n_bins}"
+        f"{args.n_ensemble} --threshold {_number(args.threshold)} --statistic "
+        f"{args.statistic} --train-window {window} --region {region} --n-bins {args.n_bins}"
     )
     return command + (" --idealized" if args.idealized else "")
 

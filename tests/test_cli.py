@@ -15,7 +15,7 @@ def test_help_lists_the_subcommands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("demo", "generate", "scan", "calibrate", "merge", "ucluster", "info"):
+    for command in ("demo", "generate", "scan", "calibrate", "merge", "study", "ucluster", "info"):
         assert command in text
 
 

@@ -214,7 +214,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke test")
     parser.add_argument("--against", metavar="REV", help="also run commit REV, per-stage ratios")
     args = parser.parse_args()
-    forwarded = [a for a in sys.argv[1:]]
+    forwarded = list(sys.argv[1:])
     if args.against:
         i = forwarded.index("--against") if "--against" in forwarded else None
         if i is not None:

@@ -412,14 +412,16 @@ class ClusterScanner(BaseEstimator):
     # -- labelling and scanning ---------------------------------------------------------
 
     def _labels(self, X, member, rows=None):
-        """Labels of ``X`` (or of its ``rows``, read in place for sparse images)."""
+        """Labels of ``X`` (sparse images: of its ``rows``, read in place)."""
         centers = self.ensemble_[member].centers
         if _is_sparse_images(X):
             return nearest_centroid(X, centers, smeared=True, rows=rows)
-        X = X if rows is None else X[rows]
         return pairwise_distances_argmin(X, centers.astype(X.dtype, copy=False))
 
     def _labels_ensemble(self, X, rows=None):
+        """Labels of ``X`` (or of its ``rows``) under every member."""
+        if rows is not None and not _is_sparse_images(X):
+            X, rows = X[rows], None  # dense rows: one copy for all members
         labels = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self._labels)(X, member, rows) for member in range(self.n_ensemble)
         )

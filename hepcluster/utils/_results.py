@@ -478,7 +478,7 @@ class ResultIO:
                 raise bad("its checksum or class name is missing")
             if checksum != _content_checksum(arrays, scalars_text, class_name):
                 raise bad("checksum mismatch, the file was edited or damaged after it was written")
-        if class_name is not None:
+        if class_name is not None and class_name != f"{cls.__module__}:{cls.__qualname__}":
             try:
                 stored = _result_class(class_name)
             except (ImportError, ValueError):

@@ -276,6 +276,10 @@ CASES = {
         lambda f, t: ["generate", t, "--n-background", "10"],
         ["is a folder"],
     ),
+    "generate with a NaN mass": (
+        lambda f, t: ["generate", t / "x.h5", "--m-resonance", "nan", "--n-background", "10"],
+        ["--m-resonance must be a positive mass", "nan"],
+    ),
     "generate over an existing file": (
         lambda f, t: ["generate", f["other"], "--n-background", "10"],
         ["other.h5 already exists", "--overwrite"],

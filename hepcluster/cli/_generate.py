@@ -1,6 +1,7 @@
 """``hepcluster generate``: dijet events or boosted jets, synthetic or Pythia8, into HDF5."""
 
 import logging
+import math
 from pathlib import Path
 
 from ._defaults import default
@@ -140,6 +141,11 @@ def run(args):
                 f"{name} must be {'a positive integer' if flag == 'n_background' else '0 or more'}"
                 f", got {value}."
             )
+    for name in ("m_resonance", "m_x", "m_y"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be a positive mass in GeV, got {value:g}.")
     # before any event is generated: a folder or an earlier file is not written over
     check_target_file(args.output, "output", overwrite=args.overwrite)
     make_parent(args.output)

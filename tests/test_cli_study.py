@@ -135,3 +135,19 @@ def test_a_finished_study_is_not_rewritten_without_overwrite(single_run, event_f
     assert _study(event_file, single_run) == 2
     assert "already holds a finished study" in caplog.text
     assert "--overwrite" in caplog.text
+
+
+def test_a_study_of_other_settings_does_not_reuse_the_calibrations(
+    single_run, event_file, tmp_path
+):
+    import shutil
+
+    output = tmp_path / "copy"
+    shutil.copytree(single_run, output)
+    (output / "study.json").unlink()  # as if unfinished
+    status = main(["study", str(event_file), "--output", str(output), *ARGUMENTS, "--seed", "3"])
+    assert status == 2
+    assert _study(event_file, output, "--seed", "3", "--overwrite") == 0
+    rerun = CalibrationResult.load(output / "calibration_dijet_fit_4.npz")
+    first = CalibrationResult.load(single_run / "calibration_dijet_fit_4.npz")
+    assert not np.array_equal(rerun.null_statistics, first.null_statistics)

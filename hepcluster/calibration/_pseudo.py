@@ -663,7 +663,13 @@ def run_pseudo_experiments(
     for task, value in statistics.items():
         values[task] = value
     elapsed = time.perf_counter() - start
-    logger.info("%d pseudo-experiments in %.1f s (%d failed)", len(mine), elapsed, len(failures))
+    logger.info(
+        "ran %d pseudo-experiments in %.1f s (%d resumed from the checkpoint, %d failed)",
+        len(todo),
+        elapsed,
+        len(mine) - len(todo),
+        len(failures),
+    )
     metadata = {
         "bootstrap": bootstrap,
         "estimator": repr(estimator),

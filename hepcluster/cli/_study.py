@@ -20,6 +20,7 @@ from ._options import (
     add_region_options,
     check_plotting,
     check_positive,
+    events_digest,
     output_folder,
     read_events,
     region_bins,
@@ -192,6 +193,7 @@ def run_study(
     n_jobs=None,
     random_state=0,
     plots=True,
+    overwrite=False,
 ):
     """Run (or resume, or merge) the study and write its report into ``output``.
 
@@ -219,6 +221,9 @@ def run_study(
         Seed of the pseudo-experiments, shared by every method and shard.
     plots : bool, default=True
         Write the figures.
+    overwrite : bool, default=False
+        When ``output`` holds calibrations of other settings (events, budgets, region,
+        Cluster Scanning settings or seed), remove them instead of refusing.
 
     Returns
     -------
@@ -243,6 +248,18 @@ def run_study(
     if threshold is None:
         threshold = ClusterScanner().threshold
     bins = tuple(float(edge) for edge in (ClusterScanner().bins if bins is None else bins))
+    settings = {
+        "events_sha256": events_digest(Path(events_path)),
+        "n_background_only": int(n_background_only),
+        "signal_injections": [int(level) for level in signal_injections],
+        "n_per_injection": int(n_per_injection),
+        "bins": list(bins),
+        "n_clusters": int(n_clusters),
+        "n_ensemble": int(n_ensemble),
+        "threshold": float(threshold),
+        "seed": int(random_state),
+    }
+    _claim_output(output, settings, overwrite=overwrite)
     inside = (events.mjj >= bins[0]) & (events.mjj < bins[-1])
     counts = {
         "n_events_read": len(events),
@@ -336,6 +353,35 @@ def run_study(
     write_json(report, output / "study.json")
     logger.info("\n%s", "\n".join(markdown))
     return report
+
+
+def _claim_output(output, settings, *, overwrite):
+    """Results in ``output`` are reused only by a study with the same settings."""
+    import json
+    import shutil
+
+    from ..utils._errors import IncompatibleInputError
+
+    path = output / "settings.json"
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        differing = sorted(name for name in settings if saved.get(name) != settings[name])
+        if differing and not overwrite:
+            raise IncompatibleInputError(
+                f"--output {output} holds a study with other settings (differs in: "
+                f"{', '.join(differing)}); choose another folder, or pass --overwrite to "
+                "remove its calibrations."
+            )
+        if differing:
+            for stale in output.glob("calibration_*.npz"):
+                stale.unlink()
+            for folder in ("shards", "checkpoints"):
+                shutil.rmtree(output / folder, ignore_errors=True)
+            logger.info("removed the calibrations of the earlier settings in %s", output)
+    path.write_text(json.dumps(settings, indent=1))
 
 
 def _heading(report):
@@ -528,4 +574,5 @@ def run(args):
         n_jobs=args.n_jobs,
         random_state=args.seed,
         plots=not args.no_plots,
+        overwrite=args.overwrite,
     )

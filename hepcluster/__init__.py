@@ -24,6 +24,7 @@ _ESTIMATORS = {
     "DijetFitBackground": ".fits",
     "JetImageTransformer": ".images",
     "UClusterEmbedding": ".ucluster",
+    "WindowScan": ".scanning",
 }
 
 
@@ -45,6 +46,7 @@ __all__ = [
     "DijetFitBackground",
     "JetImageTransformer",
     "UClusterEmbedding",
+    "WindowScan",
     "__version__",
     "config_context",
     "get_config",

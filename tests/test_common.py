@@ -5,6 +5,7 @@ from _width_checks import IMAGE_WIDTH_CHECKS, UCLUSTER_WIDTH_CHECKS
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hepcluster
+from hepcluster.scanning import ClusterScanner
 from hepcluster.ucluster import UClusterEmbedding  # for the DeepKMeans entry below (no TF)
 from hepcluster.utils import all_estimators
 
@@ -22,6 +23,13 @@ CHECK_PARAMS = {
         "train_window": None,
         "n_ensemble": 2,
         "max_iter": 20,
+        "random_state": 0,
+    },
+    # One scanner per bin of the checks' y range (4 equal bins), each fitted in its own bin.
+    "WindowScan": {
+        "scanner": ClusterScanner(
+            n_clusters=3, bins=4, train_window=None, n_ensemble=2, max_iter=20
+        ),
         "random_state": 0,
     },
     # UCluster trains a graph network in every fit: a tiny one (a quarter of ABCNet's
@@ -77,6 +85,12 @@ EXPECTED_FAILED_CHECKS = {
     # MiniBatchKMeans, which is marked the same way. The scan itself (spectra, MLS) is
     # weight-exact: tests/test_scanning.py checks it.
     "ClusterScanner": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "k-means mini-batches: sample_weight is not equivalent to repeating samples"
+        ),
+    },
+    # The same mini-batch k-means in every window.
+    "WindowScan": {
         "check_sample_weight_equivalence_on_dense_data": (
             "k-means mini-batches: sample_weight is not equivalent to repeating samples"
         ),

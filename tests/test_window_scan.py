@@ -159,7 +159,8 @@ def test_window_scan_runs_in_a_pipeline_through_the_calibration():
     )
     pipeline = make_pipeline(
         JetImageTransformer(n_pixels=12, sparse_output=True),
-        WindowScan(scanner, compute_scan=False),
+        # windows from the top: the first one (checked alone below) is not the best
+        WindowScan(scanner, windows=[(3400, 3600), (3200, 3400), (3000, 3200)]),
     )
     kwargs = dict(n_background_only=3, signal_injections=[60], n_per_injection=2)
     result = run_pseudo_experiments(pipeline, events, random_state=0, **kwargs)
@@ -168,6 +169,14 @@ def test_window_scan_runs_in_a_pipeline_through_the_calibration():
     assert np.all(np.isfinite(result.injected_statistics))
     again = run_pseudo_experiments(pipeline, events, random_state=0, **kwargs)
     np.testing.assert_array_equal(again.null_statistics, result.null_statistics)
+    # The same pseudo-experiments with only the first window (same bootstrap, same seed
+    # of that window): the maximum over windows is never below it — the trials factor
+    # is in every pseudo-experiment of the calibration.
+    pipeline.set_params(windowscan__windows=[(3400.0, 3600.0)], windowscan__compute_scan=False)
+    first = run_pseudo_experiments(pipeline, events, random_state=0, **kwargs)
+    assert np.all(result.null_statistics >= first.null_statistics)
+    assert np.all(result.injected_statistics >= first.injected_statistics)
+    assert np.any(result.null_statistics > first.null_statistics)
 
 
 def test_elbow_index_is_the_farthest_point_below_the_chord():

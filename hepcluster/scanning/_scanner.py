@@ -130,7 +130,8 @@ class ClusterScanner(BaseEstimator):
         not part of the evaluation region (their entries in :class:`ScanResult` are 0,
         ``metadata["excluded_bins"]`` lists them). :class:`WindowScan` uses it to keep
         the jets of a training window out of that window's spectra. ``None`` (the
-        default) scans every bin.
+        default) scans every bin. With ``idealized=True`` the first scanned bin is the
+        reference whose cluster fractions the other bins take.
     n_clusters_candidates : sequence of int, default=(10, 20, 30, 50, 80)
         Candidate k of ``n_clusters="auto"`` (ignored otherwise); candidates above the
         number of training jets are dropped.
@@ -476,6 +477,7 @@ class ClusterScanner(BaseEstimator):
             )
         else:
             self.n_clusters_ = self.n_clusters
+            self.__dict__.pop("auto_inertia_", None)  # from an earlier fit with "auto"
         logger.info(
             "fitting %d k-means (k=%d) on %d jets in [%g, %g) GeV",
             self.n_ensemble,

@@ -44,10 +44,10 @@ def summarise_events(events):
 
 DEMO_SETTINGS = {
     "pythia": {
-        "n_background": 50_000,
-        "n_signal": 6_000,
-        "n_injected": 1_500,
-        "signal_injections": (500, 1000, 1500, 2000, 3000, 4000, 4800),
+        "n_background": 40_000,
+        "n_signal": 5_000,
+        "n_injected": 1_200,
+        "signal_injections": (400, 800, 1200, 1600, 2400, 3200, 4000),
     },
     "synthetic": {
         "n_background": 50_000,

@@ -445,6 +445,7 @@ def _figures(comparisons, parts, output):
                     ax=axes[1, column],
                 )
                 axes[1, column].set_title(f"{kind}: significance improvement")
+                axes[1, column].set_ylabel("Z / Z_4-parameter fit")
         paths.append(save_figure(fig, output / "figure5.png", dpi=80))
         shown = [
             method

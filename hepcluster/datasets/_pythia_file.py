@@ -10,6 +10,7 @@ than a few chunks, whatever the size of the sample.
 """
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import numpy as np
 from ..utils import progress
 from ..utils._validation import COUNT, PATH, POSITIVE, POSITIVE_COUNT, parse_shard, validate
 from ._event_table import _FORMAT_VERSION, EventTable, _metadata_json
-from ._pythia_events import chunk_counts, plan_generation
+from ._pythia_events import chunk_counts, generate_pythia_events, plan_generation
 from ._pythia_loop import event_chunk
 
 logger = logging.getLogger(__name__)
@@ -158,6 +159,26 @@ def _assemble(path, folder, plan):
     return metadata
 
 
+_PHYSICS = (
+    "m_resonance",
+    "m_x",
+    "m_y",
+    "pt_hat_min",
+    "pt_hat_bias",
+    "min_leading_jet_pt",
+    "sqrt_s",
+    "jet_radius",
+    "max_jet_eta",
+    "mpi",
+)
+
+
+def _physics_defaults():
+    """The physics defaults of :func:`generate_pythia_events` (one source for both)."""
+    parameters = inspect.signature(generate_pythia_events).parameters
+    return {name: parameters[name].default for name in _PHYSICS}
+
+
 def _stored_dtype(name, data):
     """The dtype an EventTable field is stored with."""
     return {
@@ -263,18 +284,7 @@ def write_pythia_events(
         if value is not None:
             settings[name] = value
     settings.update(options)
-    defaults = dict(
-        m_resonance=3500.0,
-        m_x=500.0,
-        m_y=100.0,
-        pt_hat_min=1000.0,
-        pt_hat_bias=True,
-        min_leading_jet_pt=None,
-        sqrt_s=13000.0,
-        jet_radius=1.0,
-        max_jet_eta=2.5,
-        mpi=False,
-    )
+    defaults = _physics_defaults()
     unknown = set(settings) - set(defaults) - {"n_background", "n_signal"}
     if unknown:
         raise TypeError(f"write_pythia_events got unexpected arguments {sorted(unknown)}.")

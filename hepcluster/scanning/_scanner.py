@@ -32,6 +32,51 @@ from ._spectra import analyse_spectra, cluster_spectra
 logger = logging.getLogger(__name__)
 
 
+def _check_n_pixels(estimator, X):
+    if X.n_pixels**2 != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.n_pixels**2} pixels, {type(estimator).__name__} was fitted with "
+            f"{estimator.n_features_in_} features."
+        )
+
+
+def validate_scan_X_y(estimator, X, y, *, reset):
+    """``X`` (SparseImages as they are, arrays validated) and the finite m_jj ``y``.
+
+    Shared by the estimators that scan jet images in m_jj; ``reset`` sets
+    ``n_features_in_`` (fit) instead of checking it.
+    """
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(
+            f"{name} requires y to be passed, but the target y is None: y is the "
+            "m_jj (GeV) of each jet's event, the observable the clusters are scanned in."
+        )
+    if _is_sparse_images(X):
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (X.n_jets,):
+            raise ValueError(f"y has shape {y.shape}, expected ({X.n_jets},) for X.")
+        if reset:
+            estimator.n_features_in_ = X.n_pixels**2
+        else:
+            _check_n_pixels(estimator, X)
+    else:
+        X, y = validate_data(
+            estimator, X, y, reset=reset, dtype=[np.float64, np.float32], y_numeric=True
+        )
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y (m_jj) contains NaN or infinite values.")
+    return X, y
+
+
+def validate_scan_X(estimator, X):
+    """``X`` of a fitted scanning estimator for predict/score (see validate_scan_X_y)."""
+    if _is_sparse_images(X):
+        _check_n_pixels(estimator, X)
+        return X
+    return validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
+
+
 def _is_sparse_images(X):
     return isinstance(X, SparseImages)
 
@@ -315,40 +360,11 @@ class ClusterScanner(BaseEstimator):
     # -- validation -------------------------------------------------------------------
 
     def _validate_X_y(self, X, y, *, reset):
-        if y is None:
-            raise ValueError(
-                "ClusterScanner requires y to be passed, but the target y is None: y is the "
-                "m_jj (GeV) of each jet's event, the observable the clusters are scanned in."
-            )
-        if _is_sparse_images(X):
-            y = np.asarray(y, dtype=np.float64)
-            if y.shape != (X.n_jets,):
-                raise ValueError(f"y has shape {y.shape}, expected ({X.n_jets},) for X.")
-            if reset:
-                self.n_features_in_ = X.n_pixels**2
-            else:
-                self._check_n_pixels(X)
-        else:
-            X, y = validate_data(
-                self, X, y, reset=reset, dtype=[np.float64, np.float32], y_numeric=True
-            )
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y (m_jj) contains NaN or infinite values.")
-        return X, y
-
-    def _check_n_pixels(self, X):
-        if X.n_pixels**2 != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.n_pixels**2} pixels, ClusterScanner was fitted with "
-                f"{self.n_features_in_} features."
-            )
+        return validate_scan_X_y(self, X, y, reset=reset)
 
     def _validate_X(self, X):
         """Check ``X`` for predict/score: SparseImages as they are, arrays validated."""
-        if _is_sparse_images(X):
-            self._check_n_pixels(X)
-            return X
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return validate_scan_X(self, X)
 
     def _resolve_bins(self, y):
         if isinstance(self.bins, Integral):

@@ -9,10 +9,10 @@ from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..utils._results import ResultIO
-from ._scanner import ClusterScanner, _is_sparse_images
+from ._scanner import ClusterScanner, validate_scan_X, validate_scan_X_y
 
 logger = logging.getLogger(__name__)
 
@@ -324,39 +324,10 @@ class WindowScan(BaseEstimator):
         return ClusterScanner() if self.scanner is None else self.scanner
 
     def _validate_X_y(self, X, y, *, reset):
-        if y is None:
-            raise ValueError(
-                "WindowScan requires y to be passed, but the target y is None: y is the "
-                "m_jj (GeV) of each jet's event, the observable the clusters are scanned in."
-            )
-        if _is_sparse_images(X):
-            y = np.asarray(y, dtype=np.float64)
-            if y.shape != (X.n_jets,):
-                raise ValueError(f"y has shape {y.shape}, expected ({X.n_jets},) for X.")
-            if reset:
-                self.n_features_in_ = X.n_pixels**2
-            elif X.n_pixels**2 != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.n_pixels**2} pixels, WindowScan was fitted with "
-                    f"{self.n_features_in_} features."
-                )
-        else:
-            X, y = validate_data(
-                self, X, y, reset=reset, dtype=[np.float64, np.float32], y_numeric=True
-            )
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y (m_jj) contains NaN or infinite values.")
-        return X, y
+        return validate_scan_X_y(self, X, y, reset=reset)
 
     def _validate_X(self, X):
-        if _is_sparse_images(X):
-            if X.n_pixels**2 != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.n_pixels**2} pixels, WindowScan was fitted with "
-                    f"{self.n_features_in_} features."
-                )
-            return X
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return validate_scan_X(self, X)
 
     def _resolve_windows(self, bins):
         if self.windows is None:

@@ -8,7 +8,7 @@ import tempfile
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from numbers import Integral
 from os import PathLike
 from pathlib import Path
@@ -251,17 +251,13 @@ def _run_chunk(problem, tasks, max_retries):
 
 def _problem_fingerprint(problem):
     """Hash of everything the pseudo-experiments read: rows, masses, weights, truth."""
+    # the estimator and the bootstrap enter the key on their own
     return data_fingerprint(
-        problem.features,
-        problem.y,
-        problem.row_event,
-        problem.row_is_signal,
-        problem.base_weight,
-        problem.background_events,
-        problem.signal_events,
-        problem.expected_counts,
-        problem.edges,
-        problem.signal_mjj,
+        *(
+            getattr(problem, field.name)
+            for field in fields(problem)
+            if field.name not in ("estimator", "bootstrap")
+        )
     )
 
 

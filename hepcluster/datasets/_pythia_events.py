@@ -348,13 +348,22 @@ def _chunk_seeds(root, tasks):
     A chunk's events do not depend on how many chunks there are, so a smaller sample with
     the same ``chunk_size`` and ``random_state`` is the first chunks of a larger one.
     """
-    position = {"background": 0, "signal": 0}
-    seeds = []
+    return [
+        int(
+            np.random.default_rng([root, int(process == "signal"), position]).integers(1, MAX_SEED)
+        )
+        for (process, _), position in zip(tasks, process_positions(tasks), strict=True)
+    ]
+
+
+def process_positions(tasks):
+    """Index of every chunk among the chunks of its own process (background, signal)."""
+    seen = {}
+    positions = []
     for process, _ in tasks:
-        key = [root, 0 if process == "background" else 1, position[process]]
-        seeds.append(int(np.random.default_rng(key).integers(1, MAX_SEED)))
-        position[process] += 1
-    return seeds
+        positions.append(seen.get(process, 0))
+        seen[process] = positions[-1] + 1
+    return positions
 
 
 def plan_generation(

@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import fields
 from numbers import Integral
 from pathlib import Path
@@ -24,8 +25,13 @@ import numpy as np
 from ..utils import progress
 from ..utils._validation import COUNT, PATH, POSITIVE, POSITIVE_COUNT, parse_shard, validate
 from ._event_table import _FORMAT_VERSION, EventTable, _metadata_json
-from ._pythia_events import chunk_counts, generate_pythia_events, plan_generation
-from ._pythia_loop import event_chunk
+from ._pythia_events import (
+    chunk_counts,
+    generate_pythia_events,
+    plan_generation,
+    process_positions,
+)
+from ._pythia_loop import event_chunk, iter_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -340,29 +346,25 @@ def write_pythia_events(
 
 
 def _generate(folder, plan, todo, n_jobs):
-    from sklearn.utils.parallel import Parallel, delayed
-
     if not todo:
         return
     # signal chunks spread among the background ones, so that the chunks done at any time
     # are close to a smaller sample of the same composition
-    position, counts = {}, {}
-    for index in range(plan.n_chunks):
-        process = plan.tasks[index][0]
-        position[index] = counts.get(process, 0)
-        counts[process] = counts.get(process, 0) + 1
-    todo = sorted(todo, key=lambda i: (position[i] + 0.5) / counts[plan.tasks[i][0]])
-    n_events = sum(plan.tasks[i][1] for i in todo)
-    arguments = plan.chunk_arguments(todo)
-    with progress(total=n_events, desc="generate_pythia_events", unit="event") as bar:
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_chunk_with_index)(index, args)
-            for index, args in zip(todo, arguments, strict=True)
-        )
-        for index, result in outputs:
-            _save_chunk(folder, index, result)
-            bar.update(result["n_items"])
+    positions = process_positions(plan.tasks)
+    sizes = Counter(process for process, _ in plan.tasks)
+    todo = sorted(todo, key=lambda i: (positions[i] + 0.5) / sizes[plan.tasks[i][0]])
+    chunks = iter_chunks(
+        _indexed_chunk,
+        [(index, args) for index, args in zip(todo, plan.chunk_arguments(todo), strict=True)],
+        n_events=sum(plan.tasks[i][1] for i in todo),
+        n_jobs=n_jobs,
+        desc="generate_pythia_events",
+        unit="event",
+        ordered=False,
+    )
+    for result in chunks:
+        _save_chunk(folder, result["chunk_index"], result)
 
 
-def _chunk_with_index(index, arguments):
-    return index, event_chunk(*arguments)
+def _indexed_chunk(index, arguments):
+    return {**event_chunk(*arguments), "chunk_index": index}

@@ -34,19 +34,28 @@ def chunk_sizes(total, chunk_size):
     return [min(chunk_size, total - start) for start in range(0, total, chunk_size)]
 
 
-def run_chunks(function, arguments, *, n_events, n_jobs, desc, unit):
-    """Run ``function(*args)`` for every chunk in worker processes, in order."""
+def iter_chunks(function, arguments, *, n_events, n_jobs, desc, unit, ordered=True):
+    """Yield ``function(*args)`` of every chunk as the worker processes finish them.
+
+    ``ordered=False`` yields each chunk as soon as it is done (whatever its position);
+    every output's ``n_items`` advances the progress bar.
+    """
     from sklearn.utils.parallel import Parallel, delayed
 
-    results = []
     with progress(total=n_events, desc=desc, unit=unit) as bar:
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(function)(*args) for args in arguments
-        )
+        outputs = Parallel(
+            n_jobs=n_jobs, return_as="generator" if ordered else "generator_unordered"
+        )(delayed(function)(*args) for args in arguments)
         for output in outputs:
-            results.append(output)
+            yield output
             bar.update(output["n_items"])
-    return results
+
+
+def run_chunks(function, arguments, *, n_events, n_jobs, desc, unit):
+    """Run ``function(*args)`` for every chunk in worker processes, in order."""
+    return list(
+        iter_chunks(function, arguments, n_events=n_events, n_jobs=n_jobs, desc=desc, unit=unit)
+    )
 
 
 def _visible_final_state(batch):

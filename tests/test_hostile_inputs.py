@@ -40,6 +40,14 @@ def files(tmp_path_factory):
     scan = root / "scan"
     assert main(["-q", "scan", str(paths["events"]), "--output", str(scan), *_SMALL]) == 0
     paths["scan"] = scan / "scan.npz"
+    # a scan as earlier versions wrote it: no settings, no hash of the event file
+    from hepcluster.scanning import ScanResult
+
+    old = ScanResult.load(paths["scan"])
+    for key in ("scan_settings", "events_sha256", "events_file"):
+        old.metadata.pop(key)
+    paths["old scan"] = root / "old-scan.npz"
+    old.save(paths["old scan"])
     calibration = root / "calibration"
     command = ["-q", "calibrate", str(paths["events"]), "--output", str(calibration), *_FIT]
     assert main(command) == 0
@@ -174,6 +182,30 @@ CASES = {
     "observed scan of another event file": (
         lambda f, t: ["calibrate", f["other"], *_SMALL, "--observed", f["scan"]],
         ["another event file", "events.h5"],
+    ),
+    "observed scan of an earlier version": (
+        lambda f, t: ["calibrate", f["events"], *_SMALL, "--observed", f["old scan"]],
+        ["old-scan.npz", "earlier version", "rerun 'hepcluster scan'"],
+    ),
+    "scan region without events": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--region", "5400", "5500"],
+        ["--region 5400 5500 holds 0 event(s)", "events.h5", "m_jj range"],
+    ),
+    "scan region with fewer jets than clusters": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--n-clusters", "9000"],
+        ["--region 3000 3800 holds", "jets", "at least --n-clusters 9000 jets"],
+    ),
+    "calibrate region without events": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--region", "5400", "5500"],
+        ["--region 5400 5500 holds 0 event(s)", "events.h5"],
+    ),
+    "scan with more bins than events": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--n-bins", "100000"],
+        ["--n-bins 100000 leaves", "bins empty", "is the largest count"],
+    ),
+    "calibrate with bins too narrow to fill": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--n-bins", "3000"],
+        ["--n-bins 3000 leaves", "bins empty", "at least one event"],
     ),
     "merge truncated npz": (
         lambda f, t: ["merge", f["truncated"], "--no-plots"],
@@ -581,3 +613,19 @@ def test_markdown_explains_bounds_and_bounds_that_fall_with_more_signal():
     assert "A lower bound can fall as the signal grows (scan: ≥ 3.78 at 200, ≥ 3.60 at 300)" in (
         text
     )
+
+
+def test_suggested_bin_count_leaves_no_bin_empty(files, caplog):
+    """The count the --n-bins message suggests is accepted, and one more bin is not."""
+    import re
+
+    from hepcluster.cli._options import check_region_events, region_bins
+    from hepcluster.datasets import EventTable
+
+    events = EventTable.read(files["events"])
+    with pytest.raises(ValueError, match="is the largest count") as error:
+        check_region_events(events, region_bins((3000.0, 3800.0), 5000), "events.h5")
+    largest = int(re.search(r"--n-bins (\d+) is the largest", str(error.value)).group(1))
+    check_region_events(events, region_bins((3000.0, 3800.0), largest), "events.h5")
+    with pytest.raises(ValueError, match="bins empty"):
+        check_region_events(events, region_bins((3000.0, 3800.0), largest + 1), "events.h5")

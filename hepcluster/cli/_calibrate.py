@@ -12,6 +12,7 @@ from ._options import (
     add_overwrite_option,
     check_plotting,
     check_positive,
+    check_region_events,
     events_digest,
     output_folder,
     read_events,
@@ -173,30 +174,26 @@ def _observed_statistic(observed, args):
         )
     calibrated = scan_settings(args)
     scanned = scan.metadata.get("scan_settings")
-    if not isinstance(scanned, dict):
-        # scans of earlier versions: the settings the result itself records
-        scanned = {
-            "--n-clusters": scan.metadata.get("n_clusters"),
-            "--n-ensemble": scan.n_members,
-            "--threshold": float(scan.threshold),
-            "--statistic": scan.statistic_name,
-            "--idealized": bool(scan.metadata.get("idealized", scan.metadata.get("idealised"))),
-            "--region/--n-bins": [float(edge) for edge in scan.bins],
-        }
-        logger.warning(
-            "--observed %s was written by an earlier version: its --train-window and event "
-            "file cannot be checked",
-            path,
+    digest = scan.metadata.get("events_sha256")
+    if not isinstance(scanned, dict) or not isinstance(digest, str):
+        raise IncompatibleInputError(
+            f"--observed {path} was written by an earlier version of hepcluster: it records "
+            "no scan settings or event-file hash, so its calibration cannot be checked; "
+            "rerun 'hepcluster scan' with this version."
         )
     for flag, value in calibrated.items():
-        if flag in scanned and scanned[flag] != value:
+        if flag not in scanned:
+            raise IncompatibleInputError(
+                f"--observed {path} does not record its {flag}: rerun 'hepcluster scan' "
+                "with this version."
+            )
+        if scanned[flag] != value:
             raise IncompatibleInputError(
                 f"--observed {path} was scanned with {flag} {_show(scanned[flag])}, but the "
                 f"calibration uses {flag} {_show(value)}: a statistic is calibrated only by "
                 "its own method."
             )
-    digest = scan.metadata.get("events_sha256")
-    if digest is not None and digest != events_digest(args.events):
+    if digest != events_digest(args.events):
         raise IncompatibleInputError(
             f"--observed {path} is a scan of another event file "
             f"({scan.metadata.get('events_file', 'unnamed')}, content hash {digest[:12]}…) "
@@ -228,6 +225,10 @@ def run_calibrate(args):
         check_writable(args.checkpoint, what="--checkpoint")
     check_plotting(args)
     events = read_events(args.events)
+    clustered = args.method == "cluster-scanning" and not args.idealized
+    check_region_events(
+        events, bins, args.events, n_clusters=args.n_clusters if clustered else None
+    )
     methods = calibration_estimators(
         n_clusters=args.n_clusters,
         n_ensemble=args.n_ensemble,

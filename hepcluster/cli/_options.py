@@ -17,6 +17,7 @@ __all__ = [
     "check_n_jobs",
     "check_plotting",
     "check_positive",
+    "check_region_events",
     "check_target_file",
     "events_digest",
     "make_parent",
@@ -215,6 +216,77 @@ def region_bins(region, n_bins):
     return tuple(float(low + i * width) if i < n_bins else float(high) for i in range(n_bins + 1))
 
 
+def _largest_filled_bins(mjj, low, high, n_bins):
+    """The largest number of equal bins of [low, high), at most ``n_bins``, none empty."""
+    import numpy as np
+
+    # bins narrower than half the largest gap between neighbouring m_jj values (or the
+    # region's edges) leave one inside the gap, empty: start there, count down
+    points = np.concatenate(([low], np.sort(mjj), [high]))
+    widest_gap = float(np.diff(points).max())
+    count = max(1, min(n_bins, int(2 * (high - low) / widest_gap) + 1))
+    while count > 1 and _n_empty(mjj, region_bins((low, high), count)):
+        count -= 1
+    return count
+
+
+def _n_empty(mjj, bins):
+    import numpy as np
+
+    from ..stats import histogram
+
+    return int(np.count_nonzero(histogram(mjj, np.asarray(bins)) == 0))
+
+
+def check_region_events(events, bins, path, *, n_clusters=None):
+    """Refuse a region or bin count that the events cannot fill (see ``--n-bins``' help).
+
+    Every m_jj bin of the region must hold at least one event of positive weight (an
+    empty bin has no background to test against), and Cluster Scanning needs at least
+    ``n_clusters`` jets (two per event) in the region for k clusters to share.
+
+    Parameters
+    ----------
+    events : EventTable
+    bins : tuple of float
+        Bin edges of ``--region`` and ``--n-bins``.
+    path : path-like
+        The event file, for the messages.
+    n_clusters : int, optional
+        ``--n-clusters`` of a Cluster Scanning run; None for the dijet fit.
+    """
+    import numpy as np
+
+    mjj = np.asarray(events.mjj, dtype=np.float64)
+    low, high = bins[0], bins[-1]
+    mjj = mjj[(np.asarray(events.weight) > 0) & (mjj >= low) & (mjj < high)]
+    n_events, n_bins = int(mjj.size), len(bins) - 1
+    region = f"--region {low:g} {high:g}"
+    held = f"holds {n_events} event(s) ({2 * n_events} jets) of {path}"
+    if n_events == 0 or (n_clusters is not None and 2 * n_events < n_clusters):
+        everything = np.asarray(events.mjj, dtype=np.float64)
+        everything = everything[np.isfinite(everything)]
+        spans = (
+            f"inside the file's m_jj range {everything.min():.0f}–{everything.max():.0f} GeV"
+            if everything.size
+            else "where the file has events"
+        )
+        need = (
+            "events to test"
+            if not n_events
+            else f"at least --n-clusters {n_clusters} jets to share among the clusters"
+        )
+        raise ValueError(f"{region} {held}, and the scan needs {need}: choose a region {spans}.")
+    n_empty = _n_empty(mjj, bins)
+    if n_empty:
+        largest = _largest_filled_bins(mjj, low, high, n_bins)
+        raise ValueError(
+            f"{region} --n-bins {n_bins} leaves {n_empty} of the {n_bins} bins empty: the "
+            f"region {held}, and every bin needs at least one event for a background "
+            f"estimate; --n-bins {largest} is the largest count that leaves none empty."
+        )
+
+
 def scanner_bins():
     """The default evaluation-region edges of ClusterScanner (the paper's 16 × 100 GeV)."""
     bins = default(SCANNER, "bins")
@@ -239,8 +311,10 @@ def add_region_options(parser):
         "--n-bins",
         type=int,
         default=len(bins) - 1,
-        help="equal m_jj bins of the region (default: %%(default)s, %g GeV each)"
-        % ((bins[-1] - bins[0]) / (len(bins) - 1)),
+        help="equal m_jj bins of the region (default: %%(default)s, %g GeV each); every "
+        "bin must hold at least one event of the file, since an empty bin has no background "
+        "to test against: a region or a bin count that leaves a bin empty is refused, as is "
+        "a region with fewer jets than --n-clusters" % ((bins[-1] - bins[0]) / (len(bins) - 1)),
     )
     parser.add_argument(
         "--n-clusters",

@@ -15,6 +15,7 @@ from ._options import (
     add_region_options,
     check_plotting,
     check_positive,
+    check_region_events,
     events_digest,
     output_folder,
     read_events,
@@ -138,6 +139,9 @@ def run(args):
     )
     check_plotting(args)
     events = read_events(args.events)
+    check_region_events(
+        events, bins, args.events, n_clusters=None if args.idealized else args.n_clusters
+    )
     digest = events_digest(args.events)
     logger.info("read %r", events)
     scanner = ClusterScanner(

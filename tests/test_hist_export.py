@@ -65,6 +65,38 @@ def test_background_hist_variance_is_the_scaled_poor_cluster_count(scan):
         scan.to_hist("everything")
 
 
+def test_weighted_scan_hists_carry_the_sum_of_squared_weights(tmp_path):
+    """Σw² per cluster and bin, against a brute-force loop over the jets' labels."""
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(size=(3000, 3)), rng.normal(4.0, 0.3, size=(300, 3))])
+    mjj = np.concatenate([rng.uniform(3000.0, 3800.0, 3000), rng.normal(3500.0, 40.0, 300)])
+    weight = rng.gamma(2.0, 0.5, size=mjj.size)
+    bins = np.linspace(3000.0, 3800.0, 9)
+    scanner = ClusterScanner(n_clusters=8, bins=bins, n_ensemble=2, random_state=0)
+    result = scanner.fit(X, mjj, sample_weight=weight).scan(X, mjj, sample_weight=weight)
+    member = 1
+    labels = scanner.predict_ensemble(X)[member]
+    expected = np.zeros((8, bins.size - 1))
+    for label, value, w in zip(labels, mjj, weight, strict=True):
+        b = np.searchsorted(bins, value, side="right") - 1
+        if 0 <= b < bins.size - 1:
+            expected[label, b] += w * w
+    clusters = result.to_hist("clusters", member=member)
+    np.testing.assert_allclose(clusters.variances(), expected, rtol=1e-12)
+    assert not np.allclose(clusters.variances(), clusters.values())
+    selected = result.selected[member]
+    rich = result.to_hist("signal_rich", member=member)
+    np.testing.assert_allclose(rich.variances(), expected[selected].sum(axis=0), rtol=1e-12)
+    poor = result.cluster_spectra[member][~selected].sum()
+    scale = result.signal_rich_spectrum[member].sum() / poor
+    background = result.to_hist("background", member=member)
+    np.testing.assert_allclose(
+        background.variances(), scale**2 * expected[~selected].sum(axis=0), rtol=1e-12
+    )
+    again = type(result).load(result.save(tmp_path / "scan.npz"))
+    np.testing.assert_array_equal(again.cluster_sumw2, result.cluster_sumw2)
+
+
 def test_fit_hist_holds_expected_counts_and_propagated_fit_variances(fit):
     h = fit.to_hist()
     assert isinstance(h, plottable.PlottableHistogram)

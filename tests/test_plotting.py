@@ -84,9 +84,15 @@ def test_cluster_spectra_draw_one_step_per_cluster_with_their_values():
 def test_signal_vs_background_draws_estimate_band_and_observed_points():
     scan = _toy_scan()
     ax = plot_signal_vs_background(scan)
-    np.testing.assert_allclose(ax.patches[0].get_data().values, scan.background_estimate[0])
-    assert len(ax.collections) >= 1  # the ±√N band (and the error bars)
-    assert _legend_texts(ax) == ["background estimate", "± √N", "signal-rich clusters"]
+    line, band = ax.patches[:2]
+    np.testing.assert_allclose(line.get_data().values, scan.background_estimate[0])
+    # the band is the background estimate's variance: s² times the Σw² of the other clusters
+    sigma = np.sqrt((9.0 / 27.0) ** 2 * scan.cluster_spectra[0, :2].sum(axis=0))
+    np.testing.assert_allclose(band.get_data().values, scan.background_estimate[0] + sigma)
+    np.testing.assert_allclose(band.get_data().baseline, scan.background_estimate[0] - sigma)
+    points = ax.containers[0]
+    np.testing.assert_allclose(points.lines[0].get_ydata(), scan.signal_rich_spectrum[0])
+    assert _legend_texts(ax) == ["background estimate", "background ±1σ", "signal-rich clusters"]
     assert "2.50σ" in ax.get_title()
 
 

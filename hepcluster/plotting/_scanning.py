@@ -5,12 +5,15 @@ The functions draw any object with the arrays of a ``ScanResult`` (duck typing):
 ``signal_rich_spectrum``, ``background_estimate``, ``mls_members``, ``threshold``,
 ``statistic`` and ``n_members``; results with the older British attribute names
 (``normalised_spectra``, ``standardised_spectra``) are drawn too.
+:func:`plot_signal_vs_background` draws the object's ``hist.Hist`` views
+(``to_hist("signal_rich")``, ``to_hist("background")``) with ``mplhep.histplot``.
 """
 
 import warnings
 
 import numpy as np
 
+from ..utils import import_optional
 from ._style import new_axes, panel_axes
 
 _MJJ_LABEL = r"$m_{jj}$ [GeV]"
@@ -189,12 +192,17 @@ def plot_standardised_spectra(result, *, member=0, ax=None):
 
 
 def plot_signal_vs_background(result, *, member=0, ax=None):
-    """Draw the signal-rich spectrum against the background estimate with a √N band (Fig. 4).
+    """Draw the signal-rich spectrum against the background estimate with its ±1σ band (Fig. 4).
+
+    Both spectra are drawn from their ``hist.Hist`` views (``result.to_hist``) with
+    ``mplhep.histplot``, so the band and the error bars are the histograms' variances
+    (Σw² of the jets counted; for the background estimate scaled by the square of its
+    normalisation).
 
     Parameters
     ----------
     result : ScanResult
-        Or any object with its arrays (see the module docstring).
+        Or any object with its arrays and ``to_hist`` (see the module docstring).
     member : int, default=0
         Ensemble member to draw.
     ax : matplotlib.axes.Axes, optional
@@ -213,24 +221,27 @@ def plot_signal_vs_background(result, *, member=0, ax=None):
     >>> ax.get_ylabel()
     'jets / bin'
     """
+    mplhep = import_optional("mplhep", extra="plot")
     ax = new_axes(ax)
-    centres = _centres(result)
-    observed = result.signal_rich_spectrum[member]
-    background = result.background_estimate[member]
-    ax.stairs(background, result.bins, color="tab:blue", label="background estimate")
-    band = np.sqrt(background)
-    ax.fill_between(
-        result.bins,
-        np.append(background - band, background[-1] - band[-1]),
-        np.append(background + band, background[-1] + band[-1]),
-        step="post",
+    background = result.to_hist("background", member=member)
+    observed = result.to_hist("signal_rich", member=member)
+    mplhep.histplot(
+        background,
+        ax=ax,
+        histtype="step",
+        yerr=False,
+        color="tab:blue",
+        label="background estimate",
+    )
+    mplhep.histplot(
+        background,
+        ax=ax,
+        histtype="band",
         color="tab:blue",
         alpha=0.25,
-        label="± √N",
+        label="background ±1σ",
     )
-    ax.errorbar(
-        centres, observed, yerr=np.sqrt(observed), fmt="o", color="k", label="signal-rich clusters"
-    )
+    mplhep.histplot(observed, ax=ax, histtype="errorbar", color="k", label="signal-rich clusters")
     mls = result.mls_members[member]
     ax.set_title(
         f"local MLS {mls:.2f}σ in {_member_label(result, member)}\n"
@@ -281,10 +292,12 @@ def _toy_scan():
     """A tiny scan-result-like object for the examples (3 clusters, 4 bins, 1 member)."""
     from types import SimpleNamespace
 
+    from ..utils._hist import mjj_axis, weighted_hist
+
     spectra = np.array([[[5.0, 4.0, 3.0, 2.0], [6.0, 5.0, 3.0, 1.0], [1.0, 1.0, 6.0, 1.0]]])
     normalized = spectra / spectra.sum(axis=2, keepdims=True)
     mean, std = normalized.mean(axis=1), normalized.std(axis=1)
-    return SimpleNamespace(
+    toy = SimpleNamespace(
         bins=np.array([3000.0, 3400.0, 3800.0, 4200.0, 4600.0]),
         cluster_spectra=spectra,
         normalized_spectra=normalized,
@@ -297,3 +310,20 @@ def _toy_scan():
         threshold=2.0,
         n_members=1,
     )
+    variances = {
+        "signal_rich": toy.signal_rich_spectrum[0],
+        "background": (9.0 / 27.0) ** 2 * spectra[0, :2].sum(axis=0),
+    }
+    values = {"signal_rich": toy.signal_rich_spectrum[0], "background": toy.background_estimate[0]}
+
+    def to_hist(spectrum, *, member=0):
+        return weighted_hist(
+            [mjj_axis(toy.bins)],
+            values[spectrum],
+            variances[spectrum],
+            name=spectrum,
+            label="jets",
+        )
+
+    toy.to_hist = to_hist
+    return toy

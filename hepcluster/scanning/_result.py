@@ -53,6 +53,10 @@ class ScanResult(ResultIO):
         Jets outside the evaluation region (not used; reported, never dropped silently).
     metadata : dict
         Anything else worth keeping (estimator parameters).
+    cluster_sumw2 : ndarray of shape (n_members, n_clusters, n_bins) or None
+        Σw² of the jets of every cluster and bin, the variances of
+        :attr:`cluster_spectra` (equal to them for unit weights); ``None`` where the
+        scan did not keep them.
 
     Notes
     -----
@@ -108,6 +112,7 @@ class ScanResult(ResultIO):
     n_jets: int
     n_outside: int
     metadata: dict = field(default_factory=dict)
+    cluster_sumw2: np.ndarray = None
 
     @classmethod
     def _from_io_fields(cls, values):
@@ -174,13 +179,12 @@ class ScanResult(ResultIO):
         Returns
         -------
         hist.Hist
-            ``values()`` are the arrays of the result. ``variances()`` are those of counts
-            of events: N for the cluster and signal-rich spectra (Poisson; a bootstrap
-            multiplicity replicates an event, so this holds for pseudo-experiments too),
-            and s² N_poor,b for the background estimate N_bkg,b = s N_poor,b, with the
-            normalisation s = ΣN_sig+bkg / ΣN_poor taken as exact. For events with
-            generator weights the variance of a bin is Σw², which the result does not
-            keep; these variances are then approximate.
+            ``values()`` are the arrays of the result, ``variances()`` the sums of squared
+            weights Σw² of the jets counted (:attr:`cluster_sumw2`; for unit weights the
+            Poisson variance N): summed over the selected clusters for the signal-rich
+            spectrum, and s² Σw²_poor,b for the background estimate N_bkg,b = s N_poor,b,
+            with the normalisation s = ΣN_sig+bkg / ΣN_poor taken as exact. A result
+            without :attr:`cluster_sumw2` has the variances of unit weights.
 
         Raises
         ------
@@ -205,32 +209,35 @@ class ScanResult(ResultIO):
         from ..utils._hist import hist_module, mjj_axis, weighted_hist
 
         member = int(member)
+        spectra = self.cluster_spectra[member]
+        sumw2 = spectra if self.cluster_sumw2 is None else self.cluster_sumw2[member]
+        selected = self.selected[member]
         if spectrum == "clusters":
-            spectra = self.cluster_spectra[member]
             cluster = hist_module().axis.Integer(
                 0, spectra.shape[0], name="cluster", label="cluster", flow=False
             )
             return weighted_hist(
                 [cluster, mjj_axis(self.bins)],
                 spectra,
-                spectra,
+                sumw2,
                 name="cluster_spectra",
                 label="jets",
             )
         if spectrum == "signal_rich":
-            values = self.signal_rich_spectrum[member]
             return weighted_hist(
-                [mjj_axis(self.bins)], values, values, name="signal_rich", label="jets"
+                [mjj_axis(self.bins)],
+                self.signal_rich_spectrum[member],
+                sumw2[selected].sum(axis=0),
+                name="signal_rich",
+                label="jets",
             )
         if spectrum == "background":
-            values = self.background_estimate[member]
-            poor = self.cluster_spectra[member][~self.selected[member]].sum(axis=0)
-            total = poor.sum()
+            total = spectra[~selected].sum()
             scale = self.signal_rich_spectrum[member].sum() / total if total > 0 else 0.0
             return weighted_hist(
                 [mjj_axis(self.bins)],
-                values,
-                scale**2 * poor,
+                self.background_estimate[member],
+                scale**2 * sumw2[~selected].sum(axis=0),
                 name="background_estimate",
                 label="jets",
             )

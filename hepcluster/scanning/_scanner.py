@@ -623,6 +623,10 @@ class ClusterScanner(BaseEstimator):
         -------
         ScanResult
         """
+        return self._scan(X, y, sample_weight, is_signal=is_signal, variances=True)
+
+    def _scan(self, X, y, sample_weight, *, is_signal, variances):
+        """:meth:`scan`; ``variances=False`` skips the Σw² spectra (a calibration's toys)."""
         check_is_fitted(self)
         X, y = self._validate_X_y(X, y, reset=False)
         weight = _check_sample_weight(sample_weight, np.empty(y.shape[0]), dtype=np.float64)
@@ -666,6 +670,11 @@ class ClusterScanner(BaseEstimator):
         n_scanned = n_bins - excluded.size
         n_clusters = getattr(self, "n_clusters_", self.n_clusters)
         spectra = cluster_spectra(labels, jet_bin, weight, n_clusters, n_scanned)
+        sumw2 = (
+            cluster_spectra(labels, jet_bin, weight * weight, n_clusters, n_scanned)
+            if variances
+            else None
+        )
         analysis = analyse_spectra(
             spectra,
             outlier_fraction=self.outlier_fraction,
@@ -677,6 +686,8 @@ class ClusterScanner(BaseEstimator):
         metadata = {"n_clusters": n_clusters, "idealized": self._idealized()}
         if excluded.size:
             spectra, analysis = _expand_bins(spectra, analysis, kept, n_bins)
+            if sumw2 is not None:
+                sumw2, _ = _expand_bins(sumw2, {}, kept, n_bins)
             metadata["excluded_bins"] = excluded.tolist()
             metadata["n_excluded"] = n_excluded
         return ScanResult(
@@ -689,6 +700,7 @@ class ClusterScanner(BaseEstimator):
             n_jets=n_inside,
             n_outside=int(n_outside),
             metadata=metadata,
+            cluster_sumw2=sumw2,
             **analysis,
         )
 
@@ -734,7 +746,7 @@ class ClusterScanner(BaseEstimator):
         -------
         float
         """
-        return self.scan(X, y, sample_weight, is_signal=is_signal).statistic
+        return self._scan(X, y, sample_weight, is_signal=is_signal, variances=False).statistic
 
     def score(self, X, y=None, sample_weight=None):
         """Minus the k-means inertia of ``X`` under the first ensemble member.

@@ -76,7 +76,54 @@ def files(tmp_path_factory):
     with zipfile.ZipFile(paths["edited"], "w") as target:
         for name, content in members.items():
             target.writestr(name, content)
+    _more_files(root, events, paths)
     return paths
+
+
+def _more_files(root, events, paths):
+    """Wrong-kind event files, shards of unrelated calibrations, foreign archives."""
+    import h5py
+
+    good = paths["events"].read_bytes()
+    paths["truncated h5"] = root / "truncated.h5"
+    paths["truncated h5"].write_bytes(good[: len(good) // 3])
+    paths["text h5"] = root / "text.h5"
+    paths["text h5"].write_text("mjj,weight\n3000,1\n")
+    paths["foreign h5"] = root / "foreign.h5"
+    with h5py.File(paths["foreign h5"], "w") as file:
+        file["df"] = np.zeros((3, 5))
+    paths["folder"] = root / "folder.h5"
+    paths["folder"].mkdir()
+    paths["a file"] = root / "a-file"
+    paths["a file"].write_text("x")
+    paths["no signal"] = root / "no-signal.h5"
+    dataclasses.replace(events, is_signal=np.zeros_like(events.is_signal)).to_hdf5(
+        paths["no signal"]
+    )
+    paths["zero weights"] = root / "zero-weights.h5"
+    dataclasses.replace(events, weight=np.zeros_like(events.weight)).to_hdf5(paths["zero weights"])
+    paths["plain npz"] = root / "plain.npz"
+    np.savez(paths["plain npz"], a=np.arange(3))
+    paths["zip"] = root / "notes.npz"
+    with zipfile.ZipFile(paths["zip"], "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    for name, extra in (
+        ("shard 0/2", ["--shard", "0/2"]),
+        ("shard 1/2", ["--shard", "1/2"]),
+        ("shard 0/2 seed 1", ["--shard", "0/2", "--seed", "1"]),
+        ("shard 0/3", ["--shard", "0/3"]),
+    ):
+        out = root / name.replace("/", "-").replace(" ", "-")
+        command = ["-q", "calibrate", str(paths["events"]), "--output", str(out), *_FIT]
+        assert main([*command, *extra]) == 0
+        paths[name] = out / "calibration.npz"
+    # a checkpoint of a finished dijet-fit calibration with the default bins of _FIT
+    paths["checkpoint"] = root / "checkpoint.json"
+    command = ["-q", "calibrate", str(paths["events"]), "--output", str(root / "ck"), *_FIT]
+    assert main([*command, "--checkpoint", str(paths["checkpoint"])]) == 0
+    paths["ucluster results"] = root / "ucluster-jets"
+    paths["ucluster results"].mkdir()
+    (paths["ucluster results"] / "summary.json").write_text("{}")
 
 
 def _checkpoint(path, payload, key="x"):
@@ -207,6 +254,327 @@ CASES = {
         lambda f, t: ["calibrate", f["events"], *_FIT, "--n-bins", "3000"],
         ["--n-bins 3000 leaves", "bins empty", "at least one event"],
     ),
+    # -- more, found by an independent tester -------------------------------------------
+    "generate with a negative seed": (
+        lambda f, t: ["generate", t / "x.h5", "--n-background", "10", "--seed", "-1"],
+        ["--seed must be an integer in [0, 4294967295]", "-1"],
+    ),
+    "generate more constituents than memory": (
+        lambda f, t: [
+            "generate",
+            t / "x.h5",
+            "--n-background",
+            "10",
+            "--n-signal",
+            "0",
+            "--n-constituents",
+            "1000000000",
+        ],
+        ["not enough memory", "GiB", "choose smaller sizes"],
+    ),
+    "generate below a file": (
+        lambda f, t: ["generate", f["a file"] / "x.h5", "--n-background", "10"],
+        ["a-file is a file, not a folder"],
+    ),
+    "generate zero events": (
+        lambda f, t: ["generate", t / "x.h5", "--n-background", "0", "--n-signal", "0"],
+        ["--n-background must be a positive integer"],
+    ),
+    "generate a decay above the resonance mass": (
+        lambda f, t: ["generate", t / "x.h5", "--n-background", "10", "--m-x", "5000"],
+        ["m_x + m_y", "below m_resonance"],
+    ),
+    "scan a text file": (lambda f, t: ["scan", f["text h5"], *_SMALL], ["text.h5", "not an HDF5"]),
+    "scan a truncated event file": (
+        lambda f, t: ["scan", f["truncated h5"], *_SMALL],
+        ["truncated.h5", "truncated or damaged"],
+    ),
+    "scan an HDF5 file of another layout": (
+        lambda f, t: ["scan", f["foreign h5"], *_SMALL],
+        ["foreign.h5", "not an EventTable file", "['df']"],
+    ),
+    "scan a folder": (lambda f, t: ["scan", f["folder"], *_SMALL], ["folder.h5", "is a folder"]),
+    "scan a missing file": (
+        lambda f, t: ["scan", t / "missing.h5", *_SMALL],
+        ["no such event file", "missing.h5"],
+    ),
+    "scan events of zero weight": (
+        lambda f, t: ["scan", f["zero weights"], *_SMALL],
+        ["zero-weights.h5", "holds 0 event(s)"],
+    ),
+    "scan with one cluster": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--n-clusters", "1"],
+        ["--n-clusters must be at least 2", "got 1"],
+    ),
+    "scan idealized without truth labels": (
+        lambda f, t: ["scan", f["no signal"], *_SMALL, "--idealized"],
+        ["--idealized", "no-signal.h5", "labelled signal"],
+    ),
+    "scan a training window without events": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--train-window", "9000", "9100"],
+        ["no jets in the training window [9000, 9100)"],
+    ),
+    "scan a reversed region": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--region", "3800", "3000"],
+        ["--region LOW HIGH needs LOW < HIGH"],
+    ),
+    "scan a NaN threshold": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--threshold", "nan"],
+        ["--threshold must be a finite number"],
+    ),
+    "scan no ensemble": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--n-ensemble", "0"],
+        ["--n-ensemble must be a positive integer"],
+    ),
+    "scan a negative seed": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--seed", "-3"],
+        ["--seed must be an integer", "-3"],
+    ),
+    "scan into a file": (
+        lambda f, t: ["scan", f["events"], *_SMALL, "--output", f["a file"]],
+        ["a-file is an existing file, expected a folder"],
+    ),
+    "calibrate negative injections": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--injections", "-5"],
+        ["--injections must be numbers of signal events, 0 or more", "-5"],
+    ),
+    "calibrate injections beyond the signal events": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--injections", "1000000"],
+        ["--injections 1000000", "events.h5 holds 200", "without replacement"],
+    ),
+    "calibrate injections without signal events": (
+        lambda f, t: ["calibrate", f["no signal"], *_FIT, "--injections", "50"],
+        ["--injections 50", "no-signal.h5 holds 0"],
+    ),
+    "calibrate no injected pseudo-experiments": (
+        lambda f, t: [
+            "calibrate",
+            f["events"],
+            *_FIT,
+            "--injections",
+            "5",
+            "--n-per-injection",
+            "0",
+        ],
+        ["--n-per-injection must be a positive integer"],
+    ),
+    "calibrate no background-only pseudo-experiments": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--n-background-only", "0"],
+        ["--n-background-only must be a positive integer"],
+    ),
+    "calibrate shard past the last": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--shard", "2/2"],
+        ["shard must be (index, count) with 0 <= index < count", "2/2"],
+    ),
+    "calibrate zero shards": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--shard", "0/0"],
+        ["0 <= index < count", "0/0"],
+    ),
+    "calibrate shard not I/N": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--shard", "abc"],
+        ["shard must look like 'I/N'", "abc"],
+    ),
+    "calibrate checkpoint folder": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--checkpoint", f["folder"]],
+        ["--checkpoint", "folder.h5 is a folder"],
+    ),
+    "calibrate checkpoint is the event file": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--checkpoint", f["events"]],
+        ["--checkpoint", "events.h5 is an HDF5 file", "choose another path"],
+    ),
+    "calibrate checkpoint is a result": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--checkpoint", f["scan"]],
+        ["--checkpoint", "scan.npz is a zip archive", "choose another path"],
+    ),
+    "calibrate checkpoint of other bins": (
+        lambda f, t: [
+            "calibrate",
+            f["events"],
+            *_FIT,
+            "--n-bins",
+            "7",
+            "--checkpoint",
+            f["checkpoint"],
+        ],
+        ["checkpoint.json belongs to a different calibration", "estimator"],
+    ),
+    "calibrate checkpoint in a missing folder": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--checkpoint", t / "no" / "ck.json"],
+        ["--checkpoint", "does not exist"],
+    ),
+    "calibrate negative observed": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--observed", "-1"],
+        ["--observed -1", "an MLS is at least 0"],
+    ),
+    "calibrate observed with a decimal comma": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--observed", "3,5"],
+        ["--observed 3,5", "neither an existing scan file nor a number"],
+    ),
+    "calibrate observed scan with the dijet fit": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--observed", f["scan"]],
+        ["is a Cluster Scanning result", "--method cluster-scanning"],
+    ),
+    "calibrate observed plain npz": (
+        lambda f, t: ["calibrate", f["events"], *_SMALL, "--observed", f["plain npz"]],
+        ["plain.npz is not a valid ScanResult file", "did not write it"],
+    ),
+    "calibrate observed zip of other content": (
+        lambda f, t: ["calibrate", f["events"], *_SMALL, "--observed", f["zip"]],
+        ["notes.npz is not a valid ScanResult file"],
+    ),
+    "calibrate observed folder": (
+        lambda f, t: ["calibrate", f["events"], *_SMALL, "--observed", f["folder"]],
+        ["folder.h5 is a folder"],
+    ),
+    "calibrate idealized fit with a bootstrap": (
+        lambda f, t: [
+            "calibrate",
+            f["events"],
+            *_FIT,
+            "--idealized",
+            "--bootstrap",
+            "multinomial",
+        ],
+        ["--bootstrap multinomial has no effect", "parametric bootstrap"],
+    ),
+    "calibrate a text file": (
+        lambda f, t: ["calibrate", f["text h5"], *_FIT],
+        ["text.h5", "not an HDF5"],
+    ),
+    "merge one shard twice": (
+        lambda f, t: ["merge", f["shard 0/2"], f["shard 0/2"], "--no-plots"],
+        ["both hold shard 0 of 2", "pass each shard once"],
+    ),
+    "merge shards of other seeds": (
+        lambda f, t: ["merge", f["shard 0/2 seed 1"], f["shard 1/2"], "--no-plots"],
+        ["shards of different calibrations", "--seed", "shard-1-2"],
+    ),
+    "merge shards of other counts": (
+        lambda f, t: ["merge", f["shard 0/3"], f["shard 1/2"], "--no-plots"],
+        ["different counts (2 and 3 shards)"],
+    ),
+    "calibrate a shard with an observed value": (
+        lambda f, t: ["calibrate", f["events"], *_FIT, "--shard", "0/2", "--observed", "2"],
+        ["--observed needs every shard", "hepcluster merge --observed"],
+    ),
+    "merge a folder": (
+        lambda f, t: ["merge", f["folder"], "--no-plots"],
+        ["folder.h5 is a folder"],
+    ),
+    "merge a plain npz": (
+        lambda f, t: ["merge", f["plain npz"], "--no-plots"],
+        ["plain.npz is not a valid CalibrationResult file"],
+    ),
+    "merge an event file": (
+        lambda f, t: ["merge", f["events"], "--no-plots"],
+        ["events.h5", "an HDF5 file"],
+    ),
+    "merge a missing file": (
+        lambda f, t: ["merge", t / "missing.npz", "--no-plots"],
+        ["no such calibration file", "missing.npz"],
+    ),
+    "merge observed on a partial result": (
+        lambda f, t: ["merge", f["shard 0/2"], "--no-plots", "--observed", "2"],
+        ["--observed needs every shard"],
+    ),
+    "merge observed text": (
+        lambda f, t: ["merge", f["shard 0/2"], f["shard 1/2"], "--no-plots", "--observed", "x"],
+        ["--observed x: not a number"],
+    ),
+    "merge into a file": (
+        lambda f, t: ["merge", f["shard 0/2"], "--no-plots", "--output", f["a file"]],
+        ["a-file is an existing file"],
+    ),
+    "demo without background": (
+        lambda f, t: [
+            "demo",
+            "--generator",
+            "synthetic",
+            "--n-background",
+            "0",
+            "--output",
+            t / "d",
+        ],
+        ["--n-background must be a positive integer"],
+    ),
+    "demo negative injections": (
+        lambda f, t: [
+            "demo",
+            "--generator",
+            "synthetic",
+            "--injections",
+            "-5",
+            "--output",
+            t / "d",
+        ],
+        ["--injections must be a number of signal events", "-5"],
+    ),
+    "demo no background-only pseudo-experiments": (
+        lambda f, t: [
+            "demo",
+            "--generator",
+            "synthetic",
+            "--n-background-only",
+            "0",
+            "--output",
+            t / "d",
+        ],
+        ["--n-background-only must be a positive integer"],
+    ),
+    "demo negative ensemble": (
+        lambda f, t: [
+            "demo",
+            "--generator",
+            "synthetic",
+            "--n-ensemble",
+            "-1",
+            "--output",
+            t / "d",
+        ],
+        ["--n-ensemble must be a positive integer"],
+    ),
+    "demo into a file": (
+        lambda f, t: ["demo", "--generator", "synthetic", "--output", f["a file"]],
+        ["a-file is an existing file"],
+    ),
+    "study a missing file": (
+        lambda f, t: ["study", t / "missing.h5", "--output", t / "s"],
+        ["no such event file"],
+    ),
+    "ucluster events NaN threshold": (
+        lambda f, t: [
+            "ucluster",
+            "events",
+            f["events"],
+            "--threshold",
+            "nan",
+            "--output",
+            t / "u",
+        ],
+        ["--threshold must be a finite number"],
+    ),
+    "ucluster events infinite bins": (
+        lambda f, t: [
+            "ucluster",
+            "events",
+            f["events"],
+            "--bins",
+            "3000",
+            "inf",
+            "100",
+            "--output",
+            t / "u",
+        ],
+        ["--bins LOW HIGH WIDTH needs finite"],
+    ),
+    "ucluster over earlier results": (
+        lambda f, t: ["ucluster", "jets", "--output", f["ucluster results"]],
+        ["already holds summary.json", "--overwrite"],
+    ),
+    "ucluster into a file": (
+        lambda f, t: ["ucluster", "jets", "--output", f["a file"]],
+        ["a-file is an existing file"],
+    ),
     "merge truncated npz": (
         lambda f, t: ["merge", f["truncated"], "--no-plots"],
         ["truncated.npz", "damaged or cut short"],
@@ -269,7 +637,7 @@ CASES = {
             "--checkpoint",
             f["png"],
         ],
-        ["figure.png", "damaged"],
+        ["figure.png", "is a PNG image", "choose another path"],
     ),
     "negative weights scan": (
         lambda f, t: ["scan", f["negative"], *_SMALL],
@@ -629,3 +997,232 @@ def test_suggested_bin_count_leaves_no_bin_empty(files, caplog):
     check_region_events(events, region_bins((3000.0, 3800.0), largest), "events.h5")
     with pytest.raises(ValueError, match="bins empty"):
         check_region_events(events, region_bins((3000.0, 3800.0), largest + 1), "events.h5")
+
+
+# -- the Python API -------------------------------------------------------------------------
+
+
+def _constituents(n_jets=40, n_slots=4):
+    rng = np.random.default_rng(0)
+    X = np.zeros((n_jets, 3 * n_slots))
+    X[:, 0::3] = rng.uniform(1.0, 100.0, (n_jets, n_slots))
+    X[:, 1::3] = rng.normal(0.0, 0.3, (n_jets, n_slots))
+    X[:, 2::3] = rng.normal(0.0, 0.3, (n_jets, n_slots))
+    return X
+
+
+def _images(n_jets=400):
+    from hepcluster.images import JetImageTransformer
+
+    return JetImageTransformer(n_pixels=8).fit_transform(_constituents(n_jets))
+
+
+def _mjj(n_jets=400):
+    return np.random.default_rng(1).uniform(3000.0, 3800.0, n_jets)
+
+
+def _transformer(**params):
+    from hepcluster.images import JetImageTransformer
+
+    return JetImageTransformer(**params)
+
+
+def _window_scan(**params):
+    from hepcluster.scanning import WindowScan
+
+    return WindowScan(_scanner(), **params)
+
+
+def _scanner(**params):
+    from hepcluster.scanning import ClusterScanner
+
+    return ClusterScanner(**{"n_clusters": 3, "n_ensemble": 1, **params})
+
+
+def _fit(**params):
+    from hepcluster.fits import DijetFitBackground
+
+    return DijetFitBackground(**params)
+
+
+def _datasets():
+    import hepcluster.datasets
+
+    return hepcluster.datasets
+
+
+def _calibration():
+    import hepcluster.calibration
+
+    return hepcluster.calibration
+
+
+# (name, call, exception type, fragment of the message)
+API_CASES = {
+    "images of NaN constituents": (
+        lambda f: _transformer().fit_transform(np.full((2, 6), np.nan)),
+        ValueError,
+        "NaN",
+    ),
+    "images of 5 columns": (
+        lambda f: _transformer().fit(np.ones((3, 5))),
+        ValueError,
+        "3·P columns",
+    ),
+    "images of negative pT": (
+        lambda f: _transformer().fit_transform(-np.abs(_constituents())),
+        ValueError,
+        "negative transverse momentum",
+    ),
+    "images with no pixels": (
+        lambda f: _transformer(n_pixels=0).fit(_constituents()),
+        ValueError,
+        "'n_pixels' parameter",
+    ),
+    "scanner with NaN m_jj": (
+        lambda f: _scanner().fit(_images(), np.r_[_mjj(399), np.nan]),
+        ValueError,
+        "NaN",
+    ),
+    "scanner with m_jj of another length": (
+        lambda f: _scanner().fit(_images(), _mjj(10)),
+        ValueError,
+        "inconsistent numbers of samples",
+    ),
+    "scanner with decreasing bins": (
+        lambda f: _scanner(bins=[3800.0, 3000.0]).fit(_images(), _mjj()),
+        ValueError,
+        "strictly increasing",
+    ),
+    "scanner without jets in its training window": (
+        lambda f: _scanner(train_window=(9000.0, 9100.0)).fit(_images(), _mjj()),
+        ValueError,
+        "no jets in the training window [9000, 9100)",
+    ),
+    "scanner with more clusters than jets": (
+        lambda f: _scanner(n_clusters=500, train_window=(3000.0, 3800.0)).fit(_images(), _mjj()),
+        ValueError,
+        "fewer than n_clusters = 500",
+    ),
+    "scan before fit": (
+        lambda f: _scanner().scan(_images(), _mjj()),
+        ValueError,
+        "not fitted yet",
+    ),
+    "dijet fit without events in its bins": (
+        lambda f: _fit().fit(np.zeros((50, 1)), np.full(50, 100.0)),
+        ValueError,
+        "no events inside the bins",
+    ),
+    "dijet fit with one bin edge": (
+        lambda f: _fit(bins=[3000.0]).fit(np.zeros((50, 1)), _mjj(50)),
+        ValueError,
+        "at least two",
+    ),
+    "dijet fit with seven parameters": (
+        lambda f: _fit(n_params=7).fit(np.zeros((50, 1)), _mjj(50)),
+        ValueError,
+        "'n_params' parameter",
+    ),
+    "window scan without windows": (
+        lambda f: _window_scan(windows=[]).fit(_images(), _mjj()),
+        ValueError,
+        "windows must be a non-empty sequence",
+    ),
+    "pseudo-experiments with a shard past the last": (
+        lambda f: _calibration().run_pseudo_experiments(
+            _fit(), _datasets().EventTable.read(f["events"]), n_background_only=2, shard="3/2"
+        ),
+        ValueError,
+        "0 <= index < count",
+    ),
+    "pseudo-experiments injecting more than the signal pool": (
+        lambda f: _calibration().run_pseudo_experiments(
+            _fit(),
+            _datasets().EventTable.read(f["events"]),
+            n_background_only=2,
+            signal_injections=[10**6],
+        ),
+        ValueError,
+        "the signal pool holds 200 events",
+    ),
+    "significance of a NaN statistic": (
+        lambda f: (
+            _calibration().CalibrationResult.load(f["calibration"]).significance_estimate(np.nan)
+        ),
+        ValueError,
+        "NaN",
+    ),
+    "calibration result from a PNG": (
+        lambda f: _calibration().CalibrationResult.load(f["png"]),
+        ValueError,
+        "PNG image",
+    ),
+    "read_lhco of a text file": (
+        lambda f: _datasets().read_lhco(f["text h5"], n_events=2),
+        ValueError,
+        "not an HDF5 file",
+    ),
+    "read_lhco of an event table": (
+        lambda f: _datasets().read_lhco(f["events"], n_events=2),
+        ValueError,
+        "holds no pandas table",
+    ),
+    "read_root of a text file": (
+        lambda f: _datasets().read_root(f["text h5"]),
+        ValueError,
+        "not a readable ROOT file",
+    ),
+    "read_parquet of a text file": (
+        lambda f: _datasets().read_parquet(f["text h5"]),
+        ValueError,
+        "not a readable parquet file",
+    ),
+    "read_parquet of a folder": (
+        lambda f: _datasets().read_parquet(f["folder"]),
+        ValueError,
+        "is a directory",
+    ),
+    "EventTable.read of a folder": (
+        lambda f: _datasets().EventTable.read(f["folder"]),
+        ValueError,
+        "is a directory",
+    ),
+    "EventTable.read of an HDF5 file of another layout": (
+        lambda f: _datasets().EventTable.read(f["foreign h5"]),
+        ValueError,
+        "not an EventTable file",
+    ),
+    "EventTable.read with options for an HDF5 file": (
+        lambda f: _datasets().EventTable.read(f["events"], n_events=3),
+        TypeError,
+        "read_hdf5 takes no options",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(API_CASES))
+def test_hostile_python_input_raises_a_clear_error(case, files):
+    call, error, fragment = API_CASES[case]
+    if "root" in case:
+        pytest.importorskip("uproot")
+    if "parquet" in case:
+        pytest.importorskip("pyarrow")
+    with pytest.raises(error) as raised:
+        call(files)
+    assert fragment in str(raised.value)
+
+
+def test_parameter_messages_name_the_flag_that_was_typed():
+    from hepcluster.cli import _name_the_flag
+
+    message = "The 'n_clusters' parameter of DeepKMeans must be an int in the range [1, inf)."
+    named = _name_the_flag(message, ["ucluster", "jets", "--n-clusters", "0"])
+    assert named.startswith("--n-clusters: the 'n_clusters' parameter of DeepKMeans")
+    assert _name_the_flag(message, ["ucluster", "jets"]) == message  # a default: no flag
+
+
+def test_a_scan_that_selects_no_cluster_says_why_its_mls_is_0(files, tmp_path, capsys):
+    command = ["-q", "scan", str(files["events"]), *_SMALL, "--threshold", "1e9"]
+    assert main([*command, "--output", str(tmp_path / "scan")]) == 0
+    assert "no cluster is signal-rich" in capsys.readouterr().out

@@ -287,8 +287,15 @@ class CalibrationResult(ResultIO):
             ``"computed"`` values carry a 68 % Clopper–Pearson interval of the p-value;
             ``"extrapolated"`` ones the tail model's 68 % interval; ``"lower bound"``
             ones are Z > Φ⁻¹(1 − 1/N_tot).
+
+        Raises
+        ------
+        ValueError
+            If an observed statistic is NaN.
         """
         statistic = np.asarray(statistic, dtype=np.float64)
+        if np.isnan(statistic).any():
+            raise ValueError("an observed statistic is NaN: it has no significance.")
         null, n_failed, n_total = self._valid_null, self.n_failed_null, self.n_null
         p, _ = self.p_value(statistic, mid_p=mid_p)
         beyond = statistic > null.max()  # no valid null statistic reaches it

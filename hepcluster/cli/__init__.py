@@ -7,6 +7,7 @@ in ``--help`` are read from the estimators' source (:mod:`hepcluster.cli._defaul
 
 import argparse
 import logging
+import re
 import sys
 import traceback
 
@@ -24,7 +25,8 @@ USER_ERRORS = (ValueError, OSError, ImportError, RuntimeError)
 
 With them, the package's own :class:`~hepcluster.utils._errors.HepclusterError` (damaged or
 wrong-kind files, mismatched inputs), and the built-in types that validation raises here
-and in scikit-learn (bad values, missing or unwritable files, a missing extra). Anything
+and in scikit-learn (bad values, missing or unwritable files, a missing extra); an
+allocation larger than the memory (:class:`MemoryError`) ends the same way. Anything
 else is a bug: it gets a one-line message too, asking for a report, and exit status 1.
 """
 
@@ -68,6 +70,25 @@ def build_parser():
     return parser
 
 
+_PARAMETER = re.compile(r"^The '(\w+)' parameter of (\w+) must be")
+
+
+def _name_the_flag(message, argv):
+    """A scikit-learn parameter message names the flag the user typed, when there is one.
+
+    "The 'n_clusters' parameter of DeepKMeans must be …" becomes "--n-clusters: the
+    'n_clusters' parameter of DeepKMeans must be …" when ``--n-clusters`` is on the
+    command line; other messages are returned as they are.
+    """
+    match = _PARAMETER.match(message)
+    if match is None:
+        return message
+    flag = "--" + match.group(1).replace("_", "-")
+    if not any(token == flag or token.startswith(flag + "=") for token in map(str, argv)):
+        return message
+    return f"{flag}: the{message[3:]}"
+
+
 def main(argv=None):
     """Run the ``hepcluster`` command line.
 
@@ -101,11 +122,21 @@ def main(argv=None):
     _options.CREATED.clear()
     try:
         _options.check_n_jobs(args)
+        _options.check_seed(args)
         args.handler(args)
     except (HepclusterError, *USER_ERRORS) as exc:
         if args.verbose:
             traceback.print_exc()
-        logger.error("%s", exc)
+        logger.error("%s", _name_the_flag(str(exc), sys.argv[1:] if argv is None else argv))
+        _options.remove_created()
+        return 2
+    except MemoryError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        logger.error(
+            "not enough memory: %s; choose smaller sizes (events, constituents, pixels).",
+            str(exc).rstrip(".") or "an allocation failed",
+        )
         _options.remove_created()
         return 2
     except KeyboardInterrupt:

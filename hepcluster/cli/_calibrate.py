@@ -10,6 +10,7 @@ from ._figures import figure_style, save_figure
 from ._options import (
     N_JOBS_HELP,
     add_overwrite_option,
+    check_checkpoint_kind,
     check_plotting,
     check_positive,
     check_region_events,
@@ -86,8 +87,10 @@ def add_calibrate_parser(subparsers):
     parser.add_argument(
         "--bootstrap",
         choices=["poisson", "multinomial"],
-        default=default(_PSEUDO, "bootstrap"),
-        help="per-event bootstrap multiplicities (default: %(default)s)",
+        default=None,
+        help="per-event bootstrap multiplicities (default: "
+        f"{default(_PSEUDO, 'bootstrap')}; --idealized --method dijet-fit draws the "
+        "parametric bootstrap of the fit and takes no --bootstrap)",
     )
     parser.add_argument(
         "--observed",
@@ -130,6 +133,11 @@ def observed_number(text, flag="--observed"):
     if not math.isfinite(value):
         raise ValueError(
             f"{flag} {text}: an observed statistic must be a finite number (a local MLS in σ)."
+        )
+    if value < 0:
+        raise ValueError(
+            f"{flag} {text}: an MLS is at least 0 (the largest local significance over the "
+            "bins, 0 where no bin has an excess)."
         )
     return value
 
@@ -217,14 +225,38 @@ def run_calibrate(args):
 
     bins = check_scan_options(args)
     check_positive(args, "--n-background-only", "--n-per-injection")
+    if args.idealized and args.method == "dijet-fit" and args.bootstrap is not None:
+        raise ValueError(
+            f"--bootstrap {args.bootstrap} has no effect with --idealized --method dijet-fit, "
+            "whose pseudo-experiments are Poisson counts of the fitted background "
+            "(the parametric bootstrap): leave --bootstrap out."
+        )
+    negative = [level for level in args.injections if level < 0]
+    if negative:
+        raise ValueError(
+            f"--injections must be numbers of signal events, 0 or more, got {negative[0]}."
+        )
     if not args.events.is_file():
         read_events(args.events)  # the message for a missing file or a folder
     observed = _observed_statistic(args.observed, args)
+    if observed is not None and args.shard is not None and args.shard.split("/")[-1] != "1":
+        raise ValueError(
+            "--observed needs every shard: run the shards without it, merge them with "
+            "'hepcluster merge --observed' (a partial result quotes no significance)."
+        )
     output = output_folder(args.output, results=RESULTS, overwrite=args.overwrite)
     if args.checkpoint is not None:
+        check_checkpoint_kind(args.checkpoint)
         check_writable(args.checkpoint, what="--checkpoint")
     check_plotting(args)
     events = read_events(args.events)
+    pool = int(events.is_signal.sum())
+    if args.injections and max(args.injections) > pool:
+        raise ValueError(
+            f"--injections {max(args.injections)} needs that many signal events, but "
+            f"{args.events} holds {pool}: the injected events are drawn from its signal "
+            "events without replacement."
+        )
     clustered = args.method == "cluster-scanning" and not args.idealized
     check_region_events(
         events, bins, args.events, n_clusters=args.n_clusters if clustered else None
@@ -242,7 +274,7 @@ def run_calibrate(args):
     if args.method == "cluster-scanning" and observed is None:
         _check_testable(events, estimator, args)
     if not (args.idealized and args.method == "dijet-fit"):
-        bootstrap = args.bootstrap
+        bootstrap = args.bootstrap or default(_PSEUDO, "bootstrap")
     result = run_pseudo_experiments(
         estimator,
         events,
@@ -367,6 +399,59 @@ def add_merge_parser(subparsers):
     parser.set_defaults(handler=run_merge)
 
 
+_CONFIG_FLAGS = {
+    "random_state": "--seed",
+    "seeds": "the seed list",
+    "n_background_only": "--n-background-only",
+    "signal_injections": "--injections",
+    "n_per_injection": "--n-per-injection",
+    "bootstrap": "--bootstrap",
+    "estimator": "the method or its settings",
+    "data": "the events",
+    "n_events": "the number of events",
+}
+"""Fields of a calibration's configuration, as the options that set them."""
+
+
+def _check_shards(paths, results):
+    """Shards of one calibration, each shard once; the messages name the files."""
+    from ..utils._errors import IncompatibleInputError
+
+    first = results[0].metadata
+    for path, result in zip(paths[1:], results[1:], strict=True):
+        key = result.metadata.get("config_key")
+        if key is None or key != first.get("config_key"):
+            mine, theirs = first.get("config", {}), result.metadata.get("config", {})
+            differing = sorted(
+                _CONFIG_FLAGS.get(name, name)
+                for name in set(mine) | set(theirs)
+                if mine.get(name) != theirs.get(name)
+            )
+            raise IncompatibleInputError(
+                f"{path} and {paths[0]} are shards of different calibrations (they differ "
+                f"in {', '.join(dict.fromkeys(differing)) or 'their configuration'}): merge "
+                "only the shards of one calibrate command."
+            )
+    seen = {}
+    for path, result in zip(paths, results, strict=True):
+        shards = result.metadata.get("shards", {})
+        count = int(shards.get("count", 1))
+        for index in shards.get("indices", [0]):
+            if (index, count) in seen:
+                raise IncompatibleInputError(
+                    f"{path} and {seen[index, count]} both hold shard {index} of {count}: "
+                    "pass each shard once."
+                )
+            seen[index, count] = path
+    counts = {count for _, count in seen}
+    if len(counts) > 1:
+        counts = " and ".join(map(str, sorted(counts)))
+        raise IncompatibleInputError(
+            f"the shards were split into different counts ({counts} shards): merge only "
+            "the shards of one calibrate command."
+        )
+
+
 def run_merge(args):
     """Handler of ``hepcluster merge``."""
     from ..calibration import CalibrationResult
@@ -388,15 +473,21 @@ def run_merge(args):
         raise ValueError(
             f"--output {args.output} holds a shard being merged: choose another folder."
         )
+    _check_shards(args.shards, results)
     digests = {r.metadata.get("events_sha256") for r in results} - {None}
     if len(digests) > 1:
         raise IncompatibleInputError(
             "the shards calibrate different event files (their content hashes differ): "
             "merge only shards of one calibration."
         )
+    merged = CalibrationResult.merge(results)
+    if observed is not None and not merged.is_complete:
+        raise ValueError(
+            "--observed needs every shard: merge them all (a partial result quotes no "
+            "significance)."
+        )
     output = output_folder(args.output, results=RESULTS, overwrite=args.overwrite)
     check_plotting(args)
-    merged = CalibrationResult.merge(results)
     if digests:
         merged.metadata["events_sha256"] = digests.pop()
     if not merged.is_complete:

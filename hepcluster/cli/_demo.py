@@ -6,7 +6,13 @@ from pathlib import Path
 
 from ._defaults import default
 from ._figures import figure_style, save_figure
-from ._options import N_JOBS_HELP, add_overwrite_option, check_plotting, output_folder
+from ._options import (
+    N_JOBS_HELP,
+    add_overwrite_option,
+    check_plotting,
+    check_positive,
+    output_folder,
+)
 
 __all__ = ["add_parser", "run", "run_demo", "summarise_events"]
 
@@ -359,6 +365,20 @@ def run(args):
             'the demo\'s Pythia events need pythia8mc: pip install "hepcluster[generate]", '
             "or run it on synthetic events with --generator synthetic."
         )
+    check_positive(
+        args,
+        "--n-background",
+        "--n-signal",
+        "--n-background-only",
+        "--n-per-injection",
+        "--n-ensemble",
+    )
+    for flag, values in (("--n-injected", [args.n_injected]), ("--injections", args.injections)):
+        negative = [value for value in values or () if value is not None and value < 0]
+        if negative:
+            raise ValueError(
+                f"{flag} must be a number of signal events, 0 or more, got {negative[0]}."
+            )
     # a finished demo is not replaced silently (a killed one resumes its event generation)
     output_folder(args.output, results=("summary.json", "comparison.md"), overwrite=args.overwrite)
     check_plotting(args)

@@ -14,10 +14,12 @@ __all__ = [
     "SCANNER",
     "add_overwrite_option",
     "add_region_options",
+    "check_checkpoint_kind",
     "check_n_jobs",
     "check_plotting",
     "check_positive",
     "check_region_events",
+    "check_seed",
     "check_target_file",
     "events_digest",
     "make_parent",
@@ -55,6 +57,17 @@ def check_n_jobs(args):
             "--n-jobs 0 runs nothing: pass a number of workers (1 for none in parallel), "
             "-1 for every core or -2 for all but one."
         )
+
+
+SEED_MAX = 2**32 - 1
+"""The largest seed numpy's legacy generators (and so scikit-learn's) take."""
+
+
+def check_seed(args):
+    """``--seed`` is an integer in [0, 2**32 - 1], named by its flag."""
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"--seed must be an integer in [0, {SEED_MAX}], got {seed}.")
 
 
 def add_overwrite_option(parser):
@@ -118,6 +131,39 @@ def check_target_file(path, flag, *, overwrite=False):
         )
 
 
+_SIGNATURES = (
+    (b"\x89HDF", "an HDF5 file (an event table?)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK", "a zip archive (a .npz result?)"),
+    (b"\x93NUMPY", "a .npy array"),
+    (b"root", "a ROOT file"),
+    (b"PAR1", "a parquet file"),
+)
+
+
+def check_checkpoint_kind(path):
+    """An existing ``--checkpoint`` must be a checkpoint (JSON), not another kind of file.
+
+    The checkpoint's own reader says a damaged one is to be removed; a file of another
+    kind (an event file, a result, a figure) given by mistake is refused here with what
+    it is, so that nobody removes it on that advice.
+    """
+    from ..utils._errors import InvalidFileError
+
+    path = Path(path)
+    if not path.is_file():
+        return
+    with open(path, "rb") as file:
+        head = file.read(16)
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            raise InvalidFileError(
+                f"--checkpoint {path} is {kind}, not a calibration checkpoint (the JSON "
+                "file calibrate writes there): choose another path."
+            )
+
+
 def remove_created():
     """Remove the output folders this command created and left empty (it failed).
 
@@ -136,7 +182,14 @@ def make_parent(path):
     while not parent.exists():
         missing.append(parent)
         parent = parent.parent
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{path} cannot be written: {parent} is a file, not a folder.")
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(
+            f"the folder of {path} cannot be created: {error.strerror or error}."
+        ) from error
     CREATED.extend(reversed(missing))
 
 

@@ -87,6 +87,12 @@ def add_scan_options(parser):
 def check_scan_options(args):
     """Counts, windows and the region of :func:`add_scan_options`; the m_jj bin edges."""
     check_positive(args, "--n-clusters", "--n-ensemble", "--n-bins")
+    clustered = getattr(args, "method", "cluster-scanning") == "cluster-scanning"
+    if args.n_clusters < 2 and clustered and not args.idealized:
+        raise ValueError(
+            f"--n-clusters must be at least 2, got {args.n_clusters}: Cluster Scanning "
+            "standardises each cluster's spectrum against the other clusters'."
+        )
     low, high = args.train_window
     if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
         raise ValueError(f"--train-window LOW HIGH needs finite LOW < HIGH, got {low:g} {high:g}.")
@@ -142,6 +148,11 @@ def run(args):
     check_region_events(
         events, bins, args.events, n_clusters=None if args.idealized else args.n_clusters
     )
+    if args.idealized and not events.is_signal.any():
+        raise ValueError(
+            f"--idealized takes its clusters from the truth labels, but no event of "
+            f"{args.events} is labelled signal: its MLS would be 0 whatever the data hold."
+        )
     digest = events_digest(args.events)
     logger.info("read %r", events)
     scanner = ClusterScanner(
@@ -167,6 +178,12 @@ def run(args):
     write_json(summary, output / "scan.json")
     if not args.no_plots:
         write_scan_figure(result, output / "scan.png")
+    if not result.selected.any():
+        sys.stdout.write(
+            f"no cluster is signal-rich: the largest standardised spectrum is "
+            f"{result.standardized_spectra.max():.2f}, not above --threshold "
+            f"{args.threshold:g}, so the MLS is 0.\n"
+        )
     sys.stdout.write(
         f"{result!r}\n"
         f"local MLS = {result.statistic:.2f}σ (mean of {result.n_members} members): a local "

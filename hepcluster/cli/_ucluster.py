@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ._defaults import constant, default
 from ._figures import figure_style, save_figure
+from ._options import add_overwrite_option
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    add_overwrite_option(parser)
 
 
 def add_parser(subparsers):
@@ -343,6 +345,21 @@ def _jet_data(args):
     return make_jets(args.n_per_class, n_constituents=args.n_constituents, random_state=args.seed)
 
 
+KNN_NEIGHBORS = 15
+"""Neighbours of the supervised KNN baselines (fewer when the training half is smaller)."""
+
+
+def _knn_neighbors(train):
+    """The KNN baselines' k: 15, or every training jet of a smaller sample."""
+    n_train = int(train.sum())
+    if n_train < 1 or n_train == train.size:
+        raise ValueError(
+            f"the supervised baselines need jets to train and to test on, got {train.size} "
+            "jets in all: raise --n-per-class."
+        )
+    return min(KNN_NEIGHBORS, n_train)
+
+
 def _mass_baselines(X, y, train, seed):
     """k-means on the jet mass alone and a supervised KNN on it: the trivial baselines."""
     import numpy as np
@@ -356,7 +373,7 @@ def _mass_baselines(X, y, train, seed):
         return {}
     mass = jet_kinematics(np.asarray(X, dtype=np.float64)).mass[:, None]
     labels = KMeans(3, n_init=10, random_state=seed).fit_predict(mass)
-    knn = KNeighborsClassifier(n_neighbors=15).fit(mass[train], y[train])
+    knn = KNeighborsClassifier(n_neighbors=_knn_neighbors(train)).fit(mass[train], y[train])
     return {
         "cluster_accuracy_kmeans_mass": cluster_accuracy(y, labels),
         "accuracy_supervised_knn_mass": float(knn.score(mass[~train], y[~train])),
@@ -376,7 +393,7 @@ def _run_jets(args):
     y = np.asarray(y)
     rng = np.random.default_rng(args.seed)
     train = rng.random(len(y)) < 0.5
-    knn = KNeighborsClassifier(n_neighbors=15).fit(embedding[train], y[train])
+    knn = KNeighborsClassifier(n_neighbors=_knn_neighbors(train)).fit(embedding[train], y[train])
     summary = {
         "n_jets": len(y),
         "schedule": args.schedule,
@@ -434,11 +451,6 @@ def _run_events(args):
         )
     logger.info("read %r", events)
     low, high, width = args.bins
-    if not (low < high and width > 0):
-        raise ValueError(
-            f"--bins LOW HIGH WIDTH needs LOW < HIGH and WIDTH > 0, got {low:g} {high:g} "
-            f"{width:g}."
-        )
     bins = np.arange(low, high + 0.5 * width, width)
     model = _model(args, "events")
     result = anomaly_search(
@@ -468,6 +480,26 @@ def _run_events(args):
     return summary
 
 
+def _check_search_options(args):
+    """Finite m_jj bins, signal region and threshold of ``ucluster events``."""
+    import math
+
+    low, high, width = args.bins
+    if not all(map(math.isfinite, args.bins)) or not (low < high and width > 0):
+        raise ValueError(
+            f"--bins LOW HIGH WIDTH needs finite LOW < HIGH and WIDTH > 0, got {low:g} "
+            f"{high:g} {width:g}."
+        )
+    if args.signal_region is not None and not all(map(math.isfinite, args.signal_region)):
+        raise ValueError(
+            "--signal-region LOW HIGH must be finite m_jj values, got "
+            + " ".join(f"{edge:g}" for edge in args.signal_region)
+            + "."
+        )
+    if not math.isfinite(args.threshold):
+        raise ValueError(f"--threshold must be a finite number, got {args.threshold:g}.")
+
+
 def run(args):
     """Handler of ``hepcluster ucluster``: train, evaluate, write ``summary.json``.
 
@@ -479,7 +511,13 @@ def run(args):
     from ..utils._results import write_json
     from ._options import check_plotting, output_folder
 
-    output_folder(args.output)
+    results = {
+        "jets": ("summary.json", "clusters.npz", "ucluster_jets.png"),
+        "events": ("summary.json", "anomaly.npz", "ucluster_events.png"),
+    }[args.task]
+    if args.task == "events":
+        _check_search_options(args)
+    output_folder(args.output, results=results, overwrite=args.overwrite)
     check_plotting(args)
     # TensorFlow's C++ start-up notices are filtered unless asked for: -v shows them all
     # (a value the user set is never changed).

@@ -1104,6 +1104,16 @@ API_CASES = {
         ValueError,
         "fewer than n_clusters = 500",
     ),
+    "scanner with negative weights": (
+        lambda f: _scanner().fit(_images(), _mjj(), sample_weight=-np.ones(400)),
+        ValueError,
+        "sample_weight must be non-negative",
+    ),
+    "window scan with negative weights": (
+        lambda f: _window_scan().fit(_images(), _mjj(), sample_weight=-np.ones(400)),
+        ValueError,
+        "sample_weight must be non-negative",
+    ),
     "scan before fit": (
         lambda f: _scanner().scan(_images(), _mjj()),
         ValueError,

@@ -456,6 +456,12 @@ class ClusterScanner(BaseEstimator):
         weight = _check_sample_weight(
             sample_weight, np.empty(n_jets), dtype=np.float64, allow_all_zero_weights=True
         )
+        if (weight < 0).any():
+            raise ValueError(
+                f"sample_weight must be non-negative (event counts or multiplicities), got "
+                f"{int((weight < 0).sum())} negative value(s), the first at jet "
+                f"{int(np.flatnonzero(weight < 0)[0])}."
+            )
         self.bins_ = self._resolve_bins(y)
         self.train_window_ = self._resolve_train_window(self.bins_)
         self.excluded_bins_ = self._resolve_excluded_bins(self.bins_)

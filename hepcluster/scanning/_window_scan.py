@@ -369,6 +369,12 @@ class WindowScan(BaseEstimator):
         weight = _check_sample_weight(
             sample_weight, np.empty(y.shape[0]), dtype=np.float64, allow_all_zero_weights=True
         )
+        if (weight < 0).any():
+            raise ValueError(
+                f"sample_weight must be non-negative (event counts or multiplicities), got "
+                f"{int((weight < 0).sum())} negative value(s), the first at jet "
+                f"{int(np.flatnonzero(weight < 0)[0])}."
+            )
         template = self._template()
         self.bins_ = clone(template)._resolve_bins(y)
         n_bins = self.bins_.size - 1

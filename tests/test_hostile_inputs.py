@@ -254,6 +254,10 @@ CASES = {
         lambda f, t: ["calibrate", f["events"], *_FIT, "--n-bins", "3000"],
         ["--n-bins 3000 leaves", "bins empty", "at least one event"],
     ),
+    "study with more bins than events": (
+        lambda f, t: ["study", f["events"], "--output", t / "s", "--n-bins", "100000"],
+        ["--n-bins 100000 leaves", "bins empty", "is the largest count"],
+    ),
     # -- more, found by an independent tester -------------------------------------------
     "generate with a negative seed": (
         lambda f, t: ["generate", t / "x.h5", "--n-background", "10", "--seed", "-1"],

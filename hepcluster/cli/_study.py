@@ -20,6 +20,7 @@ from ._options import (
     add_region_options,
     check_plotting,
     check_positive,
+    check_region_events,
     events_digest,
     output_folder,
     read_events,
@@ -259,6 +260,10 @@ def run_study(
         "threshold": float(threshold),
         "seed": int(random_state),
     }
+    clustered = any(method.startswith("cluster_scanning") for method in methods)
+    check_region_events(
+        events, bins, events_path, n_clusters=int(n_clusters) if clustered else None
+    )
     _claim_output(output, settings, overwrite=overwrite)
     inside = (events.mjj >= bins[0]) & (events.mjj < bins[-1])
     counts = {

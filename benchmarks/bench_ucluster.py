@@ -56,9 +56,15 @@ def worker(config):
     if config["mode"] == "throughput":
         from hepcluster.ucluster import UClusterEmbedding
 
+        # "pretrain_epochs" since issue 25; the baseline revision may call it "epochs".
+        epochs = (
+            "pretrain_epochs"
+            if "pretrain_epochs" in UClusterEmbedding().get_params()
+            else "epochs"
+        )
         params = {
             "width": config["width"],
-            "epochs": config["epochs"],
+            epochs: config["epochs"],
             "batch_size": config["batch_size"],
         }
         model = UClusterEmbedding(random_state=0, device=config["device"], **params).fit(X)

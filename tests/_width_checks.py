@@ -20,11 +20,14 @@ IMAGE_WIDTH_CHECKS = (
     "check_n_features_in",
 )
 
-# UCluster also rejects a row whose only pT is 0 (a jet without particles).
+# UCluster also rejects a row whose only pT is 0 (a jet without particles), and negative pT
+# (its tags are not positive_only: η and φ are signed), which the last two checks draw.
 UCLUSTER_WIDTH_CHECKS = (
     *IMAGE_WIDTH_CHECKS,
     "check_fit2d_1feature",
     "check_transformer_general",
     "check_transformer_preserve_dtypes",
     "check_transformer_data_not_an_array",
+    "check_pipeline_consistency",
+    "check_estimators_pickle",
 )

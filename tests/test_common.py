@@ -39,7 +39,7 @@ CHECK_PARAMS = {
     "UClusterEmbedding": {
         "width": 0.25,
         "n_neighbors": 4,
-        "epochs": 1,
+        "pretrain_epochs": 1,
         "batch_size": 32,
         "random_state": 0,
     },
@@ -48,7 +48,9 @@ CHECK_PARAMS = {
     # empty jets (tested in tests/test_images.py), all-zero images keep the checks generic.
     "JetImageTransformer": {"empty_jets": "zero"},
     "DeepKMeans": {
-        "embedding": UClusterEmbedding(width=0.25, n_neighbors=4, epochs=1, batch_size=32),
+        "embedding": UClusterEmbedding(
+            width=0.25, n_neighbors=4, pretrain_epochs=1, batch_size=32
+        ),
         "epochs": 1,
         "batch_size": 32,
         "n_init": 1,

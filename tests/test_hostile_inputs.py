@@ -811,7 +811,7 @@ def test_more_neighbours_than_particle_slots_are_refused():
 
     X, _ = make_jets(20, n_constituents=20, random_state=0)
     with pytest.raises(ValueError, match="n_neighbors=1000000 needs graphs of 1000000 particles"):
-        UClusterEmbedding(n_neighbors=10**6, epochs=1).fit(X)
+        UClusterEmbedding(n_neighbors=10**6, pretrain_epochs=1).fit(X)
 
 
 def test_invalid_event_weights_are_not_retried(monkeypatch):

@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
+from hepcluster.anomaly import AnomalySearchResult, anomaly_search, nearest_cluster_background
 from hepcluster.datasets import make_dijet_events, sample_dijet_spectrum
 from hepcluster.fits import DijetFitBackground
 from hepcluster.metrics import excess_significance
-from hepcluster.ucluster import AnomalySearchResult, anomaly_search, nearest_cluster_background
 
 BINS = np.arange(2600.0, 5001.0, 100.0)
 SIGNAL_REGION = (3300.0, 3700.0)
@@ -42,7 +42,12 @@ def spectra():
 def test_background_is_the_nearest_clusters_fit_scaled_to_the_sidebands(spectra):
     mjj, labels, _, centers = spectra
     result = nearest_cluster_background(
-        labels, centers, mjj=mjj, bins=BINS, background=FIT, signal_region=SIGNAL_REGION
+        labels,
+        cluster_centers=centers,
+        mjj=mjj,
+        bins=BINS,
+        background=FIT,
+        signal_region=SIGNAL_REGION,
     )
     np.testing.assert_array_equal(result["nearest_cluster"], [1, 2, 1])
     # independent computation for cluster 2: fit cluster 1, scale to cluster 2's sidebands
@@ -72,7 +77,9 @@ def test_background_is_the_nearest_clusters_fit_scaled_to_the_sidebands(spectra)
 
 def test_a_scanned_signal_region_finds_the_resonance(spectra):
     mjj, labels, _, centers = spectra
-    result = nearest_cluster_background(labels, centers, mjj=mjj, bins=BINS, background=FIT)
+    result = nearest_cluster_background(
+        labels, cluster_centers=centers, mjj=mjj, bins=BINS, background=FIT
+    )
     first, last = result["signal_region_index"][2]
     assert BINS[first] <= 3500.0 <= BINS[last]
     assert first >= 1
@@ -95,13 +102,20 @@ def test_invalid_searches_raise_clear_errors(spectra, kwargs, message):
     with pytest.raises(ValueError, match=message):
         nearest_cluster_background(labels, mjj=mjj, **arguments)
     with pytest.raises(ValueError, match="labels must lie"):
-        nearest_cluster_background(labels + 1, centers, mjj=mjj, bins=BINS, background=FIT)
+        nearest_cluster_background(
+            labels + 1, cluster_centers=centers, mjj=mjj, bins=BINS, background=FIT
+        )
 
 
 def _result(spectra):
     mjj, labels, is_signal, centers = spectra
     analysis = nearest_cluster_background(
-        labels, centers, mjj=mjj, bins=BINS, background=FIT, signal_region=SIGNAL_REGION
+        labels,
+        cluster_centers=centers,
+        mjj=mjj,
+        bins=BINS,
+        background=FIT,
+        signal_region=SIGNAL_REGION,
     )
     signal = np.stack([_counts(mjj[(labels == k) & is_signal]) for k in range(3)])
     ratio = np.array(
@@ -212,13 +226,17 @@ def test_anomaly_search_clusters_events_end_to_end():
         3000, 150, n_constituents=6, mjj_range=(2600.0, 5000.0), random_state=3
     )
     model = DeepKMeans(
-        UClusterEmbedding(task="events", width=0.25, n_neighbors=4, epochs=1, batch_size=1024),
+        UClusterEmbedding(
+            task="events", width=0.25, n_neighbors=4, pretrain_epochs=1, batch_size=1024
+        ),
         n_clusters=2,
         epochs=1,
         batch_size=1024,
         random_state=0,
     )
-    result = anomaly_search(events, model, bins=np.arange(2600.0, 5001.0, 200.0), background=FIT)
+    result = anomaly_search(
+        events, model=model, bins=np.arange(2600.0, 5001.0, 200.0), background=FIT
+    )
     assert result.cluster_spectra.shape == (2, 12)
     assert result.n_events == len(events)
     assert result.cluster_spectra.sum() + result.n_outside == pytest.approx(len(events))
@@ -229,9 +247,21 @@ def test_anomaly_search_clusters_events_end_to_end():
     with pytest.raises(ValueError, match="task='events'"):
         anomaly_search(
             events,
-            DeepKMeans(UClusterEmbedding(width=0.25, epochs=1), n_clusters=2, epochs=1).fit(
-                events.jets()[0][:6]
-            ),
+            model=DeepKMeans(
+                UClusterEmbedding(width=0.25, pretrain_epochs=1), n_clusters=2, epochs=1
+            ).fit(events.jets()[0][:6]),
             bins=BINS,
             background=FIT,
         )
+
+
+def test_anomaly_search_result_prints_a_table_of_its_clusters(spectra):
+    result = _result(spectra)
+    text = str(result)
+    lines = text.splitlines()
+    assert lines[0].startswith("Anomaly search: 3 clusters")
+    assert "signal region [GeV]" in lines[2]
+    assert len(lines) == 3 + result.n_clusters
+    html = result._repr_html_()
+    assert html.startswith("<table>")
+    assert html.count("<tr>") == 1 + result.n_clusters

@@ -142,3 +142,17 @@ def test_ucluster_events_reports_a_missing_file(tmp_path):
     args = _parse([*argv, "--no-plots"])
     with pytest.raises(FileNotFoundError, match=r"missing\.h5"):
         args.handler(args)
+
+
+def test_option_defaults_are_the_constants_of_the_functions_they_call():
+    import inspect
+
+    from hepcluster.datasets import make_jets
+    from hepcluster.ucluster._defaults import N_CONSTITUENTS
+
+    default = inspect.signature(make_jets).parameters["n_constituents"].default
+    assert default == N_CONSTITUENTS
+    args = _parse(["ucluster", "jets"])
+    assert args.n_constituents == N_CONSTITUENTS
+    assert args.sinkhorn_epsilon == DeepKMeans().sinkhorn_epsilon
+    assert args.device == DeepKMeans().device == UClusterEmbedding().device

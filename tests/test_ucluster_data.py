@@ -7,18 +7,17 @@ import numpy as np
 import pytest
 
 from hepcluster.datasets import make_dijet_events, make_jets, read_hls4ml, write_hls4ml
-from hepcluster.ucluster import (
-    JetStream,
-    PackedSamples,
-    batch_layout,
+from hepcluster.ucluster import JetStream
+from hepcluster.ucluster._data import InMemoryDataset, StreamedDataset, iter_batches, prefetch
+from hepcluster.ucluster._features import (
+    FeatureMoments,
     event_inputs,
     event_matrix,
+    feature_scaling,
     jet_inputs,
     jet_mass_targets,
-    pack_particles,
 )
-from hepcluster.ucluster._data import InMemoryDataset, StreamedDataset, iter_batches, prefetch
-from hepcluster.ucluster._features import FeatureMoments, feature_scaling
+from hepcluster.ucluster._packing import PackedSamples, batch_layout, pack_particles
 
 RNG = np.random.default_rng(7)
 

@@ -30,12 +30,12 @@ from hepcluster.datasets import make_dijet_events, make_jets, write_hls4ml
 from hepcluster.metrics import cluster_accuracy
 from hepcluster.ucluster import SCHEDULES, DeepKMeans, JetStream, UClusterEmbedding
 
-TINY = {"width": 0.25, "epochs": 1, "batch_size": 32, "n_neighbors": 4}
+TINY = {"width": 0.25, "pretrain_epochs": 1, "batch_size": 32, "n_neighbors": 4}
 
 # The accuracy configuration: the "fast" schedule with a short pre-training (one epoch:
 # the embedding then separates top from W/Z but k-means on it is poor, like the paper's
 # 51 %) and fewer joint epochs, so that the test stays well under a minute.
-ACCURACY_EMBEDDING = {"epochs": 1}
+ACCURACY_EMBEDDING = {"pretrain_epochs": 1}
 ACCURACY_CLUSTERING = {"n_clusters": 3, "epochs": 6}
 
 
@@ -54,18 +54,22 @@ def tiny_model(tiny_jets):
 def test_parameters_are_stored_unchanged_and_the_schedule_fills_the_rest(tiny_jets):
     embedding = UClusterEmbedding()
     params = embedding.get_params()
-    assert (params["schedule"], params["epochs"], params["width"]) == ("fast", None, None)
+    assert (params["schedule"], params["pretrain_epochs"], params["width"]) == (
+        "fast",
+        None,
+        None,
+    )
     assert params["n_neighbors"] == 10
     assert params["focal_gamma"] == 2.0
     model = DeepKMeans(embedding, random_state=3)
     params = model.get_params()
     assert params["embedding"] is embedding
     assert (params["n_clusters"], params["beta"], params["alpha"]) == (3, 10.0, None)
-    assert params["embedding__epochs"] is None
-    model.set_params(embedding__epochs=2, beta=5.0)
-    assert embedding.epochs == 2
+    assert params["embedding__pretrain_epochs"] is None
+    model.set_params(embedding__pretrain_epochs=2, beta=5.0)
+    assert embedding.pretrain_epochs == 2
     assert model.beta == 5.0
-    assert clone(model).get_params()["embedding__epochs"] == 2
+    assert clone(model).get_params()["embedding__pretrain_epochs"] == 2
     # explicit values win over the preset; the paper's preset is the paper's schedule
     paper = SCHEDULES["paper"]
     assert (paper["alpha"], paper["alpha_step"], paper["batch_size"]) == (1.0, 2.0, 1024)
@@ -79,7 +83,7 @@ def test_fit_learns_the_documented_attributes_and_reports_every_epoch(tiny_jets,
     X, _ = tiny_jets
     with caplog.at_level(logging.INFO, logger="hepcluster"):
         model = DeepKMeans(
-            UClusterEmbedding(**{**TINY, "epochs": 2}),
+            UClusterEmbedding(**{**TINY, "pretrain_epochs": 2}),
             epochs=2,
             batch_size=32,
             alpha=1.0,
@@ -132,14 +136,14 @@ def test_same_random_state_gives_identical_fits_on_cpu(tiny_jets, tiny_model):
 
 
 def test_compiled_and_eager_training_agree(tiny_jets):
-    from hepcluster.ucluster import _training
+    from hepcluster.ucluster._network import training as _training
 
     X, _ = tiny_jets
-    eager = UClusterEmbedding(**{**TINY, "epochs": 2}, random_state=0).fit(X)
+    eager = UClusterEmbedding(**{**TINY, "pretrain_epochs": 2}, random_state=0).fit(X)
     limit = _training._EAGER_MAX_STEPS
     _training._EAGER_MAX_STEPS = 0
     try:
-        compiled = UClusterEmbedding(**{**TINY, "epochs": 2}, random_state=0).fit(X)
+        compiled = UClusterEmbedding(**{**TINY, "pretrain_epochs": 2}, random_state=0).fit(X)
     finally:
         _training._EAGER_MAX_STEPS = limit
     # equal up to float32 rounding (the graph may order sums differently), amplified by Adam
@@ -260,7 +264,7 @@ def test_a_jet_matrix_given_to_the_event_task_is_an_error(caplog):
 
 
 def test_device_gpu_without_a_gpu_fails_before_any_work(tiny_jets, caplog):
-    from hepcluster.ucluster._tensorflow import has_gpu
+    from hepcluster.ucluster._network.backend import has_gpu
 
     if has_gpu():
         pytest.skip("a GPU is visible")
@@ -274,7 +278,7 @@ def test_device_gpu_without_a_gpu_fails_before_any_work(tiny_jets, caplog):
 
 
 def test_fit_on_a_gpu_matches_the_api_where_one_exists(tiny_jets):
-    from hepcluster.ucluster._tensorflow import has_gpu
+    from hepcluster.ucluster._network.backend import has_gpu
 
     if not has_gpu():
         pytest.skip("no GPU visible to TensorFlow")
@@ -382,13 +386,13 @@ def test_tensorflow_start_up_messages_are_filtered_unless_asked_for():
         "from hepcluster.datasets import make_jets\n"
         "from hepcluster.ucluster import DeepKMeans, UClusterEmbedding\n"
         "X, _ = make_jets(4, n_constituents=6, random_state=0)\n"
-        "DeepKMeans(UClusterEmbedding(width=0.25, epochs=1, n_neighbors=3),\n"
+        "DeepKMeans(UClusterEmbedding(width=0.25, pretrain_epochs=1, n_neighbors=3),\n"
         "           epochs=9, batch_size=4, random_state=0).fit(X)\n"  # compiled steps
     )
     quiet = _stderr_of(tiny_fit, env)
     assert not [line for line in quiet.splitlines() if any(n in line for n in _TENSORFLOW_NOISE)]
     # a value the user set is left alone: TF_CPP_MIN_LOG_LEVEL=0 shows TensorFlow's notices
-    just_import = "from hepcluster.ucluster._tensorflow import import_keras\nimport_keras()\n"
+    just_import = "from hepcluster.ucluster._network.backend import import_keras\nimport_keras()\n"
     loud = _stderr_of(just_import, {**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
     assert "oneDNN" in loud or "cpu_feature_guard" in loud or "cuda" in loud.lower()
 
@@ -397,12 +401,14 @@ def test_tensorflow_start_up_messages_are_filtered_unless_asked_for():
 
 
 class _AnyWidthUClusterEmbedding(UClusterEmbedding):
-    """Test-only: pads any width to 3·P and gives every jet a particle, so that the
-    common checks that feed 2, 4, 5 or 10 columns can run."""
+    """Test-only: pads any width to 3·P, takes |pT| and gives every jet a particle, so that
+    the common checks that feed 2, 4, 5 or 10 columns or negative values (the estimators
+    are not positive_only: η and φ are signed) can run."""
 
     def _validate(self, X, *, reset):
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         X = np.hstack([X, np.zeros((X.shape[0], -X.shape[1] % 3), X.dtype)])
+        X[:, 0::3] = np.abs(X[:, 0::3])
         X[:, 0] += 1.0
         return X
 
@@ -475,7 +481,7 @@ def test_label_proportions_help_on_an_unbalanced_mixture(record_property):
     accuracy = {}
     for name, proportions in (("plain", None), ("transport", [0.6, 0.3, 0.1])):
         model = DeepKMeans(
-            UClusterEmbedding(epochs=2),
+            UClusterEmbedding(pretrain_epochs=2),
             epochs=6,
             batch_size=256,
             label_proportions=proportions,
@@ -489,8 +495,67 @@ def test_label_proportions_help_on_an_unbalanced_mixture(record_property):
 
 @pytest.mark.slow
 def test_ucluster_on_a_larger_configuration(record_property):
-    result = _accuracies(3000, 100, {"epochs": 4}, {"n_clusters": 3}, seed=1)
+    result = _accuracies(3000, 100, {"pretrain_epochs": 4}, {"n_clusters": 3}, seed=1)
     for key, value in result.items():
         record_property(key, value)
     assert result["ucluster"] >= 0.7
     assert result["ucluster"] >= result["kmeans_pretrained"] + 0.05
+
+
+# -- the public contract between DeepKMeans and its embedding (issue 25) -------------------
+
+
+@pytest.mark.parametrize(("name", "value"), [("schedule", "paper"), ("device", "cpu")])
+def test_deep_kmeans_refuses_an_embedding_with_another_schedule_or_device(tiny_jets, name, value):
+    X, _ = tiny_jets
+    model = DeepKMeans(UClusterEmbedding(**TINY), epochs=1, random_state=0, **{name: value})
+    with pytest.raises(ValueError, match=f"{name}={value!r} but its embedding has {name}="):
+        model.fit(X)
+    with pytest.raises(ValueError, match=f"{name}="):
+        DeepKMeans(UClusterEmbedding(**TINY), prefit=True, epochs=1, **{name: value}).fit(X)
+
+
+def test_default_embedding_takes_the_schedule_and_device_of_deep_kmeans():
+    template = DeepKMeans(schedule="paper", device="cpu")._template()
+    assert (template.schedule, template.device) == ("paper", "cpu")
+
+
+def test_fit_is_prepare_then_pretrain_and_embed_matches_transform(tiny_jets):
+    X, _ = tiny_jets
+    fitted = UClusterEmbedding(**TINY, random_state=0).fit(X)
+    stepwise = UClusterEmbedding(**TINY, random_state=0)
+    dataset = stepwise.prepare(X, reset=True)
+    assert dataset.n_samples == len(X)
+    assert stepwise.pretrain(dataset) is stepwise
+    np.testing.assert_array_equal(stepwise.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(stepwise.embed(stepwise.prepare(X)), fitted.transform(X))
+    assert callable(stepwise.auxiliary_loss())
+    assert stepwise.network_.count_params() == fitted.network_.count_params()
+
+
+def test_deep_kmeans_uses_no_private_member_of_its_embedding():
+    import ast
+    import inspect
+
+    from hepcluster.ucluster import _deep_kmeans
+
+    tree = ast.parse(inspect.getsource(_deep_kmeans))
+    private = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "embedding"
+        and node.attr.startswith("_")
+    }
+    assert private == set()
+
+
+def test_ucluster_exports_only_what_a_user_needs():
+    import hepcluster.ucluster as ucluster
+
+    assert sorted(ucluster.__all__) == sorted(
+        ["DeepKMeans", "JetStream", "SCHEDULES", "UClusterEmbedding", "plot_confusion_matrix"]
+    )
+    for name in ucluster.__all__:
+        assert getattr(ucluster, name) is not None

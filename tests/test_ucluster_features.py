@@ -16,20 +16,19 @@ from hepcluster.metrics import (
     signal_significance,
     significance_improvement,
 )
-from hepcluster.ucluster import (
+from hepcluster.ucluster._embedding import as_constituent_matrix
+from hepcluster.ucluster._features import (
     EVENT_MASS_BINS,
     JET_MASS_BINS,
-    alpha_schedule,
-    as_constituent_matrix,
     event_inputs,
     event_mass_targets,
     event_matrix,
+    feature_scaling,
     jet_inputs,
     jet_mass_targets,
-    learning_rate_schedule,
     mass_bin_targets,
 )
-from hepcluster.ucluster._features import feature_scaling
+from hepcluster.ucluster._schedules import alpha_schedule, learning_rate_schedule
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +298,7 @@ def test_fitting_without_keras_names_the_extra(monkeypatch, jets):
 
     monkeypatch.setitem(sys.modules, "keras", None)  # as if the extra were not installed
     with pytest.raises(ImportError, match=r"hepcluster\[ucluster\]"):
-        UClusterEmbedding(epochs=0).fit(jets[0])
+        UClusterEmbedding(pretrain_epochs=0).fit(jets[0])
 
 
 def test_fitting_deep_kmeans_without_tensorflow_names_the_extra(monkeypatch, jets):

@@ -9,23 +9,23 @@ import pytest
 
 pytest.importorskip("keras", reason='needs TensorFlow: pip install "hepcluster[ucluster]"')
 
-from hepcluster.ucluster import (
-    ClusteringLayer,
-    FocalLoss,
-    GAPLayer,
-    build_abcnet,
-    clustering_loss,
-    focal_loss,
-    pack_particles,
-)
-from hepcluster.ucluster._layers import (
+from hepcluster.ucluster._network.backend import import_keras
+from hepcluster.ucluster._network.layers import (
     BN_EPSILON,
+    GAPLayer,
     MaskedBatchNormalization,
     ScaleNormalization,
     knn_indices,
 )
-from hepcluster.ucluster._losses import sinkhorn_assignment
-from hepcluster.ucluster._tensorflow import import_keras
+from hepcluster.ucluster._network.losses import (
+    ClusteringLayer,
+    FocalLoss,
+    clustering_loss,
+    focal_loss,
+    sinkhorn_assignment,
+)
+from hepcluster.ucluster._network.models import build_abcnet
+from hepcluster.ucluster._packing import pack_particles
 
 keras = import_keras()
 

@@ -24,10 +24,11 @@ m_Y = 100 GeV) at S/B = 2 %, a small network and a few epochs on a CPU (a few mi
 import matplotlib.pyplot as plt
 import numpy as np
 
+from hepcluster.anomaly import anomaly_search
 from hepcluster.datasets import make_dijet_events
 from hepcluster.fits import DijetFitBackground
 from hepcluster.metrics import signal_fraction_improvement, signal_significance
-from hepcluster.ucluster import DeepKMeans, UClusterEmbedding, anomaly_search
+from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
 
 events = make_dijet_events(
     20_000, 400, n_constituents=20, mjj_range=(2600.0, 5000.0), random_state=0
@@ -41,7 +42,9 @@ print(events)
 # directly (its two jets side by side); the auxiliary targets and the global features are
 # computed from the constituents.
 model = DeepKMeans(
-    UClusterEmbedding(task="events", width=0.25, epochs=2, batch_size=128, random_state=0),
+    UClusterEmbedding(
+        task="events", width=0.25, pretrain_epochs=2, batch_size=128, random_state=0
+    ),
     n_clusters=2,
     epochs=4,
     batch_size=128,
@@ -55,7 +58,7 @@ model = DeepKMeans(
 bins = np.arange(2600.0, 5001.0, 100.0)
 result = anomaly_search(
     events,
-    model,
+    model=model,
     bins=bins,
     background=DijetFitBackground(n_params=4),
     signal_region=(3300.0, 3700.0),

@@ -2,8 +2,9 @@
 
 :func:`add_parser` registers it with the ``argparse`` subparsers of
 :func:`hepcluster.cli.build_parser`; its handler :func:`run` is called with the parsed
-arguments. The option defaults are the estimators' (``hepcluster.ucluster._defaults``,
-a module without heavy imports).
+arguments. The option defaults are the estimators' constants
+(``hepcluster.ucluster._defaults``, ``hepcluster.anomaly._defaults``: modules without
+imports, whose packages load their estimators lazily).
 """
 
 import json
@@ -12,25 +13,25 @@ import os
 import sys
 from pathlib import Path
 
-from ._defaults import constant, default
+from ..anomaly._defaults import THRESHOLD
+from ..ucluster._defaults import (
+    BETA,
+    DEFAULT_DEVICE,
+    DEFAULT_SCHEDULE,
+    DEVICES,
+    EMBEDDING_DIM,
+    N_CLUSTERS,
+    N_CONSTITUENTS,
+    N_NEIGHBORS,
+    SCHEDULES,
+    SINKHORN_EPSILON,
+)
 from ._figures import figure_style, save_figure
 from ._options import add_overwrite_option
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["add_parser", "run"]
-
-_DEEP_KMEANS = "hepcluster.ucluster._deep_kmeans:DeepKMeans"
-_UCLUSTER_DEFAULTS = "hepcluster.ucluster._defaults"
-
-
-def _ucluster_default(name):
-    """A constant of hepcluster.ucluster._defaults (read without importing TensorFlow)."""
-    return constant(f"{_UCLUSTER_DEFAULTS}:{name}")
-
-
-_SEARCH = "hepcluster.ucluster._anomaly:anomaly_search"
-_JETS = "hepcluster.datasets._synthetic:make_jets"
 
 N_PER_CLASS = 1000
 """Synthetic or Pythia jets per class of ``ucluster jets``: minutes on a CPU."""
@@ -46,7 +47,6 @@ EVENT_BINS = (2500.0, 6000.0, 100.0)
 
 
 def _add_training_options(parser, *, n_clusters, embedding_dim):
-    SCHEDULES = _ucluster_default("SCHEDULES")
     fast, paper = SCHEDULES["fast"], SCHEDULES["paper"]
     group = parser.add_argument_group(
         "network and training",
@@ -62,7 +62,7 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
     group.add_argument(
         "--schedule",
         choices=sorted(SCHEDULES),
-        default=_ucluster_default("DEFAULT_SCHEDULE"),
+        default=DEFAULT_SCHEDULE,
         help="training preset (default: %(default)s)",
     )
     group.add_argument(
@@ -80,7 +80,7 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
     group.add_argument(
         "--n-neighbors",
         type=int,
-        default=_ucluster_default("N_NEIGHBORS"),
+        default=N_NEIGHBORS,
         help="k of the kNN graphs (default: %(default)s)",
     )
     group.add_argument("--pretrain-epochs", type=int, default=None, help="pre-training epochs")
@@ -98,7 +98,7 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
     group.add_argument(
         "--beta",
         type=float,
-        default=_ucluster_default("BETA"),
+        default=BETA,
         help="weight β of the clustering loss (default: %(default)s)",
     )
     group.add_argument("--alpha", type=float, default=None, help="α at the first joint epoch")
@@ -120,13 +120,13 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
     group.add_argument(
         "--sinkhorn-epsilon",
         type=float,
-        default=default(_DEEP_KMEANS, "sinkhorn_epsilon"),
+        default=SINKHORN_EPSILON,
         help="ε of the transport plan (default: %(default)s)",
     )
     group.add_argument(
         "--device",
-        choices=constant("hepcluster.ucluster._tensorflow:DEVICES"),
-        default=default(_DEEP_KMEANS, "device"),
+        choices=DEVICES,
+        default=DEFAULT_DEVICE,
         help="where TensorFlow trains; 'gpu' fails at once without one (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -202,7 +202,7 @@ def add_parser(subparsers):
     jets.add_argument(
         "--n-constituents",
         type=int,
-        default=default(_JETS, "n_constituents"),
+        default=N_CONSTITUENTS,
         help="particle slots per jet (default: %(default)s, as in the paper)",
     )
     jets.add_argument(
@@ -213,8 +213,8 @@ def add_parser(subparsers):
     )
     _add_training_options(
         jets,
-        n_clusters=_ucluster_default("N_CLUSTERS"),
-        embedding_dim=_ucluster_default("EMBEDDING_DIM")["jets"],
+        n_clusters=N_CLUSTERS,
+        embedding_dim=EMBEDDING_DIM["jets"],
     )
 
     events = tasks.add_parser(
@@ -253,7 +253,7 @@ def add_parser(subparsers):
     events.add_argument(
         "--threshold",
         type=float,
-        default=default(_SEARCH, "threshold"),
+        default=THRESHOLD,
         help="a cluster is signal-rich when the local significance of its excess in the "
         "signal region is at least this (σ; default: %(default)s)",
     )
@@ -266,7 +266,7 @@ def add_parser(subparsers):
     _add_training_options(
         events,
         n_clusters=EVENT_N_CLUSTERS,
-        embedding_dim=_ucluster_default("EMBEDDING_DIM")["events"],
+        embedding_dim=EMBEDDING_DIM["events"],
     )
     parser.set_defaults(handler=run)
     return parser
@@ -280,7 +280,7 @@ def _model(args, task):
         embedding_dim=args.embedding_dim,
         n_neighbors=args.n_neighbors,
         width=args.width,
-        epochs=args.pretrain_epochs,
+        pretrain_epochs=args.pretrain_epochs,
         batch_size=args.batch_size,
         learning_rate=args.pretrain_learning_rate,
         schedule=args.schedule,
@@ -440,8 +440,8 @@ def _plot_jets(path, embedding, y, model):
 def _run_events(args):
     import numpy as np
 
+    from ..anomaly import anomaly_search
     from ..fits import DijetFitBackground
-    from ..ucluster import anomaly_search
     from ._options import read_events
 
     events = read_events(args.events)
@@ -455,7 +455,7 @@ def _run_events(args):
     model = _model(args, "events")
     result = anomaly_search(
         events,
-        model,
+        model=model,
         bins=bins,
         background=DijetFitBackground(),
         signal_region=args.signal_region,

@@ -1,7 +1,7 @@
 """Data pipeline of UCluster: in-memory or streamed samples, packed mini-batches.
 
 Pure numpy (no Keras). The training and inference loops of
-:mod:`hepcluster.ucluster._training` read *datasets*: objects whose ``chunks(rng)``
+:mod:`hepcluster.ucluster._network.training` read *datasets*: objects whose ``chunks(rng)``
 yields :class:`~hepcluster.ucluster._packing.PackedSamples`, again at every epoch. An
 in-memory fit is one chunk; a :class:`JetStream` is read chunk by chunk from its source
 (an hls4ml file, or any re-iterable of constituent matrices), so that a data set larger

@@ -12,31 +12,31 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
     TransformerMixin,
-    _fit_context,
     clone,
 )
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _num_samples, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ._defaults import BETA, DEFAULT_SCHEDULE, N_CLUSTERS, SCHEDULES, resolve_schedule
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, fit_context, num_samples
+from ._defaults import (
+    BETA,
+    DEFAULT_DEVICE,
+    DEFAULT_SCHEDULE,
+    DEVICES,
+    N_CLUSTERS,
+    SCHEDULES,
+    SINKHORN_EPSILON,
+    SINKHORN_ITERATIONS,
+    resolve_schedule,
+)
 from ._embedding import UClusterEmbedding, as_stream
 from ._schedules import alpha_schedule
-from ._tensorflow import DEVICES
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DeepKMeans"]
-
-SINKHORN_ITERATIONS = 50
-"""Sinkhorn–Knopp iterations per mini-batch of the label-proportion regularisation."""
-
-SINKHORN_EPSILON = 0.1
-"""Entropic regularisation ε of the transport plan, in squared distances of the unit-RMS
-embedding: about a tenth of the squared distance between clusters, sharp enough for
-the plan to follow the distances, smooth enough to converge in 50 iterations."""
 
 
 def _sinkhorn_cost(distances, proportions, epsilon, n_iterations=200):
@@ -114,7 +114,8 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     embedding : UClusterEmbedding or None, default=None
         The network and its pre-training settings; ``None`` uses
         ``UClusterEmbedding(schedule=schedule, device=device)``. It is cloned (and
-        pre-trained) in :meth:`fit` unless ``prefit=True``.
+        pre-trained) in :meth:`fit` unless ``prefit=True``. Its ``schedule`` and
+        ``device`` must equal this estimator's (see Notes).
     n_clusters : int, default=3
         Number of clusters k.
     beta : float, default=10.0
@@ -127,8 +128,8 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         Upper limit of α; ``None``: the schedule's (0.5 ``"fast"``, none ``"paper"``;
         ``float("inf")`` for no limit).
     epochs : int or None, default=None
-        Epochs of joint training (after the embedding's pre-training epochs);
-        ``None``: the schedule's.
+        Epochs of joint training, after the embedding's ``pretrain_epochs`` of
+        pre-training; ``None``: the schedule's.
     batch_size : int or None, default=None
         ``None``: the schedule's.
     learning_rate : float or None, default=None
@@ -165,12 +166,12 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     schedule : {"fast", "paper"}, default="fast"
         Preset of every joint-training setting left at ``None`` (see
         :data:`~hepcluster.ucluster.SCHEDULES`), and of the embedding when ``embedding``
-        is ``None``. ``"fast"`` is the default: it converges in minutes on a CPU (5,000
-        jets of 100 particle slots), where the paper's schedule would need hours.
-        ``"paper"`` is the paper's schedule (α = 1 + 2 per epoch, batch 1024, 10 + 90
-        epochs of the full-width network), meant for ~10⁶ jets on a GPU.
+        is ``None``; a given embedding must have the same ``schedule``. ``"fast"`` is
+        the default, sized for a CPU; ``"paper"`` is the paper's schedule (α = 1 + 2
+        per epoch, batch 1024, the full-width network), sized for ~10⁶ jets on a GPU.
     device : {"auto", "cpu", "gpu"}, default="auto"
-        ``"gpu"`` without a GPU raises before any work.
+        Where TensorFlow runs; ``"gpu"`` without a GPU raises before any work. A given
+        embedding must have the same ``device``.
     random_state : int, RandomState instance or None, default=None
         Seeds pre-training (when the embedding has no ``random_state`` of its own), the
         k-means initialisation and the joint training.
@@ -207,19 +208,26 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
 
     Notes
     -----
-    The embedding has a fixed overall scale (unit RMS, see
-    :class:`~hepcluster.ucluster.ScaleNormalization`), which is what α is relative to: the
-    paper's α = 1, +2 per epoch hardens the assignment within a few epochs, which suits
-    ~10⁵ steps but freezes the k-means start in a run of a few hundred steps. The
-    ``"fast"`` schedule therefore starts softer, caps α at 0.5 and moves the centroids
-    faster. On 5,001 Pythia8 W/Z/top jets of 100 slots ``DeepKMeans(random_state=s)``
-    reaches a cluster accuracy of 0.71–0.73 for six seeds in eight (s = 0–7, 35–41 s
-    each on 2 CPU cores); the other two end at 0.61 (a collapsed cluster, which ``fit``
-    warns about) and 0.58 (the tail of the top mass split off). k-means on the jet mass
-    alone gives 0.58, a supervised KNN on the mass 0.80, and the best partition of the
-    mass chosen with the labels 0.81 (see the user guide). A fit is reproducible with
-    its ``random_state`` on one machine and software stack; another CPU (other BLAS and
-    oneDNN kernels) gives other rounding, and another end point for some seeds.
+    ``schedule`` and ``device`` are resolved in one place: this estimator's values rule
+    the joint training, and they fill the default embedding. A given ``embedding`` with
+    another ``schedule`` or ``device`` is refused by :meth:`fit` (a ``ValueError``
+    naming both), because it would pre-train with one preset and train jointly with
+    the other: pass the same value to both, e.g.
+    ``DeepKMeans(UClusterEmbedding(schedule="paper"), schedule="paper")``.
+
+    The embedding is driven only through its public steps
+    (:meth:`UClusterEmbedding.prepare`, :meth:`~UClusterEmbedding.pretrain`,
+    :meth:`~UClusterEmbedding.embed`, :meth:`~UClusterEmbedding.auxiliary_loss` and
+    ``network_``), so any subclass that keeps them can be clustered.
+
+    The embedding has a fixed overall scale (unit RMS), which is what α is relative to:
+    the paper's α = 1, +2 per epoch hardens the assignment within a few epochs, which
+    suits ~10⁵ steps but freezes the k-means start in a run of a few hundred steps. The
+    ``"fast"`` schedule therefore starts softer, caps α and moves the centroids faster
+    (the user guide gives the accuracies reached). Some seeds collapse a cluster, which
+    :meth:`fit` warns about. A fit is reproducible with its ``random_state`` on one
+    machine and software stack; another CPU (other BLAS and oneDNN kernels) gives other
+    rounding, and another end point for some seeds.
 
     With ``label_proportions`` the clustering loss is Σ_k ‖f_j − μ_k‖² Q_jk with Q the
     transport plan of the batch (rows summing to 1, columns to the given fractions),
@@ -242,9 +250,9 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     Examples
     --------
     >>> from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
-    >>> model = DeepKMeans(UClusterEmbedding(epochs=2), n_clusters=3, epochs=3,
+    >>> model = DeepKMeans(UClusterEmbedding(pretrain_epochs=2), n_clusters=3, epochs=3,
     ...                    random_state=0)
-    >>> model.get_params()["embedding__epochs"]
+    >>> model.get_params()["embedding__pretrain_epochs"]
     2
     >>> from hepcluster.datasets import make_jets
     >>> X, y = make_jets(100, n_constituents=20, random_state=0)
@@ -279,6 +287,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     def __init__(
         self,
         embedding=None,
+        *,
         n_clusters=N_CLUSTERS,
         beta=BETA,
         alpha=None,
@@ -297,7 +306,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         centroid_lr_factor=None,
         prefit=False,
         schedule=DEFAULT_SCHEDULE,
-        device="auto",
+        device=DEFAULT_DEVICE,
         random_state=None,
     ):
         self.embedding = embedding
@@ -364,6 +373,15 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
                 "DeepKMeans trains the network of its embedding and needs a "
                 f"UClusterEmbedding, got {type(self.embedding).__name__}."
             )
+        for name in ("schedule", "device"):
+            mine, theirs = getattr(self, name), getattr(self.embedding, name)
+            if mine != theirs:
+                raise ValueError(
+                    f"DeepKMeans has {name}={mine!r} but its embedding has {name}="
+                    f"{theirs!r}: the embedding would be trained with one and the joint "
+                    f"training with the other. Give both the same {name}, e.g. "
+                    f"DeepKMeans(UClusterEmbedding({name}={mine!r}), {name}={mine!r})."
+                )
         return self.embedding
 
     def _check_samples(self, n_samples):
@@ -376,16 +394,17 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         if self.prefit:
             check_is_fitted(template, msg="prefit=True needs a fitted embedding.")
             embedding = copy.deepcopy(template)
-            dataset = embedding._prepare(X, reset=False)
+            dataset = embedding.prepare(X)
             self._check_samples(dataset.n_samples)
             return embedding, dataset
         embedding = clone(template)
         if embedding.random_state is None:
             embedding.set_params(random_state=seed)
-        embedding._validate_params()
-        return embedding, embedding._fit(X, check=self._check_samples)
+        dataset = embedding.prepare(X, reset=True)
+        self._check_samples(dataset.n_samples)
+        return embedding.pretrain(dataset), dataset
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Pre-train, initialise the centroids with k-means and train jointly.
 
@@ -406,8 +425,9 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         ------
         ValueError
             On invalid constituents (see :class:`~hepcluster.UClusterEmbedding`),
-            invalid ``label_proportions`` or fewer samples than clusters, before any
-            training.
+            invalid ``label_proportions``, fewer samples than clusters, or an
+            ``embedding`` whose ``schedule`` or ``device`` differs from this
+            estimator's, before any training.
         RuntimeError
             On ``device="gpu"`` without a GPU, before any work.
 
@@ -415,14 +435,14 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         -----
         ConvergenceWarning
             When a cluster ends with fewer than a tenth of an equal share (1/k) of the
-            samples: the joint training has collapsed it (on 5,001 Pythia W/Z/top jets,
-            one seed in eight of the defaults ends so).
+            samples: the joint training has collapsed it.
         """
-        from ._tensorflow import check_device
+        from ._network.backend import check_device
 
         check_device(self.device)
+        self._template()  # a mismatched embedding fails before any work
         if as_stream(X) is None:
-            self._check_samples(_num_samples(X))
+            self._check_samples(num_samples(X))
         proportions = self._proportions()
         self.settings_ = self._settings()
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
@@ -432,14 +452,14 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             self.feature_names_in_ = embedding.feature_names_in_
         else:
             self.__dict__.pop("feature_names_in_", None)
-        features = embedding._embed(dataset)
+        features = embedding.embed(dataset)
         kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=int(seeds[1]))
         self.init_labels_ = kmeans.fit_predict(features)
         self.init_centers_ = kmeans.cluster_centers_.copy()
         if proportions is not None:
             proportions = match_proportions(features, self.init_centers_, proportions)
         self.proportions_ = proportions
-        from ._training import seeded
+        from ._network.training import seeded
 
         with seeded(int(seeds[2])):
             centers, alpha, history = self._train_jointly(
@@ -449,14 +469,14 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         self.cluster_centers_ = centers
         self.alpha_ = alpha
         self.history_ = history
-        self.labels_ = self._assign(embedding._embed(dataset))
+        self.labels_ = self._assign(embedding.embed(dataset))
         _warn_on_collapsed_clusters(self.labels_, self.n_clusters)
         return self
 
     def _train_jointly(self, embedding, dataset, proportions, seed):
-        from ._losses import ClusteringLayer
+        from ._network.losses import ClusteringLayer
+        from ._network.training import device_scope, import_keras, train
         from ._reporting import EpochReporter
-        from ._training import device_scope, import_keras, train
 
         keras = import_keras()
         settings = self.settings_
@@ -465,7 +485,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         )
         if settings["epochs"] == 0:
             return self.init_centers_.copy(), alpha_of(0), {}
-        network = embedding.model_
+        network = embedding.network_
         clustering = ClusteringLayer(
             self.n_clusters,
             alpha_of(0),
@@ -501,7 +521,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
                 joint,
                 dataset,
                 [
-                    ("focal", 1.0, embedding._aux_loss()),
+                    ("focal", 1.0, embedding.auxiliary_loss()),
                     ("cluster", float(self.beta), lambda out, batch: out["cluster"]),
                 ],
                 epochs=settings["epochs"],
@@ -605,7 +625,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.positive_only = True
+        # Not positive_only: η and φ are signed; only the pT columns must be >= 0.
         tags.non_deterministic = self.random_state is None
         return tags
 
@@ -617,9 +637,7 @@ COLLAPSED_FRACTION = 0.1
 def _warn_on_collapsed_clusters(labels, n_clusters):
     """Warn when joint training left a cluster (almost) empty: deep k-means' trivial solution.
 
-    On 5,001 Pythia W/Z/top jets one seed in eight ends with a cluster of 22 jets and W
-    and Z in one cluster (accuracy 0.61 instead of 0.71–0.73); the warning says so before
-    a physics result is read into what are two clusters.
+    The warning says so before a physics result is read into what are fewer clusters.
     """
     counts = np.bincount(labels, minlength=n_clusters)
     limit = COLLAPSED_FRACTION * len(labels) / n_clusters

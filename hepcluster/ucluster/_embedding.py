@@ -5,19 +5,16 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 from ._data import InMemoryDataset, JetStream, StreamedDataset
 from ._defaults import (
+    DEFAULT_DEVICE,
     DEFAULT_SCHEDULE,
+    DEVICES,
     EMBEDDING_DIM,
     FOCAL_GAMMA,
     N_NEIGHBORS,
@@ -36,7 +33,6 @@ from ._features import (
     jet_mass_targets,
 )
 from ._packing import PackedSamples
-from ._tensorflow import DEVICES
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +91,7 @@ def as_constituent_matrix(X, task="jets"):
     Examples
     --------
     >>> import numpy as np
-    >>> from hepcluster.ucluster import as_constituent_matrix
+    >>> from hepcluster.ucluster._embedding import as_constituent_matrix
     >>> as_constituent_matrix(np.zeros((5, 2, 30, 3)), task="events").shape
     (5, 180)
     """
@@ -128,7 +124,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     """ABCNet embedding of jets or events, pre-trained on an auxiliary mass classification.
 
     The first stage of UCluster: a graph attention network (ABCNet, built from
-    :class:`~hepcluster.ucluster.GAPLayer`) reads the particles of each jet (or event)
+    GAPLayers, §2 of the paper) reads the particles of each jet (or event)
     and is trained with the focal loss to predict the jet mass in bins, a target that
     ``fit`` computes from the constituents themselves (no labels needed). The output of
     :meth:`transform` is the E-dimensional embedding in front of the classification head,
@@ -150,8 +146,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     n_neighbors : int, default=10
         k of the k-nearest-neighbour graphs of the GAPLayers.
     width : float or None, default=None
-        Multiplies every layer width of ABCNet (see
-        :data:`~hepcluster.ucluster.ABCNET_WIDTHS`; ~0.1M parameters at 1.0); ``None``
+        Multiplies every layer width of ABCNet (1.0 is the paper's network); ``None``
         takes the schedule's (0.25 for ``"fast"``, 1.0 for ``"paper"``).
     mass_bins : (float, float, int) or None, default=None
         ``(low, high, n_bins)`` of the auxiliary mass classes in GeV; ``None`` gives the
@@ -164,40 +159,45 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ungroomed mass they shift and smear (see Notes).
     focal_gamma : float, default=2.0
         γ of the focal loss.
-    epochs : int or None, default=None
-        Pre-training epochs (0 leaves the network at its random initialisation);
-        ``None``: the schedule's (2 ``"fast"``, 10 ``"paper"``).
+    pretrain_epochs : int or None, default=None
+        Epochs of pre-training on the auxiliary task (0 leaves the network at its random
+        initialisation); ``None``: the schedule's (``SCHEDULES[schedule]
+        ["pretrain_epochs"]``). :class:`~hepcluster.ucluster.DeepKMeans`' ``epochs``
+        are the joint-training epochs that follow.
     batch_size : int or None, default=None
-        Mini-batch size; ``None``: the schedule's (64 ``"fast"``, 1024 ``"paper"``).
+        Mini-batch size; ``None``: the schedule's.
     learning_rate : float or None, default=None
-        Initial Adam learning rate of pre-training; ``None``: the schedule's (3·10⁻³
-        ``"fast"``, 10⁻³ ``"paper"``).
+        Initial Adam learning rate of pre-training; ``None``: the schedule's
+        (``SCHEDULES[schedule]["pretrain_learning_rate"]``).
     lr_decay_every : int or None, default=None
-        The learning rate is multiplied by ``lr_decay_factor`` every this many epochs
-        (3 in both schedules).
+        The learning rate is multiplied by ``lr_decay_factor`` every this many epochs;
+        ``None``: the schedule's.
     lr_decay_factor : float or None, default=None
-        (0.5 in both schedules.)
+        ``None``: the schedule's.
     min_learning_rate : float or None, default=None
-        Floor of the learning rate (10⁻⁵ in both schedules).
+        Floor of the learning rate; ``None``: the schedule's.
     jet_radius : float, default=1.0
         R0 of the τ21 global features (event task only); also the smallest distance
         expected between the two jets of an event.
     schedule : {"fast", "paper"}, default="fast"
         Preset of every training setting left at ``None`` (see
-        :data:`~hepcluster.ucluster.SCHEDULES`). ``"fast"`` is the default because it
-        converges in minutes on a CPU; ``"paper"`` is the paper's schedule (10⁵ steps of
-        batch 1024, a GPU run).
+        :data:`~hepcluster.ucluster.SCHEDULES`). ``"fast"`` is the default, sized for a
+        CPU; ``"paper"`` is the paper's schedule, sized for a GPU. A
+        :class:`~hepcluster.ucluster.DeepKMeans` that trains this embedding must have
+        the same ``schedule``.
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where TensorFlow runs: ``"auto"`` uses a GPU when one is visible; ``"gpu"``
-        without one raises before any work.
+        without one raises before any work. A :class:`~hepcluster.ucluster.DeepKMeans`
+        that trains this embedding must have the same ``device``.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation and the shuffling. With an int, fits on a CPU
         are reproducible in the same process and thread configuration.
 
     Attributes
     ----------
-    model_ : keras.Model
-        The trained network, outputs ``{"embedding", "aux"}``.
+    network_ : keras.Model
+        The trained network (ABCNet), outputs ``{"embedding", "aux"}``; it reads the
+        packed batches of :meth:`prepare`.
     n_features_in_ : int
         Width of X.
     n_constituents_ : int
@@ -219,14 +219,13 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     See Also
     --------
     hepcluster.DeepKMeans : Clusters this embedding while training it further.
-    hepcluster.ucluster.build_abcnet : The network.
     hepcluster.ucluster.JetStream : Data sets larger than memory.
 
     Notes
     -----
     Features: Δη, Δφ, log pT, log E, log(pT/pT_jet), log(E/E_jet) and ΔR per particle,
     standardised with the mean and SD of the training data. The network reads only the
-    real particles of every jet (packed, see :class:`~hepcluster.ucluster.PackedSamples`):
+    real particles of every jet (packed):
     padding costs nothing and is never a neighbour, so the same network reads jets with
     any number of slots, and a step costs in proportion to the real particles of the
     batch. The embedding is centred and scaled to unit RMS over the data (one scale for
@@ -235,19 +234,18 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     ``mass="softdrop"`` deviates from the paper (§3 uses the jet mass): soft drop
     (Larkoski et al., arXiv:1402.2657) removes soft wide-angle radiation, which sharpens
     the W, Z and top mass peaks of jets with underlying event, but with z_cut = 0.1 it
-    also drops one prong of the asymmetric W and Z decays (a groomed mass near 0 for
-    ~30 % of them at pT ≈ 1 TeV). On 5,001 Pythia8 W/Z/top jets (R = 0.8, pT ≈ 1 TeV)
-    a supervised KNN on the mass reaches 0.80 ungroomed and 0.74 groomed without the
-    underlying event, 0.74 ungroomed and 0.75 groomed with it (0.79 with z_cut = 0.05 or
-    β = 1); UCluster with groomed targets ended at or below the ungroomed ones (seeds 0, 1:
-    0.66, 0.72 against 0.73, 0.72 without, 0.55, 0.51 against 0.72, 0.69 with the
-    underlying event), so the paper's ungroomed mass stays the default.
+    also drops one prong of asymmetric W and Z decays; the user guide compares both
+    targets.
 
     ``X`` may be a :class:`~hepcluster.ucluster.JetStream` or the path of an hls4ml file
     (all its jets): the data are then read chunk by chunk at every pass (feature
     statistics and checks first, then every epoch) and never held in memory as a whole.
 
-    Fitting calls :func:`keras.utils.set_random_seed` with a seed drawn from
+    :meth:`fit` is :meth:`prepare` with ``reset=True`` followed by :meth:`pretrain`;
+    :class:`~hepcluster.ucluster.DeepKMeans` drives the embedding through these public
+    steps and :meth:`embed`, :meth:`auxiliary_loss` and ``network_``.
+
+    Fitting calls ``keras.utils.set_random_seed`` with a seed drawn from
     ``random_state``; Python's and NumPy's global random states are restored afterwards,
     TensorFlow's global seed stays set. Mini-batches are drawn from a NumPy generator
     with the same seed. With an int ``random_state`` a fit on a CPU is reproducible in
@@ -269,9 +267,9 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     --------
     >>> from hepcluster.datasets import make_jets
     >>> from hepcluster.ucluster import UClusterEmbedding
-    >>> embedding = UClusterEmbedding(epochs=1, random_state=0)
+    >>> embedding = UClusterEmbedding(pretrain_epochs=1, random_state=0)
     >>> embedding
-    UClusterEmbedding(epochs=1, random_state=0)
+    UClusterEmbedding(pretrain_epochs=1, random_state=0)
     >>> X, y = make_jets(10, n_constituents=10, random_state=0)
     >>> embedding.fit_transform(X).shape
     (30, 3)
@@ -285,7 +283,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         "mass_bins": [tuple, list, None],
         "mass": [StrOptions(set(TARGET_MASSES))],
         "focal_gamma": [Interval(Real, 0.0, None, closed="left")],
-        "epochs": [Interval(Integral, 0, None, closed="left"), None],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0.0, None, closed="neither"), None],
         "lr_decay_every": [Interval(Integral, 1, None, closed="left"), None],
@@ -300,13 +298,14 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def __init__(
         self,
         task="jets",
+        *,
         embedding_dim=None,
         n_neighbors=N_NEIGHBORS,
         width=None,
         mass_bins=None,
         mass="ungroomed",
         focal_gamma=FOCAL_GAMMA,
-        epochs=None,
+        pretrain_epochs=None,
         batch_size=None,
         learning_rate=None,
         lr_decay_every=None,
@@ -314,7 +313,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         min_learning_rate=None,
         jet_radius=1.0,
         schedule=DEFAULT_SCHEDULE,
-        device="auto",
+        device=DEFAULT_DEVICE,
         random_state=None,
     ):
         self.task = task
@@ -324,7 +323,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.mass_bins = mass_bins
         self.mass = mass
         self.focal_gamma = focal_gamma
-        self.epochs = epochs
+        self.pretrain_epochs = pretrain_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.lr_decay_every = lr_decay_every
@@ -341,7 +340,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         settings = resolve_schedule(
             self.schedule,
             width=self.width,
-            pretrain_epochs=self.epochs,
+            pretrain_epochs=self.pretrain_epochs,
             batch_size=self.batch_size,
             pretrain_learning_rate=self.learning_rate,
             lr_decay_every=self.lr_decay_every,
@@ -492,7 +491,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         }
 
     def _build_network(self):
-        from ._models import build_abcnet
+        from ._network.models import build_abcnet
 
         return build_abcnet(**self._network_config())
 
@@ -501,7 +500,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     # -- fitting --------------------------------------------------------------------------
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Pre-train ABCNet on the auxiliary mass task computed from X.
 
@@ -529,16 +528,42 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         RuntimeError
             On ``device="gpu"`` without a GPU, before any work.
         """
-        self._fit(X)
-        return self
+        return self.pretrain(self.prepare(X, reset=True))
 
-    def _fit(self, X, check=None):
-        """Fit and return the training dataset (DeepKMeans trains on it further).
+    def prepare(self, X, *, reset=False):
+        """The training data of the network: X checked, packed and with its mass targets.
 
-        ``check(n_samples)`` runs after the data are read and before any training.
+        The first half of :meth:`fit` (with ``reset=True``), and the data that
+        :class:`~hepcluster.ucluster.DeepKMeans` trains the network on jointly.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), EventTable, JetStream or path
+            As in :meth:`fit`.
+        reset : bool, default=False
+            ``True``: check the parameters and the device, learn the input layout
+            (``n_features_in_``, ``n_constituents_``, ``mass_bins_``, …), the feature
+            scaling and ``settings_`` from X, as :meth:`fit` does before training.
+            ``False``: X must match the fitted embedding.
+
+        Returns
+        -------
+        dataset
+            An opaque dataset of packed samples with their auxiliary targets, with
+            attribute ``n_samples``; it is read again at every epoch (a stream chunk by
+            chunk), and is what :meth:`pretrain` and :meth:`embed` take.
+
+        Raises
+        ------
+        ValueError, RuntimeError
+            As :meth:`fit`, before any training.
         """
-        from ._tensorflow import check_device
+        if not reset:
+            check_is_fitted(self)
+            return self._prepare(X, reset=False)
+        from ._network.backend import check_device
 
+        self._validate_params()
         check_device(self.device)
         self.settings_ = self._settings()
         dataset = self._prepare(X, reset=True)
@@ -554,20 +579,41 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 f" here has {self.n_features_in_ // 3} particle slots, so use n_neighbors "
                 "below that."
             )
-        if check is not None:
-            check(dataset.n_samples)
-        from ._training import seeded
+        return dataset
+
+    def pretrain(self, dataset):
+        """Build ABCNet and train it on the auxiliary task: the second half of :meth:`fit`.
+
+        Parameters
+        ----------
+        dataset
+            The result of :meth:`prepare` with ``reset=True``.
+
+        Returns
+        -------
+        self : UClusterEmbedding
+            With ``network_`` and ``history_``.
+        """
+        from ._network.training import seeded
 
         seed = self._seed()
         with seeded(seed):
-            self.model_ = self._build_network()
+            self.network_ = self._build_network()
             self.history_ = self._train_auxiliary(dataset, seed)
-        return dataset
+        return self
 
-    def _aux_loss(self):
-        """Per-sample focal loss of the auxiliary task, ``f(outputs, batch)``."""
-        from ._losses import focal_loss
-        from ._training import import_keras, segment_mean
+    def auxiliary_loss(self):
+        """The per-sample focal loss of the auxiliary task, for training the network further.
+
+        Returns
+        -------
+        callable
+            ``loss(outputs, batch)``: the focal loss (γ = ``focal_gamma``) of each sample
+            of a packed batch of :meth:`prepare` given the network's outputs (for events,
+            the mean over the particles of each event).
+        """
+        from ._network.losses import focal_loss
+        from ._network.training import import_keras, segment_mean
 
         keras = import_keras()
         gamma = float(self.focal_gamma)
@@ -582,8 +628,8 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return per_event
 
     def _train_auxiliary(self, dataset, seed):
+        from ._network.training import device_scope, train
         from ._reporting import EpochReporter
-        from ._training import device_scope, train
 
         settings = self.settings_
         if settings["epochs"] == 0:
@@ -592,7 +638,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         unit = self.task[:-1]
         logger.info(
             "pre-training ABCNet (%d parameters) on %d %ss for %d epochs",
-            self.model_.count_params(),
+            self.network_.count_params(),
             n_samples,
             unit,
             settings["epochs"],
@@ -600,9 +646,9 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         reporter = EpochReporter(n_samples, settings["epochs"], "UCluster pre-training", unit=unit)
         with device_scope(self.device):
             train(
-                self.model_,
+                self.network_,
                 dataset,
-                [("aux", 1.0, self._aux_loss())],
+                [("aux", 1.0, self.auxiliary_loss())],
                 epochs=settings["epochs"],
                 batch_size=settings["batch_size"],
                 learning_rate=settings["learning_rate"],
@@ -617,12 +663,23 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     # -- inference ------------------------------------------------------------------------
 
-    def _embed(self, dataset):
-        from ._training import device_scope, predict
+    def embed(self, dataset):
+        """The embedding of a dataset of :meth:`prepare` by the current network.
+
+        Parameters
+        ----------
+        dataset
+            The result of :meth:`prepare`.
+
+        Returns
+        -------
+        ndarray of shape (dataset.n_samples, ``embedding_dim_``), float64
+        """
+        from ._network.training import device_scope, predict
 
         with device_scope(self.device):
             embedding = predict(
-                self.model_,
+                self.network_,
                 dataset,
                 "embedding",
                 self._inference_batch_size(),
@@ -642,7 +699,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ndarray of shape (n_samples, ``embedding_dim_``)
         """
         check_is_fitted(self)
-        return self._embed(self._prepare(X, reset=False, targets=False))
+        return self.embed(self._prepare(X, reset=False, targets=False))
 
     def predict_aux(self, X):
         """Probabilities of the auxiliary mass classes (per particle for events).
@@ -655,13 +712,13 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         -------
         ndarray of shape (n_samples, n_mass_bins) or (n_events, 2P, n_mass_bins)
         """
-        from ._training import device_scope, predict
+        from ._network.training import device_scope, predict
 
         check_is_fitted(self)
         dataset = self._prepare(X, reset=False, targets=False)
         with device_scope(self.device):
             return predict(
-                self.model_,
+                self.network_,
                 dataset,
                 "aux",
                 self._inference_batch_size(),
@@ -677,22 +734,21 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     def __getstate__(self):
         state = super().__getstate__()
-        if "model_" in state:
+        if "network_" in state:
             state = dict(state)
-            model = state.pop("model_")
-            state["_model_weights"] = [np.array(w) for w in model.get_weights()]
+            network = state.pop("network_")
+            state["_network_weights"] = [np.array(w) for w in network.get_weights()]
         return state
 
     def __setstate__(self, state):
-        weights = state.pop("_model_weights", None)
+        weights = state.pop("_network_weights", None)
         super().__setstate__(state)
         if weights is not None:
-            self.model_ = self._build_network()
-            self.model_.set_weights(weights)
+            self.network_ = self._build_network()
+            self.network_.set_weights(weights)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # Only pT must be non-negative, but the common checks then feed usable matrices.
-        tags.input_tags.positive_only = True
+        # Not positive_only: η and φ are signed; only the pT columns must be >= 0.
         tags.non_deterministic = self.random_state is None
         return tags

@@ -44,6 +44,7 @@ __all__ = [
     "check_event_layout",
     "event_inputs",
     "event_mass_targets",
+    "event_matrix",
     "feature_scaling",
     "jet_inputs",
     "jet_mass_targets",
@@ -228,7 +229,7 @@ def jet_inputs(X):
     Examples
     --------
     >>> import numpy as np
-    >>> from hepcluster.ucluster import jet_inputs
+    >>> from hepcluster.ucluster._features import jet_inputs
     >>> X = np.array([[300.0, 0.1, 0.0, 100.0, -0.1, 0.0, 0.0, 0.0, 0.0]])
     >>> inputs = jet_inputs(X)
     >>> inputs.features.shape, inputs.mask.tolist()
@@ -287,7 +288,7 @@ def event_inputs(X, *, jet_radius=1.0):
         The constituent matrices of the leading and of the sub-leading jet side by side,
         e.g. ``events.constituents.reshape(n_events, -1)`` of an
         :class:`~hepcluster.datasets.EventTable` (see
-        :func:`~hepcluster.ucluster.event_matrix`).
+        :func:`event_matrix`).
     jet_radius : float, default=1.0
         R0 of the N-subjettiness normalisation of τ21.
 
@@ -337,7 +338,7 @@ class FeatureMoments:
     """Running mean and SD of the particle and global features over chunks of data.
 
     :meth:`add` takes the packed inputs of a chunk
-    (:class:`~hepcluster.ucluster.PackedSamples`, real particles only); :meth:`scaling`
+    (:class:`~hepcluster.ucluster._packing.PackedSamples`, real particles only); :meth:`scaling`
     gives what :func:`feature_scaling` gives on all chunks at once (sums in float64).
     """
 
@@ -422,7 +423,7 @@ def mass_bin_targets(mass, bins=JET_MASS_BINS):
 
     Examples
     --------
-    >>> from hepcluster.ucluster import mass_bin_targets
+    >>> from hepcluster.ucluster._features import mass_bin_targets
     >>> mass_bin_targets([0.0, 15.0, 80.4, 91.2, 172.8, 500.0]).tolist()
     [0, 0, 7, 8, 17, 19]
     """
@@ -462,7 +463,7 @@ def jet_mass_targets(X, bins=JET_MASS_BINS, mass="ungroomed"):
     soft drop removes it.
 
     >>> import numpy as np
-    >>> from hepcluster.ucluster import jet_mass_targets
+    >>> from hepcluster.ucluster._features import jet_mass_targets
     >>> X = np.array([[400.0, 0.0, 0.0, 300.0, 0.2, 0.0, 5.0, 0.0, 0.7]])
     >>> jet_mass_targets(X).tolist(), jet_mass_targets(X, mass="softdrop").tolist()
     ([7], [6])
@@ -493,3 +494,31 @@ def event_mass_targets(X, bins=EVENT_MASS_BINS, mass="ungroomed"):
     target = np.repeat(mass_bin_targets(masses, bins), n_slots).reshape(2 * n_events, n_slots)
     target[flat[:, :, 0] <= 0.0] = -1
     return target.reshape(n_events, 2 * n_slots)
+
+
+def event_matrix(events):
+    """The constituent matrix of dijet events: both jets side by side.
+
+    Parameters
+    ----------
+    events : EventTable
+
+    Returns
+    -------
+    ndarray of shape (n_events, 2 · 3 · P), float32
+        ``(pT_1, η_1, φ_1, …)`` of the leading jet, then of the sub-leading jet: the input
+        of ``UClusterEmbedding(task="events")``.
+
+    Examples
+    --------
+    >>> from hepcluster.datasets import make_dijet_events
+    >>> from hepcluster.ucluster._features import event_matrix
+    >>> event_matrix(make_dijet_events(10, 2, n_constituents=20, random_state=0)).shape
+    (12, 120)
+    """
+    constituents = np.asarray(events.constituents, dtype=np.float32)
+    if constituents.ndim != 4 or constituents.shape[1:2] + constituents.shape[3:] != (2, 3):
+        raise ValueError(
+            f"events.constituents must have shape (n_events, 2, P, 3), got {constituents.shape}."
+        )
+    return constituents.reshape(constituents.shape[0], -1)

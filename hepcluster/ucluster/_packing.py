@@ -4,7 +4,7 @@ A constituent matrix reserves P slots per jet, most of them padding at P = 100 (
 of 1 TeV has ~45 particles). UCluster's networks never see padding: the per-particle
 inputs are stored packed, one row per real particle, and every mini-batch is a packed
 block with the small integer layout the Keras layers need
-(:mod:`hepcluster.ucluster._layers`). The cost of training is then proportional to the
+(:mod:`hepcluster.ucluster._network.layers`). The cost of training is then proportional to the
 number of real particles, whatever the number of slots of the input.
 """
 
@@ -33,7 +33,7 @@ def batch_layout(counts, min_slots=1):
 
     Examples
     --------
-    >>> from hepcluster.ucluster import batch_layout
+    >>> from hepcluster.ucluster._packing import batch_layout
     >>> layout = batch_layout([2, 1], min_slots=3)
     >>> layout["slots"].tolist(), layout["index"].tolist()
     ([[0, 1, 3], [2, 3, 3]], [0, 1, 3])
@@ -75,7 +75,7 @@ def pack_particles(features, mask, min_slots=1):
     Examples
     --------
     >>> import numpy as np
-    >>> from hepcluster.ucluster import pack_particles
+    >>> from hepcluster.ucluster._packing import pack_particles
     >>> batch = pack_particles(np.ones((2, 4, 3)), [[1, 1, 0, 0], [1, 1, 1, 0]])
     >>> batch["features"].shape, batch["slots"].shape
     ((5, 3), (2, 3))
@@ -133,7 +133,7 @@ class PackedSamples:
 
     @classmethod
     def from_inputs(cls, inputs, targets=None):
-        """Pack :class:`~hepcluster.ucluster.NetworkInputs` (and their targets).
+        """Pack :class:`~hepcluster.ucluster._features.NetworkInputs` (and their targets).
 
         Parameters
         ----------

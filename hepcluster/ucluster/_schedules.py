@@ -1,7 +1,7 @@
 """The training schedules of UCluster: α of the soft assignment and the learning rate.
 
 Pure functions of the epoch number (no Keras), applied by the callbacks of
-:mod:`hepcluster.ucluster._callbacks`.
+:mod:`hepcluster.ucluster._network.training`.
 
 References
 ----------
@@ -59,7 +59,7 @@ def alpha_schedule(epoch, alpha=ALPHA, alpha_step=ALPHA_STEP, alpha_max=None):
 
     Examples
     --------
-    >>> from hepcluster.ucluster import alpha_schedule
+    >>> from hepcluster.ucluster._schedules import alpha_schedule
     >>> [alpha_schedule(epoch) for epoch in range(4)]
     [1.0, 3.0, 5.0, 7.0]
     """
@@ -96,7 +96,7 @@ def learning_rate_schedule(
 
     Examples
     --------
-    >>> from hepcluster.ucluster import learning_rate_schedule
+    >>> from hepcluster.ucluster._schedules import learning_rate_schedule
     >>> [learning_rate_schedule(epoch) for epoch in (0, 2, 3, 6, 100)]
     [0.001, 0.001, 0.0005, 0.00025, 1e-05]
     """

@@ -5,7 +5,7 @@ registered for Keras serialisation under the package name ``hepcluster``.
 
 Particles are *packed*: a batch of B samples (jets or events) holds only its N real
 particles, one row each, in a (N, F) tensor, so that no layer spends work on padding.
-Two integer tensors describe the batch (see :func:`~hepcluster.ucluster.pack_particles`):
+Two integer tensors describe the batch (see :func:`~hepcluster.ucluster._packing.pack_particles`):
 
 - ``slots`` (B, S): row of the i-th particle of each sample, or N where a sample has
   fewer than S particles (S is the largest multiplicity of the batch, at least k);
@@ -22,8 +22,8 @@ Eur. Phys. J. Plus 135 (2020) 463, arXiv:2001.05311; "Unsupervised clustering fo
 physics", Phys. Rev. D 103 (2021) 092007, arXiv:2010.07106, §2.
 """
 
-from ._defaults import N_NEIGHBORS
-from ._tensorflow import import_keras
+from .._defaults import N_NEIGHBORS
+from .backend import import_keras
 
 keras = import_keras()
 ops = keras.ops
@@ -205,7 +205,7 @@ class GAPLayer(keras.layers.Layer):
     Notes
     -----
     Called on ``[features, coordinates, slots, index]``: packed (N, F) and (N, C) and
-    the batch layout of :func:`~hepcluster.ucluster.pack_particles`; returns
+    the batch layout of :func:`~hepcluster.ucluster._packing.pack_particles`; returns
     ``[attention_features, edge_features]``, both (N, units). The neighbours' values
     are gathered once, and h_j = W x_j is never formed per edge (Σ_j c_ij h_j =
     W Σ_j c_ij x_j), so the largest tensors are the (N, k, units) edge features.
@@ -217,7 +217,8 @@ class GAPLayer(keras.layers.Layer):
     Examples
     --------
     >>> import numpy as np
-    >>> from hepcluster.ucluster import GAPLayer, pack_particles
+    >>> from hepcluster.ucluster._network.layers import GAPLayer
+    >>> from hepcluster.ucluster._packing import pack_particles
     >>> features = np.random.default_rng(0).normal(size=(1, 3, 5)).astype("float32")
     >>> batch = pack_particles(features, np.array([[1.0, 1.0, 0.0]]), min_slots=2)
     >>> layer = GAPLayer(4, n_neighbors=2)

@@ -76,8 +76,8 @@ def _fit_shape(background, bins, mjj, weight, cluster):
 
 def nearest_cluster_background(
     labels,
-    cluster_centers,
     *,
+    cluster_centers,
     mjj,
     bins,
     background,
@@ -140,11 +140,11 @@ def nearest_cluster_background(
     >>> import numpy as np
     >>> from hepcluster.datasets import sample_dijet_spectrum
     >>> from hepcluster.fits import DijetFitBackground
-    >>> from hepcluster.ucluster import nearest_cluster_background
+    >>> from hepcluster.anomaly import nearest_cluster_background
     >>> mjj = sample_dijet_spectrum(20_000, (2600.0, 5000.0), random_state=0)
     >>> labels = np.arange(mjj.size) % 2
     >>> out = nearest_cluster_background(
-    ...     labels, [[0.0], [1.0]], mjj=mjj, bins=np.arange(2600.0, 5001.0, 200.0),
+    ...     labels, cluster_centers=[[0.0], [1.0]], mjj=mjj, bins=np.arange(2600.0, 5001.0, 200.0),
     ...     background=DijetFitBackground(n_params=3), signal_region=(3200.0, 3800.0))
     >>> out["nearest_cluster"].tolist(), bool(out["excess_significance"].max() < 3)
     ([1, 0], True)
@@ -210,7 +210,7 @@ def nearest_cluster_background(
                 estimates[k] = estimate
                 z_excess[k] = z
                 region[k] = (first, last)
-        z_bins[k] = local_significance(spectra[k], estimates[k], statistic)
+        z_bins[k] = local_significance(spectra[k], estimates[k], statistic=statistic)
         sideband = np.ones(n_bins, dtype=bool)
         sideband[region[k, 0] : region[k, 1]] = False
         residual = spectra[k][sideband] - estimates[k][sideband]

@@ -12,9 +12,9 @@ import random
 
 import numpy as np
 
-from ._data import iter_batches, prefetch
-from ._schedules import learning_rate_schedule
-from ._tensorflow import DEVICES, check_device, device_scope, import_keras
+from .._data import iter_batches, prefetch
+from .._schedules import learning_rate_schedule
+from .backend import DEVICES, check_device, device_scope, import_keras
 
 logger = logging.getLogger("hepcluster.ucluster")
 

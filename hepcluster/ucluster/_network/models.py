@@ -1,9 +1,9 @@
 """ABCNet builders: the graph attention networks of UCluster for jets and for events.
 
 Imported lazily (Keras is needed to build a model). The builder returns a functional
-:class:`keras.Model` on packed particles (see :mod:`hepcluster.ucluster._layers`): its
+:class:`keras.Model` on packed particles (see :mod:`hepcluster.ucluster._network.layers`): its
 inputs are a dict ``{"features", "coordinates", "slots", "index", "segment"[,
-"globals"]}`` (one mini-batch of :meth:`~hepcluster.ucluster.PackedSamples.batch`) and its
+"globals"]}`` (one mini-batch of :meth:`~hepcluster.ucluster._packing.PackedSamples.batch`) and its
 outputs a dict ``{"embedding": (B, E), "aux": (B, n_classes) or (N, n_classes)}``.
 
 References
@@ -13,8 +13,9 @@ V. Mikuni, F. Canelli, "Unsupervised clustering for collider physics", Phys. Rev
 attention-based method for particle tagging", arXiv:2001.05311.
 """
 
-from ._defaults import N_NEIGHBORS
-from ._layers import (
+from .._defaults import N_NEIGHBORS
+from .backend import import_keras
+from .layers import (
     BN_MOMENTUM,
     GAPLayer,
     GatherSamples,
@@ -23,7 +24,6 @@ from ._layers import (
     SegmentPooling,
     Standardization,
 )
-from ._tensorflow import import_keras
 
 keras = import_keras()
 

@@ -1,4 +1,4 @@
-"""The result of the UCluster anomaly search: spectra, estimates, selection, truth metrics."""
+"""The result of the event-level anomaly search: spectra, estimates, selection, truth."""
 
 from dataclasses import dataclass, field
 
@@ -132,16 +132,69 @@ class AnomalySearchResult(ResultIO):
             ],
         }
 
-    def plot(self, cluster=None, ax=None):
+    def _summary_rows(self):
+        header = ["cluster", "events", "nearest", "signal region [GeV]", "Z", "χ²/ndf", "S/B"]
+        header.append("selected")
+        rows = []
+        for k in range(self.n_clusters):
+            low, high = self.signal_region_index[k]
+            rows.append(
+                [
+                    str(k),
+                    f"{self.cluster_spectra[k].sum():.6g}",
+                    str(int(self.nearest_cluster[k])),
+                    f"{self.bins[low]:g}–{self.bins[high]:g}",
+                    f"{self.excess_significance[k]:.2f}",
+                    f"{self.sideband_chi2_ndf[k]:.3g}",
+                    f"{self.signal_to_background[k]:.3g}",
+                    "yes" if self.selected[k] else "no",
+                ]
+            )
+        return header, rows
+
+    def __str__(self):
+        low, high = float(self.bins[0]), float(self.bins[-1])
+        selected = np.flatnonzero(self.selected).tolist()
+        lines = [
+            f"Anomaly search: {self.n_clusters} clusters, {len(selected)} signal-rich "
+            f"(Z ≥ {self.threshold:g}, {self.statistic_name}): {selected}",
+            f"{self.n_events} events in {self.bins.size - 1} bins over [{low:g}, {high:g}) "
+            f"GeV, {self.n_outside} outside; inclusive S/B "
+            f"{self.inclusive_signal_to_background:.3g}, signal fraction improvement "
+            f"{self.signal_fraction_improvement:.3g}",
+        ]
+        header, rows = self._summary_rows()
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+        lines.extend(
+            "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+        )
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        import html
+
+        header, rows = self._summary_rows()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        caption = "<br>".join(html.escape(line) for line in str(self).splitlines()[:2])
+        return (
+            f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+        )
+
+    def plot(self, ax=None, *, cluster=None):
         """m_jj spectrum of a cluster against its nearest-cluster background estimate.
 
         Parameters
         ----------
-        cluster : int, optional
-            Cluster to draw; defaults to :attr:`best_cluster`.
         ax : matplotlib Axes or sequence of two Axes, optional
             One Axes: the spectra (log scale). Two: the spectra and, below, the local
             significance of every bin. ``None`` creates a figure with both panels.
+        cluster : int, optional
+            Cluster to draw; defaults to :attr:`best_cluster`.
 
         Returns
         -------
@@ -150,4 +203,4 @@ class AnomalySearchResult(ResultIO):
         """
         from ._plots import plot_anomaly_cluster
 
-        return plot_anomaly_cluster(self, cluster=cluster, ax=ax)
+        return plot_anomaly_cluster(self, ax, cluster=cluster)

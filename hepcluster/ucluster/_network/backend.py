@@ -20,14 +20,22 @@ import re
 import sys
 import tempfile
 
-from ..utils import import_optional
+from ...utils import import_optional
+from .._defaults import DEVICES
 
-__all__ = ["QUIET_LOG_LEVEL", "check_device", "has_gpu", "import_keras", "quiet_requested"]
+__all__ = [
+    "DEVICES",
+    "QUIET_LOG_LEVEL",
+    "check_device",
+    "has_gpu",
+    "import_keras",
+    "quiet_requested",
+]
 
 QUIET_LOG_LEVEL = "2"
 """``TF_CPP_MIN_LOG_LEVEL`` set when the user set none: errors only from TensorFlow's C++."""
 
-DEVICES = ("auto", "cpu", "gpu")
+
 """Values of the ``device`` parameter of the UCluster estimators."""
 
 # Start-up lines of TensorFlow and absl that say nothing about the user's computation:

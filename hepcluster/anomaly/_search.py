@@ -1,15 +1,15 @@
-"""Event-level anomaly detection with UCluster: clusters of dijet events and their m_jj.
+"""Event-level anomaly search: clusters of dijet events and their m_jj.
 
 The event task of UCluster (arXiv:2010.07106, §4): ABCNet reads the particles of both
 leading jets with four global event features, is pre-trained on a per-particle
 segmentation (the mass of the particle's jet) and clustered jointly into k clusters
-(:class:`~hepcluster.DeepKMeans` with ``UClusterEmbedding(task="events")``). Signal events
+(:class:`~hepcluster.ucluster.DeepKMeans` with ``UClusterEmbedding(task="events")``). Signal events
 gather in few clusters. For every cluster the background under a resonance is estimated
 from the cluster nearest to it (distance between centroids): the nearest cluster's m_jj
 spectrum is fitted by the background model the caller passes (the dijet function of
 :class:`~hepcluster.fits.DijetFitBackground` in the paper) and scaled to the sidebands of
 the cluster, i.e. to its counts outside the signal region
-(:mod:`hepcluster.ucluster._background`). Clusters whose local significance in the signal
+(:func:`nearest_cluster_background`). Clusters whose local significance in the signal
 region exceeds a threshold are signal-rich (:class:`AnomalySearchResult`).
 """
 
@@ -18,50 +18,23 @@ import logging
 import numpy as np
 
 from ..stats import histogram
-from ._anomaly_result import AnomalySearchResult
 from ._background import nearest_cluster_background
+from ._defaults import THRESHOLD
+from ._result import AnomalySearchResult
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["anomaly_search", "event_matrix"]
-
-
-def event_matrix(events):
-    """The constituent matrix of dijet events: both jets side by side.
-
-    Parameters
-    ----------
-    events : EventTable
-
-    Returns
-    -------
-    ndarray of shape (n_events, 2 · 3 · P), float32
-        ``(pT_1, η_1, φ_1, …)`` of the leading jet, then of the sub-leading jet: the input
-        of ``UClusterEmbedding(task="events")``.
-
-    Examples
-    --------
-    >>> from hepcluster.datasets import make_dijet_events
-    >>> from hepcluster.ucluster import event_matrix
-    >>> event_matrix(make_dijet_events(10, 2, n_constituents=20, random_state=0)).shape
-    (12, 120)
-    """
-    constituents = np.asarray(events.constituents, dtype=np.float32)
-    if constituents.ndim != 4 or constituents.shape[1:2] + constituents.shape[3:] != (2, 3):
-        raise ValueError(
-            f"events.constituents must have shape (n_events, 2, P, 3), got {constituents.shape}."
-        )
-    return constituents.reshape(constituents.shape[0], -1)
+__all__ = ["anomaly_search"]
 
 
 def anomaly_search(
     events,
-    model,
     *,
+    model,
     bins,
     signal_region=None,
     background,
-    threshold=3.0,
+    threshold=THRESHOLD,
     max_sideband_chi2=None,
     statistic="poisson",
 ):
@@ -73,8 +46,10 @@ def anomaly_search(
         Events (their ``weight`` enters the spectra; ``is_signal``, if present, only the
         truth metrics).
     model : DeepKMeans
-        A clusterer with an event-task embedding (``UClusterEmbedding(task="events")``);
-        fitted on ``events`` here if it is not fitted yet.
+        A clusterer with an event-task embedding (``UClusterEmbedding(task="events")``),
+        or any clusterer with ``predict``, ``cluster_centers_`` and a fitted
+        ``embedding_`` whose ``task`` is ``"events"``; fitted on ``events`` here if it
+        is not fitted yet.
     bins : array-like of float
         m_jj bin edges in GeV of the spectra and fits (the last edge excluded).
     signal_region : (float, float) or None, default=None
@@ -109,11 +84,12 @@ def anomaly_search(
     --------
     >>> from hepcluster.datasets import make_dijet_events
     >>> from hepcluster.fits import DijetFitBackground
-    >>> from hepcluster.ucluster import DeepKMeans, UClusterEmbedding, anomaly_search
+    >>> from hepcluster.anomaly import anomaly_search
+    >>> from hepcluster.ucluster import DeepKMeans, UClusterEmbedding
     >>> events = make_dijet_events(5000, 300, n_constituents=20, random_state=0)
-    >>> model = DeepKMeans(UClusterEmbedding(task="events", width=0.25, epochs=2),
+    >>> model = DeepKMeans(UClusterEmbedding(task="events", width=0.25, pretrain_epochs=2),
     ...                    n_clusters=2, epochs=4, random_state=0)
-    >>> result = anomaly_search(events, model, bins=range(2500, 5001, 100),
+    >>> result = anomaly_search(events, model=model, bins=range(2500, 5001, 100),
     ...                         background=DijetFitBackground())  # doctest: +SKIP
     >>> result.signal_to_background  # doctest: +SKIP
     array([...])
@@ -134,7 +110,7 @@ def anomaly_search(
     weight = np.asarray(getattr(events, "weight", np.ones_like(mjj)), dtype=np.float64)
     analysis = nearest_cluster_background(
         labels,
-        model.cluster_centers_,
+        cluster_centers=model.cluster_centers_,
         mjj=mjj,
         bins=bins,
         background=background,

@@ -15,8 +15,8 @@ dense object detection", arXiv:1708.02002; M. M. Fard, T. Thonet, E. Gaussier, "
 k-Means: jointly clustering with k-Means and learning representations", arXiv:1806.10069.
 """
 
-from ._defaults import FOCAL_GAMMA
-from ._tensorflow import import_keras
+from .._defaults import FOCAL_GAMMA
+from .backend import import_keras
 
 keras = import_keras()
 ops = keras.ops
@@ -150,7 +150,7 @@ class FocalLoss(keras.losses.Loss):
     Examples
     --------
     >>> import numpy as np
-    >>> from hepcluster.ucluster import FocalLoss
+    >>> from hepcluster.ucluster._network.losses import FocalLoss
     >>> loss = FocalLoss()(np.array([0]), np.array([[0.5, 0.5]], dtype="float32"))
     >>> round(float(loss), 4)  # 0.25 · log 2
     0.1733

@@ -1,7 +1,5 @@
 """Sphinx configuration of the hepcluster documentation."""
 
-from sphinx_gallery.sorting import ExplicitOrder
-
 import hepcluster
 
 project = "hepcluster"
@@ -31,23 +29,70 @@ autodoc_default_options = {
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
-templates_path = []
+templates_path = ["_templates"]  # autosummary/class.rst: the class page without member tables
 exclude_patterns = ["_build", "auto_examples/**/*.ipynb", "auto_examples/**/*.py"]
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"hepcluster {release}"
 html_theme_options = {"show_toc_level": 2}
 
-intersphinx_mapping = {}  # no network on the build machines: links stay local
+# Every cross-reference must resolve (``-W`` turns a broken one into an error).
+nitpicky = True
+# Projects without a Sphinx inventory to link to.
+nitpick_ignore = [
+    ("py:class", "tqdm.tqdm"),
+    ("py:func", "keras.utils.set_random_seed"),
+]
+
+# The build machines have no network: each project's inventory is a local file written by
+# docs/_tools/write_inventories.py (the names these pages refer to, at the project's URLs).
+intersphinx_mapping = {
+    project: (url, f"_intersphinx/{project}.inv")
+    for project, url in {
+        "python": "https://docs.python.org/3/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "scipy": "https://docs.scipy.org/doc/scipy/",
+        "sklearn": "https://scikit-learn.org/stable/",
+        "iminuit": "https://scikit-hep.org/iminuit/",
+        "matplotlib": "https://matplotlib.org/stable/",
+        "pandas": "https://pandas.pydata.org/docs/",
+        "numba": "https://numba.readthedocs.io/en/stable/",
+    }.items()
+}
+
+# Types in numpydoc's Parameters/Returns sections link where a name below (or numpydoc's
+# defaults for Python and NumPy) matches; other words stay text.
+numpydoc_xref_param_type = True
+numpydoc_xref_ignore = "all"
+numpydoc_xref_aliases = {
+    "Axes": "matplotlib.axes.Axes",
+    "matplotlib.axes.Axes": "matplotlib.axes.Axes",
+    "Figure": "matplotlib.figure.Figure",
+    "matplotlib.figure.Figure": "matplotlib.figure.Figure",
+    "DataFrame": "pandas.DataFrame",
+    "pandas.DataFrame": "pandas.DataFrame",
+    "Minuit": "iminuit.Minuit",
+    "iminuit.Minuit": "iminuit.Minuit",
+    "csr_matrix": "scipy.sparse.csr_matrix",
+    "scipy.sparse.csr_matrix": "scipy.sparse.csr_matrix",
+    "Generator": "numpy.random.Generator",
+    "numpy.random.Generator": "numpy.random.Generator",
+    "Pipeline": "sklearn.pipeline.Pipeline",
+    "path-like": "os.PathLike",
+    "Path": "pathlib.Path",
+    "pathlib.Path": "pathlib.Path",
+}
 
 # The gallery is executed by `python -m sphinx docs docs/_build/html`; CI passes
-# `-D plot_gallery=0` and a slow test runs every example instead.
+# `-D plot_gallery=0` and runs every example as a slow test (tests/test_examples.py).
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    "subsection_order": ExplicitOrder(
-        ["../examples/data", "../examples/cluster_scanning", "../examples/ucluster"]
-    ),
+    "subsection_order": [
+        "../examples/data",
+        "../examples/cluster_scanning",
+        "../examples/ucluster",
+    ],
     "filename_pattern": r"/plot_",
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,

@@ -36,22 +36,57 @@ def test_building_the_parser_imports_nothing_heavy():
     assert result.stdout.strip() == "[]"
 
 
-def test_help_defaults_are_the_estimators_defaults():
+# The constants modules the command line reads without importing their packages.
+CONSTANTS_MODULES = (
+    "scanning._defaults",
+    "stats._defaults",
+    "calibration._defaults",
+    "datasets._defaults",
+)
+
+
+@pytest.mark.parametrize("module", CONSTANTS_MODULES)
+def test_constants_modules_hold_literals_only(module):
+    # defaults() executes the file alone: an import would load the package it avoids
+    import ast
+
+    import hepcluster
+
+    path = Path(hepcluster.__file__).parent.joinpath(*module.split(".")).with_suffix(".py")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+@pytest.mark.parametrize("module", CONSTANTS_MODULES)
+def test_constants_read_cheaply_are_the_imported_modules_values(module):
     import importlib
+
+    from hepcluster.cli._options import execute_alone
+
+    cheap, imported = execute_alone(module), importlib.import_module(f"hepcluster.{module}")
+    names = [name for name in vars(imported) if name.isupper()]
+    assert names
+    for name in names:
+        assert getattr(cheap, name) == getattr(imported, name), name
+
+
+def test_help_defaults_are_the_estimators_defaults():
     import inspect
 
-    from hepcluster.cli import _defaults
+    from hepcluster.cli._demo import run_demo
+    from hepcluster.datasets import make_dijet_events, make_jets
 
-    build_parser()
-    assert len(_defaults.READ) > 15
-    for target, parameter in sorted(_defaults.READ, key=str):
-        module, _, name = target.partition(":")
-        obj = getattr(importlib.import_module(module), name)
-        if parameter is None:  # a module constant
-            assert _defaults.constant(target) == obj, target
-        else:
-            expected = inspect.signature(obj).parameters[parameter].default
-            assert _defaults.default(target, parameter) == expected, (target, parameter)
+    demo = build_parser().parse_args(["demo"])
+    signature = inspect.signature(run_demo).parameters
+    assert demo.n_background_only == signature["n_background_only"].default
+    assert demo.n_per_injection == signature["n_per_injection"].default
+    assert demo.n_ensemble == signature["n_ensemble"].default
+    assert demo.seed == signature["random_state"].default
+    generate = build_parser().parse_args(["generate", "events.h5"])
+    signature = inspect.signature(make_dijet_events).parameters
+    for name in ("m_resonance", "m_x", "m_y", "n_constituents"):
+        assert getattr(generate, name) == signature[name].default, name
+    assert tuple(generate.classes) == inspect.signature(make_jets).parameters["classes"].default
     # the values the options show
     from hepcluster.calibration import run_pseudo_experiments
     from hepcluster.scanning import ClusterScanner
@@ -61,6 +96,7 @@ def test_help_defaults_are_the_estimators_defaults():
     assert scan.n_clusters == scanner.n_clusters
     assert scan.n_ensemble == scanner.n_ensemble
     assert scan.threshold == scanner.threshold
+    assert scan.statistic == scanner.statistic
     assert tuple(scan.train_window) == tuple(scanner.train_window)
     from hepcluster.cli._options import region_bins
 
@@ -69,6 +105,7 @@ def test_help_defaults_are_the_estimators_defaults():
     pseudo = inspect.signature(run_pseudo_experiments).parameters
     assert calibrate.n_background_only == pseudo["n_background_only"].default
     assert calibrate.n_per_injection == pseudo["n_per_injection"].default
+    assert tuple(calibrate.injections) == pseudo["signal_injections"].default
 
 
 def test_region_bins_are_numpys_linspace():

@@ -1,7 +1,7 @@
 """scikit-learn's common estimator checks over every public estimator of hepcluster."""
 
 import pytest
-from _width_checks import IMAGE_WIDTH_CHECKS, UCLUSTER_WIDTH_CHECKS
+from _width_checks import IMAGE_WIDTH_CHECKS, SIGNED_PT_CHECKS, UCLUSTER_WIDTH_CHECKS
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hepcluster
@@ -101,9 +101,14 @@ EXPECTED_FAILED_CHECKS = {
     # 3·P columns (pT, η, φ per constituent), so fit raises a clear ValueError by design.
     # tests/test_images.py runs the same checks on a test-only subclass that pads the
     # width, so everything but the width check is still covered.
-    "JetImageTransformer": dict.fromkeys(
-        IMAGE_WIDTH_CHECKS, "needs a width that is a multiple of 3 (constituent matrix)"
-    ),
+    "JetImageTransformer": {
+        **dict.fromkeys(
+            IMAGE_WIDTH_CHECKS, "needs a width that is a multiple of 3 (constituent matrix)"
+        ),
+        **dict.fromkeys(
+            SIGNED_PT_CHECKS, "needs pT ≥ 0; η, φ are signed, so positive_only is False"
+        ),
+    },
 }
 
 

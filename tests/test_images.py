@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import pytest
 import scipy.ndimage
-from _width_checks import IMAGE_WIDTH_CHECKS
+from _width_checks import IMAGE_WIDTH_CHECKS, SIGNED_PT_CHECKS
 from sklearn.base import clone
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.pipeline import make_pipeline
@@ -554,22 +554,36 @@ def test_feature_names_set_output_and_pipeline(jets):
     assert list(pipe.get_feature_names_out()) == list(names)
 
 
-class _AnyWidthJetImageTransformer(JetImageTransformer):
-    """Test-only: pads any width to 3·P so that width-independent checks can run."""
+class _AnyInputJetImageTransformer(JetImageTransformer):
+    """Test-only: pads any width to 3·P and takes |pT|, so that generic checks can run."""
 
     def _validate(self, X, *, reset):
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         X = np.hstack([X, np.zeros((X.shape[0], -X.shape[1] % 3), X.dtype)])
+        X[:, 0::3] = np.abs(X[:, 0::3])
         _check_constituents(X, X.shape[1])
         return X
 
 
-@pytest.mark.parametrize("check_name", IMAGE_WIDTH_CHECKS)
-def test_width_independent_common_checks(check_name):
+@pytest.mark.parametrize("check_name", sorted({*IMAGE_WIDTH_CHECKS, *SIGNED_PT_CHECKS}))
+def test_generic_common_checks_on_valid_constituent_matrices(check_name):
     # tests/test_common.py marks these as expected failures because they feed widths
-    # that are not multiples of 3; everything else they check must still hold.
+    # that are not multiples of 3 or negative pT; everything else they check must hold.
     check = getattr(estimator_checks, check_name)
-    check("JetImageTransformer", _AnyWidthJetImageTransformer(n_pixels=6))
+    check("JetImageTransformer", _AnyInputJetImageTransformer(n_pixels=6))
+
+
+def test_input_tags_do_not_claim_signed_coordinates_are_positive():
+    tags = JetImageTransformer().__sklearn_tags__()
+    assert not tags.input_tags.positive_only
+
+
+def test_negative_pt_raises_the_negative_values_error():
+    X = np.array([[100.0, -0.3, 0.2, -5.0, 0.1, -0.1]])
+    with pytest.raises(ValueError, match="Negative values in data passed to JetImage"):
+        JetImageTransformer(n_pixels=4).fit(X)
+    # negative η and φ are ordinary coordinates
+    JetImageTransformer(n_pixels=4).fit(np.abs(X) * [1, -1, -1, 1, -1, -1])
 
 
 # --------------------------------------------------------------------------------------

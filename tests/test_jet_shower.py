@@ -3,11 +3,11 @@
 import numba
 import numpy as np
 import pytest
+from _shower_numpy import shower_constituents_numpy
 from scipy import stats
 
 from hepcluster.datasets import make_dijet_events
 from hepcluster.datasets._jet_shower import (
-    _shower_constituents_numpy,
     prong_structure,
     qcd_jet_masses,
     shower_constituents,
@@ -49,7 +49,7 @@ def test_numba_shower_has_the_distributions_of_the_numpy_reference(name, n_jets)
     (positions, prong_pt, prong_mass), n_constituents, jet_radius = _prongs(name, n_jets, 0)
     args = (positions, prong_pt, prong_mass, n_constituents, jet_radius)
     fast = shower_constituents(np.random.default_rng(1), *args)
-    reference = _shower_constituents_numpy(np.random.default_rng(2), *args)
+    reference = shower_constituents_numpy(np.random.default_rng(2), *args)
     fast_observables = _observables(fast, prong_pt, jet_radius)
     reference_observables = _observables(reference, prong_pt, jet_radius)
     for key, values in fast_observables.items():

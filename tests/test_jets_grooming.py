@@ -53,14 +53,18 @@ def _plain_softdrop(row, z_cut, beta, r0):
 def test_softdrop_matches_a_brute_force_cambridge_aachen_twin(random_jets, z_cut, beta):
     rows = random_jets.reshape(len(random_jets), -1, 3)
     expected = np.array([_plain_softdrop(row, z_cut, beta, 0.8) for row in rows])
-    np.testing.assert_allclose(softdrop(random_jets, z_cut, beta), expected, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(
+        softdrop(random_jets, z_cut=z_cut, beta=beta), expected, rtol=1e-10, atol=1e-8
+    )
 
 
 @pytest.mark.parametrize(("z_cut", "beta"), [(0.1, 0.0), (0.2, 1.0)])
 def test_softdrop_matches_fjcontrib_softdrop(random_jets, z_cut, beta):
     pytest.importorskip("awkward", reason='needs awkward: pip install "hepcluster[generate]"')
-    expected = softdrop(random_jets, z_cut, beta, backend="fastjet")
-    np.testing.assert_allclose(softdrop(random_jets, z_cut, beta), expected, rtol=1e-10, atol=1e-8)
+    expected = softdrop(random_jets, z_cut=z_cut, beta=beta, backend="fastjet")
+    np.testing.assert_allclose(
+        softdrop(random_jets, z_cut=z_cut, beta=beta), expected, rtol=1e-10, atol=1e-8
+    )
 
 
 def test_softdrop_without_threshold_keeps_the_whole_jet(random_jets):

@@ -1,9 +1,7 @@
-"""hepcluster.plotting: ax handling, returned axes, labels with units, legends, aliases."""
+"""hepcluster.plotting: ax handling, returned axes, labels with units, legends."""
 
 import subprocess
 import sys
-import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ from hepcluster.plotting import (
     plot_mjj,
     plot_scan,
     plot_signal_vs_background,
-    plot_standardised_spectra,
     plot_standardized_spectra,
 )
 from hepcluster.plotting._scanning import _toy_scan
@@ -58,15 +55,6 @@ def test_standardized_spectra_draw_one_line_per_cluster_and_the_threshold():
     assert _legend_texts(ax) == ["other clusters", "signal-rich clusters", r"$\theta = 2$"]
 
 
-def test_deprecated_alias_warns_and_draws_the_same():
-    scan = _toy_scan()
-    with pytest.warns(FutureWarning, match="plot_standardized_spectra"):
-        old = plot_standardised_spectra(scan)
-    new = plot_standardized_spectra(scan)
-    for a, b in zip(old.get_lines(), new.get_lines(), strict=True):
-        np.testing.assert_array_equal(a.get_ydata(), b.get_ydata())
-
-
 def test_cluster_spectra_draw_one_step_per_cluster_with_their_values():
     scan = _toy_scan()
     ax = plot_cluster_spectra(scan)
@@ -77,8 +65,6 @@ def test_cluster_spectra_draw_one_step_per_cluster_with_their_values():
     counts = plot_cluster_spectra(scan, normalized=False)
     assert counts.get_yscale() == "log"
     assert counts.get_ylabel() == "jets / bin"
-    with pytest.warns(FutureWarning, match="normalized"):
-        plot_cluster_spectra(scan, normalised=False)
 
 
 def test_signal_vs_background_draws_estimate_band_and_observed_points():
@@ -96,35 +82,21 @@ def test_signal_vs_background_draws_estimate_band_and_observed_points():
     assert "2.50σ" in ax.get_title()
 
 
-def test_results_with_the_old_spellings_are_drawn_without_warnings():
-    scan = _toy_scan()
-    old = SimpleNamespace(**vars(scan))
-    old.normalised_spectra = old.__dict__.pop("normalized_spectra")
-    old.standardised_spectra = old.__dict__.pop("standardized_spectra")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        plot_scan(old)
-
-
 def test_plot_scan_takes_a_sequence_of_axes_and_returns_it():
     _, given = plt.subplots(1, 3)
     panels = plot_scan(_toy_scan(), ax=given)
     assert list(panels) == list(given)
     assert [bool(axis.get_lines() or axis.patches) for axis in panels] == [True] * 3
-    with pytest.warns(FutureWarning, match="ax="):
-        assert list(plot_scan(_toy_scan(), axes=given)) == list(given)
     with pytest.raises(ValueError, match="3 panel"):
         plot_scan(_toy_scan(), ax=given[:2])
-    with pytest.raises(ValueError, match="pass ax only"):
-        plot_scan(_toy_scan(), ax=given, axes=given)
 
 
 @pytest.mark.parametrize(
     "draw",
     [
         lambda ev, ax: plot_mjj(ev, ax=ax),
-        lambda ev, ax: plot_jet_observable(ev, "jet_mass", ax=ax),
-        lambda ev, ax: plot_jet_observable(ev, "tau21", ax=ax),
+        lambda ev, ax: plot_jet_observable(ev, observable="jet_mass", ax=ax),
+        lambda ev, ax: plot_jet_observable(ev, observable="tau21", ax=ax),
         lambda ev, ax: plot_cluster_spectra(_toy_scan(), ax=ax),
         lambda ev, ax: plot_standardized_spectra(_toy_scan(), ax=ax),
         lambda ev, ax: plot_signal_vs_background(_toy_scan(), ax=ax),

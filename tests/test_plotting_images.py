@@ -40,7 +40,7 @@ def shown(axis):
 def test_average_per_class_draws_the_class_means(jets, transformer):
     images = transformer.transform(jets)
     labels = np.where(np.arange(60) < 20, "signal", "QCD")
-    axes = plot_jet_images(images, labels, log=False)
+    axes = plot_jet_images(images, labels=labels, log=False)
     assert len(axes) == 2
     assert [a.get_title() for a in axes] == [
         "QCD (mean of 40)",
@@ -63,7 +63,7 @@ def test_average_of_sparse_images_matches_dense(jets, transformer):
 def test_single_jets_one_panel_each_with_class_names(jets, transformer):
     images = transformer.transform(jets[:5])
     axes = plot_jet_images(
-        images, [0, 1, 0, 1, 1], average=False, class_names=["QCD", "signal"], log=True
+        images, labels=[0, 1, 0, 1, 1], average=False, class_names=["QCD", "signal"], log=True
     )
     assert len(axes) == 5
     assert axes[1].get_title() == "jet 1 (signal)"

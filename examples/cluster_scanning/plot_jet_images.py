@@ -46,7 +46,7 @@ print(images.shape, images.sum(axis=1)[:3])
 # next to the harder prong, which the flip keeps on the positive side, so the softer
 # prong shows up as a second lobe to the left.
 names = {False: "QCD", True: "signal"}
-plot_jet_images(images, is_signal, class_names=names)
+plot_jet_images(images, labels=is_signal, class_names=names)
 plt.show()
 
 # %%
@@ -55,7 +55,7 @@ plt.show()
 # Individual images are sparse: a jet has at most one non-zero pixel per constituent
 # before the smearing spreads it out.
 pick = np.concatenate([np.flatnonzero(~is_signal)[:3], np.flatnonzero(is_signal)[:3]])
-plot_jet_images(images[pick], is_signal[pick], average=False, class_names=names)
+plot_jet_images(images[pick], labels=is_signal[pick], average=False, class_names=names)
 plt.show()
 
 # %%

@@ -35,8 +35,8 @@ plt.show()
 # Signal jets peak at the X and Y masses and are two-prong (low τ21); QCD jets have a broad
 # mass distribution and are one-prong.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-plot_jet_observable(events, "jet_mass", bins=80, range=(0, 800), ax=axes[0])
-plot_jet_observable(events, "tau21", bins=40, range=(0, 1), ax=axes[1])
+plot_jet_observable(events, observable="jet_mass", bins=80, range=(0, 800), ax=axes[0])
+plot_jet_observable(events, observable="tau21", bins=40, range=(0, 1), ax=axes[1])
 fig.tight_layout()
 plt.show()
 

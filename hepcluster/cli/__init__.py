@@ -2,7 +2,8 @@
 
 Building the parser imports nothing heavy (no numpy, scikit-learn, numba or TensorFlow):
 each subcommand module imports what its work needs when it runs, and the defaults shown
-in ``--help`` are read from the estimators' source (:mod:`hepcluster.cli._defaults`).
+in ``--help`` come from the constants modules of the layers (``scanning/_defaults.py``,
+``stats/_defaults.py``, …: plain literals that the estimators' signatures use too).
 """
 
 import argparse

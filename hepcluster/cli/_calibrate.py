@@ -5,7 +5,6 @@ import math
 import sys
 from pathlib import Path
 
-from ._defaults import default
 from ._figures import figure_style, save_figure
 from ._options import (
     N_JOBS_HELP,
@@ -14,6 +13,7 @@ from ._options import (
     check_plotting,
     check_positive,
     check_region_events,
+    defaults,
     events_digest,
     output_folder,
     read_events,
@@ -24,7 +24,8 @@ __all__ = ["add_calibrate_parser", "add_merge_parser", "run_calibrate", "run_mer
 
 logger = logging.getLogger(__name__)
 
-_PSEUDO = "hepcluster.calibration._pseudo:run_pseudo_experiments"
+_PSEUDO = defaults("calibration._defaults")
+"""Defaults of run_pseudo_experiments."""
 
 RESULTS = ("calibration.npz", "calibration.json", "calibration.png")
 """The files calibrate and merge write into their output folder."""
@@ -67,20 +68,20 @@ def add_calibrate_parser(subparsers):
     parser.add_argument(
         "--n-background-only",
         type=int,
-        default=default(_PSEUDO, "n_background_only"),
+        default=_PSEUDO.N_BACKGROUND_ONLY,
         help="background-only pseudo-experiments (default: %(default)s; 3,900 in the paper)",
     )
     parser.add_argument(
         "--injections",
         type=int,
         nargs="*",
-        default=list(default(_PSEUDO, "signal_injections")),
+        default=list(_PSEUDO.SIGNAL_INJECTIONS),
         help="numbers of injected signal events (default: none, background only)",
     )
     parser.add_argument(
         "--n-per-injection",
         type=int,
-        default=default(_PSEUDO, "n_per_injection"),
+        default=_PSEUDO.N_PER_INJECTION,
         help="pseudo-experiments per injection level (default: %(default)s; 100 in the paper)",
     )
     add_scan_options(parser)
@@ -89,7 +90,7 @@ def add_calibrate_parser(subparsers):
         choices=["poisson", "multinomial"],
         default=None,
         help="per-event bootstrap multiplicities (default: "
-        f"{default(_PSEUDO, 'bootstrap')}; --idealized --method dijet-fit draws the "
+        f"{_PSEUDO.BOOTSTRAP}; --idealized --method dijet-fit draws the "
         "parametric bootstrap of the fit and takes no --bootstrap)",
     )
     parser.add_argument(
@@ -274,7 +275,7 @@ def run_calibrate(args):
     if args.method == "cluster-scanning" and observed is None:
         _check_testable(events, estimator, args)
     if not (args.idealized and args.method == "dijet-fit"):
-        bootstrap = args.bootstrap or default(_PSEUDO, "bootstrap")
+        bootstrap = args.bootstrap or _PSEUDO.BOOTSTRAP
     result = run_pseudo_experiments(
         estimator,
         events,

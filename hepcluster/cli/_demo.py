@@ -4,7 +4,6 @@ import logging
 import time
 from pathlib import Path
 
-from ._defaults import default
 from ._figures import figure_style, save_figure
 from ._options import (
     N_JOBS_HELP,
@@ -65,6 +64,13 @@ DEMO_SETTINGS = {
 """Sample sizes and injection levels of the demo for each generator (Pythia's need more
 signal: its QCD jets look more like the signal's than the synthetic generator's do)."""
 
+# Defaults of run_demo that ``hepcluster demo --help`` shows.
+N_BACKGROUND_ONLY = 500
+N_PER_INJECTION = 10
+N_ENSEMBLE = 2
+"""k-means initialisations per scan, scaled down from the paper's 15 (arXiv:2402.17714, §3)."""
+RANDOM_STATE = 0
+
 
 def run_demo(
     output,
@@ -74,11 +80,11 @@ def run_demo(
     n_signal=None,
     n_injected=None,
     signal_injections=None,
-    n_background_only=500,
-    n_per_injection=10,
-    n_ensemble=2,
+    n_background_only=N_BACKGROUND_ONLY,
+    n_per_injection=N_PER_INJECTION,
+    n_ensemble=N_ENSEMBLE,
     n_jobs=None,
-    random_state=0,
+    random_state=RANDOM_STATE,
     plots=True,
 ):
     """Run the end-to-end study and write results into ``output``.
@@ -240,8 +246,8 @@ def _write_event_figures(events, output):
     with figure_style() as plt:
         fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
         plot_mjj(events, ax=axes[0])
-        plot_jet_observable(events, "jet_mass", range=(0, 800), ax=axes[1])
-        plot_jet_observable(events, "tau21", range=(0, 1), ax=axes[2])
+        plot_jet_observable(events, observable="jet_mass", range=(0, 800), ax=axes[1])
+        plot_jet_observable(events, observable="tau21", range=(0, 1), ax=axes[2])
         return [save_figure(fig, output / "events.png", dpi=100)]
 
 
@@ -259,9 +265,6 @@ def _write_calibration_figures(comparison, output):
         comparison.plot(ax=axes[:2])
         plot_null_distribution(comparison.results["cluster_scanning"], ax=axes[2])
         return [save_figure(fig, output / "calibration.png", dpi=70)]
-
-
-_RUN_DEMO = "hepcluster.cli._demo:run_demo"
 
 
 def add_parser(subparsers):
@@ -328,19 +331,19 @@ def add_parser(subparsers):
     parser.add_argument(
         "--n-background-only",
         type=int,
-        default=default(_RUN_DEMO, "n_background_only"),
+        default=N_BACKGROUND_ONLY,
         help="background-only pseudo-experiments (default: %(default)s; 3,900 in the paper)",
     )
     parser.add_argument(
         "--n-per-injection",
         type=int,
-        default=default(_RUN_DEMO, "n_per_injection"),
+        default=N_PER_INJECTION,
         help="pseudo-experiments per injection level (default: %(default)s; 100 in the paper)",
     )
     parser.add_argument(
         "--n-ensemble",
         type=int,
-        default=default(_RUN_DEMO, "n_ensemble"),
+        default=N_ENSEMBLE,
         help="k-means initialisations per scan (default: %(default)s, scaled down from the "
         "paper's 15 that scan and calibrate use, to keep the demo in minutes)",
     )
@@ -348,7 +351,7 @@ def add_parser(subparsers):
     parser.add_argument(
         "--seed",
         type=int,
-        default=default(_RUN_DEMO, "random_state"),
+        default=RANDOM_STATE,
         help="random seed (default: %(default)s)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")

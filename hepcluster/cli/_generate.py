@@ -4,15 +4,20 @@ import logging
 import math
 from pathlib import Path
 
-from ._defaults import default
-from ._options import add_overwrite_option, check_positive, check_target_file, make_parent
+from ._options import (
+    add_overwrite_option,
+    check_positive,
+    check_target_file,
+    defaults,
+    make_parent,
+)
 
 __all__ = ["add_parser", "run"]
 
 logger = logging.getLogger(__name__)
 
-_DIJETS = "hepcluster.datasets._synthetic:make_dijet_events"
-_JETS = "hepcluster.datasets._synthetic:make_jets"
+_DATASETS = defaults("datasets._defaults")
+"""Defaults of make_dijet_events and make_jets."""
 
 # Sizes of a generated sample: the functions take them without defaults.
 N_BACKGROUND = 100_000
@@ -38,7 +43,7 @@ def add_parser(subparsers):
         action="store_true",
         help="boosted W/Z/top jets (UCluster's task) instead of dijet events",
     )
-    classes = list(default(_JETS, "classes"))
+    classes = list(_DATASETS.JET_CLASSES)
     parser.add_argument(
         "--classes",
         nargs="+",
@@ -93,21 +98,21 @@ def add_parser(subparsers):
         help="with --generator pythia: keep OUTPUT.chunks/ (one file per chunk) after "
         "writing the event file",
     )
-    for flag, parameter, what in (
-        ("--m-resonance", "m_resonance", "W′ mass"),
-        ("--m-x", "m_x", "X mass"),
-        ("--m-y", "m_y", "Y mass"),
+    for flag, value, what in (
+        ("--m-resonance", _DATASETS.M_RESONANCE, "W′ mass"),
+        ("--m-x", _DATASETS.M_X, "X mass"),
+        ("--m-y", _DATASETS.M_Y, "Y mass"),
     ):
         parser.add_argument(
             flag,
             type=float,
-            default=default(_DIJETS, parameter),
+            default=value,
             help=f"{what} in GeV (default: %(default)s)",
         )
     parser.add_argument(
         "--n-constituents",
         type=int,
-        default=default(_DIJETS, "n_constituents"),
+        default=_DATASETS.N_CONSTITUENTS,
         help="constituent slots per jet, zero padded (default: %(default)s)",
     )
     parser.add_argument(
@@ -156,10 +161,10 @@ def run(args):
         options = dict(n_constituents=args.n_constituents, random_state=args.seed)
         if args.generator == "pythia":
             X, y = datasets.generate_pythia_jets(
-                args.n_per_class, tuple(args.classes), n_jobs=args.n_jobs, **options
+                args.n_per_class, classes=tuple(args.classes), n_jobs=args.n_jobs, **options
             )
         else:
-            X, y = datasets.make_jets(args.n_per_class, tuple(args.classes), **options)
+            X, y = datasets.make_jets(args.n_per_class, classes=tuple(args.classes), **options)
         datasets.write_hls4ml(args.output, X, y)
         logger.info("wrote %d jets (%s) to %s", len(y), ", ".join(args.classes), args.output)
         return

@@ -1,12 +1,13 @@
 """Options and checks shared by several subcommands: counts, folders, event files, m_jj bins."""
 
 import contextlib
+import functools
 import hashlib
+import importlib.util
 import math
 import os
+import sys
 from pathlib import Path
-
-from ._defaults import constant, default
 
 __all__ = [
     "CREATED",
@@ -21,7 +22,9 @@ __all__ = [
     "check_region_events",
     "check_seed",
     "check_target_file",
+    "defaults",
     "events_digest",
+    "execute_alone",
     "make_parent",
     "output_folder",
     "read_events",
@@ -32,8 +35,48 @@ __all__ = [
 CREATED = []
 """Output folders this command created; removed again when it fails (see remove_created)."""
 
-SCANNER = "hepcluster.scanning._scanner:ClusterScanner"
-"""Where the Cluster Scanning defaults of scan, calibrate and demo come from."""
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def defaults(module):
+    """A constants module of hepcluster (e.g. ``"scanning._defaults"``), cheaply.
+
+    Each layer keeps the defaults of its estimators and functions in a module of plain
+    literals (``hepcluster/scanning/_defaults.py``, ``stats/_defaults.py``, …), which its
+    signatures use. Importing it the ordinary way would first run its package's
+    ``__init__`` (scikit-learn, numba, …), so the command line executes the file alone: the
+    module is already imported when its package is, or it imports nothing (a test checks
+    that every module read here holds literals only).
+
+    Parameters
+    ----------
+    module : str
+        Module name relative to ``hepcluster``.
+
+    Returns
+    -------
+    types.ModuleType
+
+    Examples
+    --------
+    >>> defaults("scanning._defaults").N_CLUSTERS
+    50
+    """
+    return sys.modules.get(f"hepcluster.{module}") or execute_alone(module)
+
+
+def execute_alone(module):
+    """Execute the file of a hepcluster module on its own, without its package."""
+    path = _PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
+    spec = importlib.util.spec_from_file_location(f"hepcluster.{module}", path)
+    constants = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(constants)
+    return constants
+
+
+SCANNER = defaults("scanning._defaults")
+"""The Cluster Scanning defaults of scan, calibrate and demo (ClusterScanner's)."""
 
 N_JOBS_HELP = (
     "parallel workers: an integer, -1 for every core, -2 for all but one "
@@ -342,10 +385,7 @@ def check_region_events(events, bins, path, *, n_clusters=None):
 
 def scanner_bins():
     """The default evaluation-region edges of ClusterScanner (the paper's 16 × 100 GeV)."""
-    bins = default(SCANNER, "bins")
-    return tuple(
-        constant("hepcluster.stats._binning:CLUSTER_SCANNING_BINS") if bins is None else bins
-    )
+    return tuple(defaults("stats._defaults").CLUSTER_SCANNING_BINS)
 
 
 def add_region_options(parser):
@@ -372,20 +412,20 @@ def add_region_options(parser):
     parser.add_argument(
         "--n-clusters",
         type=int,
-        default=default(SCANNER, "n_clusters"),
+        default=SCANNER.N_CLUSTERS,
         help="k-means clusters k (default: %(default)s)",
     )
     parser.add_argument(
         "--n-ensemble",
         type=int,
-        default=default(SCANNER, "n_ensemble"),
+        default=SCANNER.N_ENSEMBLE,
         help="k-means initialisations whose MLS is averaged (default: %(default)s, as in "
         "the paper; each costs one k-means fit per pseudo-experiment)",
     )
     parser.add_argument(
         "--threshold",
         type=float,
-        default=default(SCANNER, "threshold"),
+        default=SCANNER.THRESHOLD,
         help="θ: a cluster is signal-rich when its standardised spectrum exceeds θ in a bin "
         "(default: %(default)s)",
     )

@@ -6,7 +6,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from ._defaults import constant, default
 from ._figures import figure_style, save_figure
 from ._options import (
     N_JOBS_HELP,
@@ -16,6 +15,7 @@ from ._options import (
     check_plotting,
     check_positive,
     check_region_events,
+    defaults,
     events_digest,
     output_folder,
     read_events,
@@ -66,7 +66,7 @@ def add_parser(subparsers):
 
 def add_scan_options(parser):
     """Every scanner setting that changes the statistic (shared by scan and calibrate)."""
-    window = tuple(default(SCANNER, "train_window"))
+    window = tuple(SCANNER.TRAIN_WINDOW)
     parser.add_argument(
         "--train-window",
         type=float,
@@ -78,8 +78,8 @@ def add_scan_options(parser):
     add_region_options(parser)
     parser.add_argument(
         "--statistic",
-        choices=constant("hepcluster.stats._significance:STATISTICS"),
-        default=default(SCANNER, "statistic"),
+        choices=defaults("stats._defaults").STATISTICS,
+        default=SCANNER.STATISTIC,
         help="local significance of a bin (default: %(default)s, Eq. 3.2)",
     )
 

@@ -122,8 +122,8 @@ def generate_pythia_events(
         Worker processes (joblib); ``None`` means 1 unless in a joblib context, −1 all
         cores. The events do not depend on it.
     chunk_size : int, default=500
-        Events per chunk; each chunk is one task with its own Pythia instance (~0.3 s of
-        initialisation) and seed. The events depend on it.
+        Events per chunk; each chunk is one task with its own Pythia instance (initialised
+        once per chunk) and seed. The events depend on it.
     random_state : int, RandomState instance, Generator or None, default=None
         Seed of the per-chunk Pythia seeds.
     path : str or path-like, default=None

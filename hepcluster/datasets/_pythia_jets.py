@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 )
 def generate_pythia_jets(
     n_per_class,
-    classes=("W", "Z", "top"),
     *,
+    classes=("W", "Z", "top"),
     pt_min=900.0,
     pt_max=1100.0,
     sqrt_s=13000.0,

@@ -7,7 +7,7 @@ only on its inputs and its seed: the output is the same whatever the number of t
 numba seeds with 32 bits (``np.random.seed`` takes a uint32), and the kernel leaves each
 thread's numba generator in the state of the last jet it showered.
 
-The plain-numpy twin is ``_shower_constituents_numpy`` in :mod:`._jet_shower`: the same
+Its plain-numpy twin lives in the tests (``tests/_shower_numpy.py``): the same
 distributions drawn in a different order (its jets share one vectorised stream).
 """
 

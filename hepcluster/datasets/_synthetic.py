@@ -1,4 +1,4 @@
-"""Fast synthetic dijet events and boosted jets (numpy and numba, seconds for 10⁵ events)."""
+"""Fast synthetic dijet events and boosted jets (numpy and numba)."""
 
 import logging
 
@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 from ..stats import dijet_function
 from ..utils import progress
 from ..utils._validation import COUNT, POSITIVE, POSITIVE_COUNT, validate
+from ._defaults import JET_CLASSES, M_RESONANCE, M_X, M_Y, N_CONSTITUENTS
 from ._event_table import EventTable
 from ._jet_shower import prong_structure, qcd_jet_masses, shower_constituents
 
@@ -52,7 +53,7 @@ def as_generator(random_state):
         "random_state": ["random_state"],
     }
 )
-def sample_dijet_spectrum(n, mjj_range, params=BACKGROUND_DIJET_PARAMS, *, random_state=None):
+def sample_dijet_spectrum(n, mjj_range, *, params=BACKGROUND_DIJET_PARAMS, random_state=None):
     """Draw m_jj values from a dijet function by inverting its cumulative integral.
 
     Parameters
@@ -164,10 +165,10 @@ def make_dijet_events(
     n_background,
     n_signal,
     *,
-    m_resonance=3500.0,
-    m_x=500.0,
-    m_y=100.0,
-    n_constituents=100,
+    m_resonance=M_RESONANCE,
+    m_x=M_X,
+    m_y=M_Y,
+    n_constituents=N_CONSTITUENTS,
     mjj_range=(2500.0, 7000.0),
     signal_width=0.06,
     jet_radius=1.0,
@@ -299,10 +300,10 @@ def make_dijet_events(
 )
 def make_jets(
     n_per_class,
-    classes=("W", "Z", "top"),
     *,
+    classes=JET_CLASSES,
     pt=1000.0,
-    n_constituents=100,
+    n_constituents=N_CONSTITUENTS,
     jet_radius=0.8,
     return_jet_mass=False,
     random_state=None,

@@ -4,12 +4,17 @@ import logging
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils._set_output import _get_output_config
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils import progress
+from ..utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    check_feature_names_in,
+    fit_context,
+    get_output_config,
+)
 from . import _image_kernels
 from ._sparse import SparseImages
 
@@ -280,6 +285,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         n_pixels=N_PIXELS,
+        *,
         extent=EXTENT,
         center=True,
         rotate=True,
@@ -317,7 +323,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
                 )
         return X
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the constituent matrix and remember its width (nothing is learnt).
 
@@ -444,7 +450,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     def _check_sparse_output_config(self):
         # The container may also come from set_config(transform_output=...) or from a
         # set_output call before set_params(sparse_output=True).
-        container = _get_output_config("transform", self)["dense"]
+        container = get_output_config("transform", self)["dense"]
         if container != "default":
             raise ValueError(_sparse_dataframe_message(container))
 
@@ -462,12 +468,11 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
             Output feature names.
         """
         check_is_fitted(self, "n_features_in_")
-        _check_feature_names_in(self, input_features)
+        check_feature_names_in(self, input_features)
         n = self.n_pixels
         return np.asarray([f"pixel_{i}_{j}" for i in range(n) for j in range(n)], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.positive_only = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

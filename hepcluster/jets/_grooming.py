@@ -193,7 +193,7 @@ def _check_parameters(z_cut, beta, R0, backend):
 
 
 def softdrop(
-    constituents, z_cut=DEFAULT_Z_CUT, beta=DEFAULT_BETA, R0=DEFAULT_R0, *, backend="numba"
+    constituents, *, z_cut=DEFAULT_Z_CUT, beta=DEFAULT_BETA, R0=DEFAULT_R0, backend="numba"
 ):
     """Four-momenta of soft-drop groomed jets.
 
@@ -261,7 +261,7 @@ def softdrop(
 
 
 def softdrop_mass(
-    constituents, z_cut=DEFAULT_Z_CUT, beta=DEFAULT_BETA, R0=DEFAULT_R0, *, backend="numba"
+    constituents, *, z_cut=DEFAULT_Z_CUT, beta=DEFAULT_BETA, R0=DEFAULT_R0, backend="numba"
 ):
     """Soft-drop groomed jet mass.
 
@@ -294,4 +294,6 @@ def softdrop_mass(
     >>> jet_kinematics(jet).mass.round(1), softdrop_mass(jet).round(1)
     (array([80.8]), array([69.4]))
     """
-    return four_momentum_kinematics(softdrop(constituents, z_cut, beta, R0, backend=backend)).mass
+    return four_momentum_kinematics(
+        softdrop(constituents, z_cut=z_cut, beta=beta, R0=R0, backend=backend)
+    ).mass

@@ -17,7 +17,6 @@ from ._scanning import (
     plot_cluster_spectra,
     plot_scan,
     plot_signal_vs_background,
-    plot_standardised_spectra,
     plot_standardized_spectra,
 )
 
@@ -31,6 +30,5 @@ __all__ = [
     "plot_signal_vs_background",
     "plot_significance_curves",
     "plot_significance_improvement",
-    "plot_standardised_spectra",
     "plot_standardized_spectra",
 ]

@@ -59,7 +59,7 @@ def plot_mjj(events, *, bins=60, log=True, ax=None):
     return ax
 
 
-def plot_jet_observable(events, observable="jet_mass", *, bins=50, range=None, ax=None):
+def plot_jet_observable(events, *, observable="jet_mass", bins=50, range=None, ax=None):
     """Histogram a per-jet observable (both jets) for background and signal, normalized.
 
     Parameters

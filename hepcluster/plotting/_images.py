@@ -88,8 +88,8 @@ def _panels(images, labels, average, class_names, n_pixels):
 
 def plot_jet_images(
     images,
-    labels=None,
     *,
+    labels=None,
     average=True,
     class_names=None,
     extent=None,

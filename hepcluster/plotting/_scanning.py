@@ -3,13 +3,10 @@
 The functions draw any object with the arrays of a ``ScanResult`` (duck typing): ``bins``,
 ``cluster_spectra``, ``normalized_spectra``, ``standardized_spectra``, ``selected``,
 ``signal_rich_spectrum``, ``background_estimate``, ``mls_members``, ``threshold``,
-``statistic`` and ``n_members``; results with the older British attribute names
-(``normalised_spectra``, ``standardised_spectra``) are drawn too.
+``statistic`` and ``n_members``.
 :func:`plot_signal_vs_background` draws the object's ``hist.Hist`` views
 (``to_hist("signal_rich")``, ``to_hist("background")``) with ``mplhep.histplot``.
 """
-
-import warnings
 
 import numpy as np
 
@@ -17,31 +14,6 @@ from ..utils import import_optional
 from ._style import new_axes, panel_axes
 
 _MJJ_LABEL = r"$m_{jj}$ [GeV]"
-
-
-def _spectra(result, kind):
-    """``result.<kind>ized_spectra``, falling back to the ``-ised`` spelling of old results."""
-    for name in (f"{kind}ized_spectra", f"{kind}ised_spectra"):
-        # look in the instance and class dicts first: a deprecated property would warn
-        if name in getattr(result, "__dict__", {}) or name in _class_attributes(result):
-            return getattr(result, name)
-    return getattr(result, f"{kind}ized_spectra")
-
-
-def _class_attributes(result):
-    names = set()
-    for cls in type(result).__mro__:
-        names.update(
-            name
-            for name, value in vars(cls).items()
-            if not (isinstance(value, property) and _is_deprecated(value))
-        )
-    names.update(getattr(type(result), "__dataclass_fields__", {}))
-    return names
-
-
-def _is_deprecated(prop):
-    return "deprecated" in (prop.__doc__ or "").lower()
 
 
 def _centres(result):
@@ -74,7 +46,7 @@ def _member_label(result, member):
     return f"member {member + 1} of {result.n_members}"
 
 
-def plot_cluster_spectra(result, *, member=0, normalized=True, ax=None, normalised=None):
+def plot_cluster_spectra(result, *, member=0, normalized=True, ax=None):
     """Draw the m_jj spectrum of every cluster (Fig. 2), signal-rich ones in red.
 
     Parameters
@@ -87,8 +59,6 @@ def plot_cluster_spectra(result, *, member=0, normalized=True, ax=None, normalis
         Draw n_{i,b} (unit sum per cluster) instead of the counts N_{i,b}.
     ax : matplotlib.axes.Axes, optional
         Where to draw; ``None`` creates a figure.
-    normalised : bool, optional
-        Deprecated alias of ``normalized`` (warns ``FutureWarning``).
 
     Returns
     -------
@@ -103,15 +73,8 @@ def plot_cluster_spectra(result, *, member=0, normalized=True, ax=None, normalis
     >>> ax.get_xlabel(), len(ax.patches)
     ('$m_{jj}$ [GeV]', 3)
     """
-    if normalised is not None:
-        warnings.warn(
-            "plot_cluster_spectra(normalised=...) is deprecated; use normalized=...",
-            FutureWarning,
-            stacklevel=2,
-        )
-        normalized = normalised
     ax = new_axes(ax)
-    spectra = (_spectra(result, "normal") if normalized else result.cluster_spectra)[member]
+    spectra = (result.normalized_spectra if normalized else result.cluster_spectra)[member]
     selected = result.selected[member]
     for cluster, style in _cluster_styles(selected):
         ax.stairs(spectra[cluster], result.bins, **style)
@@ -156,7 +119,7 @@ def plot_standardized_spectra(result, *, member=0, ax=None):
     ax = new_axes(ax)
     centres = _centres(result)
     selected = result.selected[member]
-    z = _spectra(result, "standard")[member]
+    z = result.standardized_spectra[member]
     for cluster, style in _cluster_styles(selected):
         ax.plot(centres, z[cluster], marker="." if selected[cluster] else "", **style)
     ax.axhline(
@@ -168,27 +131,6 @@ def plot_standardized_spectra(result, *, member=0, ax=None):
     ax.set_title(f"robust standardization\n({_member_label(result, member)})", fontsize="medium")
     ax.legend()
     return ax
-
-
-def plot_standardised_spectra(result, *, member=0, ax=None):
-    """Deprecated alias of :func:`plot_standardized_spectra` (warns ``FutureWarning``).
-
-    Parameters
-    ----------
-    result : ScanResult
-    member : int, default=0
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    warnings.warn(
-        "plot_standardised_spectra is deprecated; use plot_standardized_spectra.",
-        FutureWarning,
-        stacklevel=2,
-    )
-    return plot_standardized_spectra(result, member=member, ax=ax)
 
 
 def plot_signal_vs_background(result, *, member=0, ax=None):
@@ -254,7 +196,7 @@ def plot_signal_vs_background(result, *, member=0, ax=None):
     return ax
 
 
-def plot_scan(result, *, member=0, ax=None, axes=None):
+def plot_scan(result, *, member=0, ax=None):
     """Draw the three figures of a scan side by side (arXiv:2402.17714, Figs. 2–4).
 
     Parameters
@@ -266,8 +208,6 @@ def plot_scan(result, *, member=0, ax=None, axes=None):
     ax : sequence of 3 matplotlib.axes.Axes, optional
         Where to draw the cluster spectra, the standardized spectra and the signal-rich
         spectrum against the background estimate; ``None`` creates a figure.
-    axes : sequence of 3 matplotlib.axes.Axes, optional
-        Deprecated alias of ``ax`` (warns ``FutureWarning``).
 
     Returns
     -------
@@ -281,7 +221,7 @@ def plot_scan(result, *, member=0, ax=None, axes=None):
     >>> plot_scan(_toy_scan()).shape
     (3,)
     """
-    panels = panel_axes(ax, 3, axes=axes, caller="plot_scan", figsize=(17, 5))
+    panels = panel_axes(ax, 3, caller="plot_scan", figsize=(17, 5))
     plot_cluster_spectra(result, member=member, ax=panels[0])
     plot_standardized_spectra(result, member=member, ax=panels[1])
     plot_signal_vs_background(result, member=member, ax=panels[2])

@@ -1,7 +1,5 @@
 """Shared matplotlib access, axes handling and the optional mplhep style."""
 
-import warnings
-
 import numpy as np
 
 from ..utils import import_optional
@@ -30,7 +28,7 @@ def hep_style():
     return plt.style.context(mplhep.style.ROOT)
 
 
-def panel_axes(ax, n_panels, *, axes=None, caller="plot", **subplot_kwargs):
+def panel_axes(ax, n_panels, *, caller="plot", **subplot_kwargs):
     """Axes of a multi-panel figure: ``ax`` (a sequence of axes) or a new row of panels.
 
     Parameters
@@ -39,8 +37,6 @@ def panel_axes(ax, n_panels, *, axes=None, caller="plot", **subplot_kwargs):
         Where to draw, one axes per panel; ``None`` creates a figure with one row.
     n_panels : int
         Number of panels.
-    axes : sequence of matplotlib.axes.Axes or None, default=None
-        Deprecated alias of ``ax`` (warns ``FutureWarning``).
     caller : str, default="plot"
         Name used in the messages.
     **subplot_kwargs
@@ -53,17 +49,8 @@ def panel_axes(ax, n_panels, *, axes=None, caller="plot", **subplot_kwargs):
     Raises
     ------
     ValueError
-        If ``ax`` and ``axes`` are both given or the number of axes is not ``n_panels``.
+        If the number of axes is not ``n_panels``.
     """
-    if axes is not None:
-        if ax is not None:
-            raise ValueError(f"{caller}: pass ax only (axes is its deprecated alias).")
-        warnings.warn(
-            f"{caller}(axes=...) is deprecated; use ax=... (a sequence of {n_panels} axes).",
-            FutureWarning,
-            stacklevel=3,
-        )
-        ax = axes
     if ax is None:
         _, ax = pyplot().subplots(1, n_panels, squeeze=False, **subplot_kwargs)
     panels = np.ravel(np.asarray(ax, dtype=object))

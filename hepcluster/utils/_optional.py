@@ -3,7 +3,7 @@
 import importlib
 
 
-def import_optional(module_name, extra):
+def import_optional(module_name, *, extra):
     """Import an optional dependency or explain which extra provides it.
 
     Parameters

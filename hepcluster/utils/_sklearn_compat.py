@@ -9,6 +9,9 @@ change in scikit-learn is met in this file alone, and the supported range
 against the installed version and the minimum one.
 """
 
+import inspect
+
+import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -46,8 +49,41 @@ SUPPORTED_SKLEARN = (">=1.6", "<1.10")
 
 fit_context = _fit_context
 get_output_config = _get_output_config
-check_sample_weight = _check_sample_weight
 check_feature_names_in = _check_feature_names_in
+
+_SAMPLE_WEIGHT_OPTIONS = frozenset(inspect.signature(_check_sample_weight).parameters)
+
+
+def check_sample_weight(sample_weight, X, *, allow_all_zero_weights=False, **options):
+    """scikit-learn's sample-weight check, on every supported release.
+
+    ``allow_all_zero_weights`` came with scikit-learn 1.9; earlier releases accept all-zero
+    weights silently, so there the refusal (the default) is made here, with the same
+    ``ValueError``.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), float or None
+    X : array-like of shape (n_samples, ...)
+        Only its number of rows is read.
+    allow_all_zero_weights : bool, default=False
+    **options
+        Further keyword arguments of ``sklearn.utils.validation._check_sample_weight``
+        (``dtype``, ``copy``, ``ensure_non_negative``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    if "allow_all_zero_weights" in _SAMPLE_WEIGHT_OPTIONS:
+        options["allow_all_zero_weights"] = allow_all_zero_weights
+        return _check_sample_weight(sample_weight, X, **options)
+    weight = _check_sample_weight(sample_weight, X, **options)
+    if not allow_all_zero_weights and weight.size and not np.any(weight):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weight
+
+
 num_samples = _num_samples
 
 

@@ -13,7 +13,7 @@ import inspect
 import os
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import (
+from ._sklearn_compat import (
     Interval,
     InvalidParameterError,
     StrOptions,

@@ -18,3 +18,5 @@ THRESHOLD = 3.0
 N_ENSEMBLE = 15
 #: Mini-batch size of the k-means.
 BATCH_SIZE = 2048
+#: Local significance of a bin (Eq. 3.2), one of hepcluster.stats STATISTICS.
+STATISTIC = "poisson"

@@ -11,7 +11,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 
-from .stats import bin_index, local_significance
+from .stats import local_significance
 
 
 def cluster_accuracy(y_true, labels):
@@ -68,7 +68,7 @@ def _selected_signal_and_background(is_signal, selected, sample_weight):
     return weight[selected & is_signal].sum(), weight[selected & ~is_signal].sum()
 
 
-def signal_to_background(is_signal, selected=None, sample_weight=None):
+def signal_to_background(is_signal, selected=None, *, sample_weight=None):
     """Signal-to-background ratio S/B of a selection.
 
     Parameters
@@ -87,7 +87,7 @@ def signal_to_background(is_signal, selected=None, sample_weight=None):
     return float(signal / background) if background > 0 else float("inf")
 
 
-def signal_fraction_improvement(is_signal, selected, sample_weight=None):
+def signal_fraction_improvement(is_signal, selected, *, sample_weight=None):
     """Signal fraction improvement SFI = (S_sel/B_sel) / (S_all/B_all).
 
     Parameters
@@ -100,6 +100,15 @@ def signal_fraction_improvement(is_signal, selected, sample_weight=None):
     Returns
     -------
     float
+        SFI ≥ 0: ``inf`` when the selection holds signal and no background, and 0 when it
+        is empty (it holds no signal), the convention of
+        :meth:`hepcluster.scanning.ScanResult.signal_fraction_improvement`, which argues
+        it.
+
+    Raises
+    ------
+    ValueError
+        If the sample contains no signal (SFI is undefined).
 
     References
     ----------
@@ -112,14 +121,19 @@ def signal_fraction_improvement(is_signal, selected, sample_weight=None):
     >>> selected = [True, True, False, False, False, False]
     >>> signal_fraction_improvement(is_signal, selected)
     2.0
+    >>> signal_fraction_improvement(is_signal, [False] * 6)
+    0.0
     """
-    overall = signal_to_background(is_signal, None, sample_weight)
+    overall = signal_to_background(is_signal, None, sample_weight=sample_weight)
     if overall == 0:
         raise ValueError("the sample contains no signal: SFI is undefined.")
-    return signal_to_background(is_signal, selected, sample_weight) / overall
+    signal, _ = _selected_signal_and_background(is_signal, selected, sample_weight)
+    if signal == 0:
+        return 0.0  # also an empty selection (0/0): no selected signal
+    return signal_to_background(is_signal, selected, sample_weight=sample_weight) / overall
 
 
-def signal_significance(is_signal, selected=None, sample_weight=None):
+def signal_significance(is_signal, selected=None, *, sample_weight=None):
     """Significance S/√B of the signal in a selection (Gaussian approximation).
 
     Parameters
@@ -147,7 +161,7 @@ def signal_significance(is_signal, selected=None, sample_weight=None):
     return float("inf") if signal > 0 else 0.0
 
 
-def significance_improvement(is_signal, selected, sample_weight=None):
+def significance_improvement(is_signal, selected, *, sample_weight=None):
     """Significance improvement SI = (S_sel/√B_sel) / (S_all/√B_all) of a selection.
 
     Parameters
@@ -178,13 +192,13 @@ def significance_improvement(is_signal, selected, sample_weight=None):
     ...                                             False, False]), 3)
     2.449
     """
-    overall = signal_significance(is_signal, None, sample_weight)
+    overall = signal_significance(is_signal, None, sample_weight=sample_weight)
     if overall == 0:
         raise ValueError("the sample contains no signal: the improvement is undefined.")
-    return signal_significance(is_signal, selected, sample_weight) / overall
+    return signal_significance(is_signal, selected, sample_weight=sample_weight) / overall
 
 
-def excess_significance(observed, expected, statistic="poisson"):
+def excess_significance(observed, expected, *, statistic="poisson"):
     """Significance Z of the excess of an observed count over its expected background.
 
     The counts of several bins (e.g. a signal region) are summed first.
@@ -225,7 +239,7 @@ def excess_significance(observed, expected, statistic="poisson"):
             f"observed and expected must have the same shape, got {observed.shape} and "
             f"{expected.shape}."
         )
-    return float(local_significance(observed.sum(), expected.sum(), statistic))
+    return float(local_significance(observed.sum(), expected.sum(), statistic=statistic))
 
 
 class SignalFractionScorer:
@@ -235,16 +249,17 @@ class SignalFractionScorer:
     :class:`~hepcluster.ClusterScanner`, or a Pipeline ending in one, and held-out jets
     ``X`` with their events' m_jj ``y`` and truth labels ``is_signal``. It applies the
     Pipeline's preprocessing, runs the final step's ``scan(Xt, y, sample_weight,
-    is_signal=is_signal)``, assigns every jet to its k-means cluster
-    (``predict_ensemble``) and returns the signal fraction improvement
-    SFI = (S_sel/B_sel) / (S/B) (arXiv:2402.17714, App. C) of the jets in the
-    signal-rich (selected) clusters, among the jets inside the scan's m_jj bins,
+    is_signal=is_signal)`` and returns
+    :meth:`ScanResult.signal_fraction_improvement
+    <hepcluster.scanning.ScanResult.signal_fraction_improvement>`, the signal fraction
+    improvement SFI = (S_sel/B_sel) / (S/B) (arXiv:2402.17714, App. C) of the jets in
+    the signal-rich (selected) clusters among the jets inside the scanned m_jj bins,
     averaged over the ensemble members. Higher is better: a sensitivity measure for
     tuning on simulated signal injections, unlike the test statistic, whose value on
     background alone grows with looser selections, and unlike ``score``.
 
-    Conventions: an ensemble member that selects no cluster has SFI = 1 (no selection
-    keeps the sample as it is: neither enriched nor depleted); one whose selection holds
+    Conventions (those of :class:`~hepcluster.scanning.ScanResult`, argued there): an
+    ensemble member that selects no cluster has SFI = 0; one whose selection holds
     signal but no background has SFI = inf; held-out data without signal inside the bins
     raise ``ValueError`` (SFI is undefined). For an idealized scanner the clusters are
     selected from the idealized spectra and jets are counted in their k-means clusters.
@@ -312,33 +327,20 @@ class SignalFractionScorer:
             final, X = estimator[-1], estimator[:-1].transform(X)
         else:
             final = estimator
-        for method in ("scan", "predict_ensemble"):
-            if not callable(getattr(final, method, None)):
-                raise TypeError(
-                    f"SignalFractionScorer needs a cluster scan with {method}(), such as "
-                    f"ClusterScanner; got {type(final).__name__}."
-                )
-        y = np.asarray(y, dtype=np.float64)
-        is_signal = np.asarray(is_signal, dtype=bool)
-        weight = np.ones(y.shape) if sample_weight is None else np.asarray(sample_weight, float)
-        result = final.scan(X, y, sample_weight, is_signal=is_signal)
-        labels = np.asarray(final.predict_ensemble(X))
-        inside = bin_index(y, result.bins) >= 0
-        if not np.any(is_signal[inside] & (weight[inside] > 0)):
+        if not callable(getattr(final, "scan", None)):
+            raise TypeError(
+                "SignalFractionScorer needs a cluster scan with scan(), such as "
+                f"ClusterScanner; got {type(final).__name__}."
+            )
+        result = final.scan(X, y, sample_weight, is_signal=np.asarray(is_signal, dtype=bool))
+        try:
+            sfi = result.signal_fraction_improvement()
+        except ValueError as error:
             raise ValueError(
-                "the held-out jets hold no signal inside the scan's m_jj bins: SFI is "
-                "undefined (score folds of simulated signal injections)."
-            )
-        values = []
-        for member, selected in enumerate(np.asarray(result.selected, dtype=bool)):
-            if not selected.any():
-                values.append(1.0)
-                continue
-            in_selected = selected[labels[member]]
-            values.append(
-                signal_fraction_improvement(is_signal[inside], in_selected[inside], weight[inside])
-            )
-        return float(np.mean(values))
+                f"{error} The held-out jets hold no signal inside the scan's m_jj bins "
+                "(score folds of simulated signal injections)."
+            ) from None
+        return float(np.mean(sfi))
 
     def set_score_request(self, *, is_signal=UNCHANGED, sample_weight=UNCHANGED):
         """Request metadata passed to the scorer (scikit-learn metadata routing).

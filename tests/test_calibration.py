@@ -124,7 +124,8 @@ def test_bounds_are_marked_and_propagate_into_events_and_improvement():
     assert str(needed).startswith("≤ ")
     improvement = bounded.significance_improvement(bounded)
     assert improvement.kind[1] == "undetermined"  # a bound over a bound says nothing
-    assert "≥" in repr(bounded)
+    assert "≥" in str(bounded)  # the medians, with their bounds
+    assert "≥" not in repr(bounded)  # repr computes no median
 
 
 def test_calibration_result_round_trips_through_a_file(tmp_path):
@@ -805,8 +806,10 @@ def test_method_comparison_round_trips_and_plots(tmp_path):
     assert len(axes) == 2
     _, given = plt.subplots(1, 2)
     assert list(comparison.plot(ax=given)) == list(given)
-    with pytest.warns(FutureWarning, match="ax="):
-        assert list(comparison.plot(axes=given)) == list(given)
+    with pytest.raises(TypeError, match="axes"):
+        comparison.plot(axes=given)
+    assert comparison.to_markdown() in str(comparison)
+    assert "MethodComparison(" in repr(comparison)
     with pytest.raises(ValueError, match="2 axes"):
         comparison.plot(ax=given[:1])
     assert comparison.results["scan"].plot(ax=given[0]) is given[0]

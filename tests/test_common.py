@@ -76,11 +76,9 @@ EXPECTED_FAILED_CHECKS = {
         "check_clustering": "2-D blobs are not jets; the clusters of W/Z/top are tested",
     },
     # m_jj is y; X only carries one row per event and its values are never read, so an
-    # object in X is no error. fit(X, y=None) is the deprecated path that reads m_jj from
-    # X: it works and warns (FutureWarning) instead of failing; tests/test_fits.py tests it.
+    # object in X is no error.
     "DijetFitBackground": {
         "check_dtype_object": "the values of X are never read (m_jj is y)",
-        "check_requires_y_none": "y=None reads m_jj from X, deprecated: FutureWarning",
     },
     # Mini-batch k-means: zero weights equal removal, but integer weights and repeated
     # rows stop at different steps (the step budget counts rows), as for scikit-learn's

@@ -527,9 +527,9 @@ def test_read_lhco_drop_counts_invalid_events_and_keeps_the_others_unchanged(
 @pytest.mark.parametrize(
     ("feature", "value", "message"),
     [
-        (0, 2.0e4, r"pT \(column {col}\) = 20000: pT above √s = 14 TeV"),
+        (0, 2.0e4, r"pT \(column {col}\) = 20000: pT above √s = 13 TeV"),
         (1, 12.0, r"η \(column {col}\) = 12: with pT = [\d.]+ GeV the energy pT·cosh η = "),
-        (1, 1.0e300, r"η \(column {col}\) = 1e\+300: with pT = .* above √s = 14 TeV"),
+        (1, 1.0e300, r"η \(column {col}\) = 1e\+300: with pT = .* above √s = 13 TeV"),
         (2, 7.0, r"φ \(column {col}\) = 7: \|φ\| above 2π"),
     ],
 )

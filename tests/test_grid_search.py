@@ -102,7 +102,7 @@ def test_the_scorer_is_the_sfi_of_the_selected_clusters(injected):
         chosen = np.isin(labels[member], np.flatnonzero(result.selected[member])) & inside
         s_sel, b_sel = np.sum(chosen & truth), np.sum(chosen & ~truth)
         s_all, b_all = np.sum(inside & truth), np.sum(inside & ~truth)
-        by_hand.append((s_sel / b_sel) / (s_all / b_all) if chosen.any() else 1.0)
+        by_hand.append((s_sel / b_sel) / (s_all / b_all) if chosen.any() else 0.0)
     assert result.selected.any()
     score = SignalFractionScorer()(pipe, X, mjj, is_signal=truth)
     assert score == pytest.approx(np.mean(by_hand), rel=1e-12)
@@ -116,20 +116,23 @@ def test_the_scorer_is_the_sfi_of_the_selected_clusters(injected):
         signal_fraction_improvement(
             truth[inside],
             np.isin(labels[m], np.flatnonzero(result_w.selected[m]))[inside],
-            weight[inside],
+            sample_weight=weight[inside],
         )
         if result_w.selected[m].any()
-        else 1.0
+        else 0.0
         for m in range(scanner.n_ensemble)
     ]
     assert weighted == pytest.approx(np.mean(members), rel=1e-12)
 
 
-def test_no_selected_cluster_scores_one_and_missing_truth_is_explained(injected):
+def test_no_selected_cluster_scores_zero_and_missing_truth_is_explained(injected):
     X, mjj, _, truth = injected
     pipe = _pipeline().set_params(scan__n_clusters=5, scan__threshold=1e9).fit(X, mjj)
     assert not pipe[-1].scan(pipe[:-1].transform(X), mjj).selected.any()
-    assert SignalFractionScorer()(pipe, X, mjj, is_signal=truth) == 1.0
+    assert SignalFractionScorer()(pipe, X, mjj, is_signal=truth) == 0.0
+    result = pipe[-1].scan(pipe[:-1].transform(X), mjj, is_signal=truth)
+    np.testing.assert_array_equal(result.signal_fraction_improvement(), 0.0)
+    np.testing.assert_array_equal(result.signal_to_background(), 0.0)
     with pytest.raises(ValueError, match=r"set_score_request\(is_signal=True\)"):
         SignalFractionScorer()(pipe, X, mjj)
     with pytest.raises(ValueError, match="no signal"):

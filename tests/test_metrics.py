@@ -41,9 +41,9 @@ def test_sfi_and_s_over_b_by_hand():
     assert signal_to_background(is_signal, selected) == 1.0
     assert signal_fraction_improvement(is_signal, selected) == pytest.approx(3.0)
     weights = np.array([2, 1, 1, 1, 1, 1, 1, 1.0])
-    assert signal_fraction_improvement(is_signal, selected, weights) == pytest.approx(
-        2.0 / (3 / 6)
-    )
+    assert signal_fraction_improvement(
+        is_signal, selected, sample_weight=weights
+    ) == pytest.approx(2.0 / (3 / 6))
 
 
 def test_bad_metric_inputs_raise():

@@ -22,6 +22,7 @@ from hepcluster.scanning import (
 )
 from hepcluster.scanning._spectra import analyse_spectra
 from hepcluster.stats import CLUSTER_SCANNING_BINS
+from hepcluster.utils._errors import InvalidFileError
 
 BINS = tuple(np.linspace(3000.0, 4600.0, 17))
 
@@ -41,7 +42,7 @@ def _robust_brute_force(column, fraction):
 def test_robust_mean_std_matches_brute_force(fraction):
     rng = np.random.default_rng(0)
     values = rng.standard_cauchy(size=(50, 16))
-    mean, std = robust_mean_std(values, fraction, axis=0)
+    mean, std = robust_mean_std(values, outlier_fraction=fraction, axis=0)
     for b in range(16):
         expected = _robust_brute_force(values[:, b], fraction)
         np.testing.assert_allclose([mean[b], std[b]], expected, rtol=1e-12)
@@ -58,7 +59,9 @@ def test_trimmed_sd_correction_matches_monte_carlo():
 
 def test_robust_std_is_unbiased_for_normal_clusters():
     rng = np.random.default_rng(2)
-    mean, std = robust_mean_std(rng.normal(5.0, 2.0, size=(50, 4000)), 0.2, axis=0)
+    mean, std = robust_mean_std(
+        rng.normal(5.0, 2.0, size=(50, 4000)), outlier_fraction=0.2, axis=0
+    )
     assert np.mean(mean) == pytest.approx(5.0, abs=0.02)
     assert np.mean(std) == pytest.approx(2.0, rel=0.03)
 
@@ -67,7 +70,7 @@ def test_signal_rich_outliers_barely_move_the_robust_scale():
     rng = np.random.default_rng(2)
     values = rng.normal(5.0, 2.0, size=(50, 4000))
     values[:3] += 40.0  # three signal-rich clusters
-    mean, std = robust_mean_std(values, 0.2, axis=0)
+    mean, std = robust_mean_std(values, outlier_fraction=0.2, axis=0)
     assert np.mean(mean) == pytest.approx(5.0, abs=0.1)
     assert np.mean(std) == pytest.approx(2.0, rel=0.15)  # the plain SD would be ≈ 9.5
     assert np.mean(values.std(axis=0)) > 9.0
@@ -75,7 +78,7 @@ def test_signal_rich_outliers_barely_move_the_robust_scale():
 
 def test_robust_mean_std_needs_two_values_left():
     with pytest.raises(ValueError, match="at least 2"):
-        robust_mean_std(np.ones(2), 0.5)
+        robust_mean_std(np.ones(2), outlier_fraction=0.5)
 
 
 # -- local significances -----------------------------------------------------------------
@@ -94,7 +97,7 @@ def test_poisson_significance_matches_scipy_for_integer_counts():
 
 def test_poisson_midp_lies_between_the_neighbouring_integer_tails():
     observed, expected = np.array([12.0, 40.0]), np.array([5.0, 25.0])
-    mid = local_significance(observed, expected, "poisson-midp")
+    mid = local_significance(observed, expected, statistic="poisson-midp")
     upper = local_significance(observed, expected)
     lower = local_significance(observed + 1, expected)
     assert np.all(upper < mid)
@@ -107,7 +110,7 @@ def test_gaussian_significance_is_equation_3_3():
     observed = np.array([110.0, 100.0, 90.0, 250.0])
     expected = np.array([100.0, 100.0, 100.0, 100.0])
     np.testing.assert_allclose(
-        local_significance(observed, expected, "gaussian"), [1.0, 0.0, 0.0, 15.0]
+        local_significance(observed, expected, statistic="gaussian"), [1.0, 0.0, 0.0, 15.0]
     )
 
 
@@ -291,25 +294,92 @@ def test_idealized_scan_needs_truth_labels(background_sample):
         scanner.test_statistic(images, mjj)
 
 
-def test_the_british_idealised_still_works_with_a_future_warning(signal_sample):
+def test_truth_labels_are_counted_but_only_idealize_an_idealized_scan(signal_sample):
     events, images, mjj = signal_sample
     subset = np.flatnonzero(mjj < 3500.0)[:5000]
     images, mjj, truth = images[subset], mjj[subset], events.jet_is_signal[subset]
     params = dict(n_clusters=8, n_ensemble=2, max_iter=5, bins=(3000.0, 3100.0, 3300.0, 3500.0))
+    assert "idealised" not in ClusterScanner().get_params()
+    with pytest.raises(TypeError, match="idealised"):
+        ClusterScanner(idealised=True)
     new = _scanner(idealized=True, **params).fit(images, mjj)
-    with pytest.warns(FutureWarning, match="'idealized'"):
-        old = _scanner(idealised=True, **params).fit(images, mjj)
-    assert old.get_params()["idealised"] is True
-    assert old.test_statistic(images, mjj, is_signal=truth) == new.test_statistic(
-        images, mjj, is_signal=truth
-    )
     assert new.scan(images, mjj, is_signal=truth).metadata["idealized"] is True
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the default sentinel does not warn
-        plain = _scanner(**params).fit(images, mjj)
+    plain = _scanner(**params).fit(images, mjj)
     assert plain.scan(images, mjj).metadata == {"n_clusters": 8, "idealized": False}
     # the truth is ignored unless idealized
     assert plain.test_statistic(images, mjj, is_signal=truth) == plain.test_statistic(images, mjj)
+    with_truth, without = plain.scan(images, mjj, is_signal=truth), plain.scan(images, mjj)
+    assert without.cluster_signal is None
+    np.testing.assert_array_equal(with_truth.selected, without.selected)
+    # the counts are those of the k-means labels, jets inside the bins
+    labels = plain.predict_ensemble(images)
+    inside = (mjj >= 3000.0) & (mjj < 3500.0)
+    for member in range(2):
+        np.testing.assert_array_equal(
+            with_truth.cluster_signal[member],
+            np.bincount(labels[member][inside & truth], minlength=8),
+        )
+        np.testing.assert_array_equal(
+            with_truth.cluster_background[member],
+            np.bincount(labels[member][inside & ~truth], minlength=8),
+        )
+    np.testing.assert_array_equal(
+        with_truth.cluster_signal + with_truth.cluster_background,
+        with_truth.cluster_spectra.sum(axis=2),
+    )
+
+
+def test_the_sfi_of_a_scan_matches_a_brute_force_count(signal_sample):
+    events, images, mjj = signal_sample
+    truth = events.jet_is_signal
+    weight = np.random.default_rng(3).uniform(0.5, 2.0, mjj.size)
+    scanner = _scanner(n_clusters=8, n_ensemble=3, max_iter=5).fit(images, mjj)
+    result = scanner.scan(images, mjj, weight, is_signal=truth)
+    labels = scanner.predict_ensemble(images)
+    inside = (mjj >= result.bins[0]) & (mjj < result.bins[-1])
+    s_all, b_all = weight[inside & truth].sum(), weight[inside & ~truth].sum()
+    for member in range(3):
+        chosen = inside & np.isin(labels[member], np.flatnonzero(result.selected[member]))
+        s_sel, b_sel = weight[chosen & truth].sum(), weight[chosen & ~truth].sum()
+        expected = (s_sel / b_sel) / (s_all / b_all) if chosen.any() else 0.0
+        assert result.signal_fraction_improvement()[member] == pytest.approx(expected, rel=1e-10)
+        assert result.signal_to_background()[member] == pytest.approx(
+            s_sel / b_sel if chosen.any() else 0.0, rel=1e-10
+        )
+    with pytest.raises(ValueError, match="without truth labels"):
+        scanner.scan(images, mjj).signal_fraction_improvement()
+    no_signal = scanner.scan(images, mjj, is_signal=np.zeros(mjj.size, bool))
+    with pytest.raises(ValueError, match="undefined"):
+        no_signal.signal_fraction_improvement()
+
+
+def test_a_member_selecting_nothing_has_sfi_zero_and_pure_signal_inf():
+    shape = (3, 4)
+    result = ScanResult(
+        bins=np.array([0.0, 1.0]),
+        cluster_spectra=np.zeros((*shape, 1)),
+        normalized_spectra=np.zeros((*shape, 1)),
+        robust_mean=np.zeros((3, 1)),
+        robust_std=np.zeros((3, 1)),
+        standardized_spectra=np.zeros((*shape, 1)),
+        selected=np.array([[False] * 4, [True, False, False, False], [False, True, False, False]]),
+        signal_rich_spectrum=np.zeros((3, 1)),
+        background_estimate=np.zeros((3, 1)),
+        local_significance=np.zeros((3, 1)),
+        untestable_bins=np.zeros((3, 1), bool),
+        mls_members=np.zeros(3),
+        statistic=0.0,
+        statistic_name="poisson",
+        threshold=3.0,
+        n_jets=40,
+        n_outside=0,
+        cluster_signal=np.tile([2.0, 0.0, 0.0, 0.0], (3, 1)),
+        cluster_background=np.tile([0.0, 4.0, 10.0, 4.0], (3, 1)),
+    )
+    np.testing.assert_array_equal(result.signal_to_background(), [0.0, np.inf, 0.0])
+    np.testing.assert_array_equal(result.signal_fraction_improvement(), [0.0, np.inf, 0.0])
+    assert "SFI" in str(result)
+    assert "<table>" in result._repr_html_()
 
 
 def test_statistic_is_the_mean_of_the_ensemble_members(signal_scan):
@@ -551,36 +621,35 @@ def test_scan_result_uses_the_one_result_io_mixin():
         assert getattr(ScanResult, method).__func__ is getattr(ResultIO, method).__func__
 
 
-def test_old_spellings_are_deprecated_aliases(signal_scan):
+def test_no_british_aliases_and_files_without_the_format_are_refused(signal_scan, tmp_path):
     _, result = signal_scan
-    with pytest.warns(FutureWarning, match="normalized_spectra"):
-        old = result.normalised_spectra
-    assert old is result.normalized_spectra
-    with pytest.warns(FutureWarning, match="standardized_spectra"):
-        old = result.standardised_spectra
-    assert old is result.standardized_spectra
-    assert "normalised_spectra" not in result.to_dict()
-
-
-def test_files_and_dicts_with_the_old_field_names_still_load(signal_scan, tmp_path):
-    _, result = signal_scan
-    # a file as earlier versions wrote it: top-level arrays, a plain JSON _scalars entry
+    for old in ("normalised_spectra", "standardised_spectra"):
+        assert not hasattr(result, old)
+        assert old not in result.to_dict()
     fields = result.to_dict()
     arrays = {k: v for k, v in fields.items() if isinstance(v, np.ndarray)}
-    arrays["normalised_spectra"] = arrays.pop("normalized_spectra")
-    arrays["standardised_spectra"] = arrays.pop("standardized_spectra")
     scalars = {k: v for k, v in fields.items() if not isinstance(v, np.ndarray)}
-    scalars["metadata"] = {"n_clusters": 50, "idealised": False}
-    path = tmp_path / "old.npz"
+    path = tmp_path / "untagged.npz"
     np.savez_compressed(path, **arrays, _scalars=np.asarray(json.dumps(scalars)))
-    back = ScanResult.load(path)
-    np.testing.assert_array_equal(back.normalized_spectra, result.normalized_spectra)
-    np.testing.assert_array_equal(back.standardized_spectra, result.standardized_spectra)
-    assert back.statistic == result.statistic
-    old_dict = dict(fields)
-    old_dict["standardised_spectra"] = old_dict.pop("standardized_spectra")
-    again = ScanResult.from_dict(old_dict)
-    assert again.standardized_spectra is result.standardized_spectra
+    with pytest.raises(InvalidFileError, match="file format"):
+        ScanResult.load(path)
+    renamed = dict(fields)
+    renamed["standardised_spectra"] = renamed.pop("standardized_spectra")
+    with pytest.raises(TypeError, match="standardised_spectra"):
+        ScanResult.from_dict(renamed)
+
+
+def test_scan_result_reads_as_a_table(signal_sample):
+    events, images, mjj = signal_sample
+    scanner = _scanner(n_clusters=8, n_ensemble=2, max_iter=5).fit(images, mjj)
+    result = scanner.scan(images, mjj, is_signal=events.jet_is_signal)
+    text = str(result)
+    assert text.splitlines()[0].startswith("Cluster Scanning: poisson MLS")
+    assert "SFI" in text
+    assert len(text.splitlines()) == 3 + result.n_members
+    assert "SFI" not in str(scanner.scan(images, mjj))
+    assert result._repr_html_().count("<tr>") == 1 + result.n_members
+    assert repr(result).startswith("ScanResult(statistic=")
 
 
 def test_scan_result_plots_the_three_paper_figures(signal_scan):
@@ -601,7 +670,7 @@ def test_scan_result_plots_the_three_paper_figures(signal_scan):
     assert f"{result.statistic:.2f}σ local" in title
 
 
-def test_scan_result_plot_takes_ax_and_the_deprecated_axes(signal_scan):
+def test_scan_result_plot_takes_ax_first(signal_scan):
     plt = pytest.importorskip(
         "matplotlib.pyplot", reason='needs matplotlib: pip install "hepcluster[plot]"'
     )
@@ -612,11 +681,8 @@ def test_scan_result_plot_takes_ax_and_the_deprecated_axes(signal_scan):
         drawn = result.plot(ax=given, member=1)
     assert list(drawn) == list(given)
     assert f"{result.mls_members[1]:.2f}σ" in given[2].get_title()
-    _, again = plt.subplots(1, 3)
-    with pytest.warns(FutureWarning, match="ax="):
-        assert list(result.plot(axes=again)) == list(again)
-    with pytest.warns(FutureWarning, match="member"):
-        assert len(result.plot(1)) == 3
+    with pytest.raises(TypeError, match="axes"):
+        result.plot(axes=given)
     plt.close("all")
 
 

@@ -52,7 +52,7 @@ def test_histogram_matches_a_brute_force_loop(values_on_and_off_edges):
     values, edges = values_on_and_off_edges
     weights = np.random.default_rng(1).uniform(0.0, 3.0, values.size)
     np.testing.assert_allclose(
-        histogram(values, edges, weights), brute_force_histogram(values, edges, weights)
+        histogram(values, edges, weights=weights), brute_force_histogram(values, edges, weights)
     )
     np.testing.assert_array_equal(
         histogram(values, edges), brute_force_histogram(values, edges, np.ones(values.size))
@@ -72,7 +72,7 @@ def test_histogram_agrees_with_numpy_away_from_the_last_edge():
     values = rng.uniform(2800.0, 4800.0, 10_000)
     weights = rng.poisson(1.0, values.size).astype(float)
     np.testing.assert_array_equal(
-        histogram(values, CLUSTER_SCANNING_BINS, weights),
+        histogram(values, CLUSTER_SCANNING_BINS, weights=weights),
         np.histogram(values, CLUSTER_SCANNING_BINS, weights=weights)[0],
     )
 

@@ -345,12 +345,12 @@ def test_tail_significance_is_fit_then_significance():
 # -- results --------------------------------------------------------------------------------
 
 
-def test_to_dict_from_dict_round_trips_exactly_through_json():
+def test_to_json_dict_from_json_dict_round_trips_exactly_through_json():
     tail = fit_null_tail(np.random.default_rng(13).standard_normal(700))
-    data = json.loads(json.dumps(tail.to_dict()))
-    restored = NullTailModel.from_dict(data)
+    data = json.loads(json.dumps(tail.to_json_dict()))
+    restored = NullTailModel.from_json_dict(data)
     assert restored == tail
-    assert restored.to_dict() == tail.to_dict()
+    assert restored.to_json_dict() == tail.to_json_dict()
     t = np.linspace(0.0, 8.0, 17)
     for original, copy in zip(tail.log_p_value(t), restored.log_p_value(t), strict=True):
         np.testing.assert_array_equal(original, copy)

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from hepcluster.utils._results import ResultIO, write_json
+from hepcluster.utils._errors import InvalidFileError
+from hepcluster.utils._results import ResultIO, _content_checksum, read_checksum, write_json
 
 
 @dataclass(eq=False)
@@ -103,16 +104,16 @@ def test_top_level_arrays_are_plain_npz_entries(tmp_path):
         assert data["counts"].dtype == np.int32
 
 
-def test_files_of_the_earlier_format_still_load(tmp_path):
-    # earlier versions: arrays under their field names, other fields as plain JSON
+def test_files_of_another_format_are_refused(tmp_path):
+    # arrays under their field names, other fields as plain JSON, no format tag: the
+    # package was never released with such files, so none is read
     path = tmp_path / "old.npz"
     scalars = {"statistic": 1.5, "label": "x", "metadata": {"k": [1, 2]}}
     np.savez_compressed(path, bins=np.arange(3.0), counts=np.ones(2), _scalars=json.dumps(scalars))
-    old = _Outer.load(path)
-    np.testing.assert_array_equal(old.bins, np.arange(3.0))
-    assert old.metadata == {"k": [1, 2]}
-    assert old.statistic == 1.5
-    assert old.label == "x"
+    with pytest.raises(InvalidFileError, match="file format None"):
+        _Outer.load(path)
+    with pytest.raises(InvalidFileError, match="no checksum"):
+        read_checksum(path)
 
 
 def test_object_arrays_and_arbitrary_objects_are_refused(tmp_path):
@@ -122,14 +123,27 @@ def test_object_arrays_and_arbitrary_objects_are_refused(tmp_path):
         _Outer(np.ones(1), np.ones(1), 0.0, "x", metadata={"s": {1}}).save(tmp_path / "b.npz")
 
 
+def _write_valid_file(path, cls, scalars):
+    # a file of the current format (checksum included) holding the given JSON part
+    text = json.dumps(scalars)
+    name = f"{cls.__module__}:{cls.__qualname__}"
+    np.savez_compressed(
+        path,
+        _scalars=text,
+        _format=3,
+        _class=name,
+        _checksum=_content_checksum({}, text, name),
+    )
+
+
 def test_only_hepcluster_result_classes_are_loaded(tmp_path):
     path = tmp_path / "evil.npz"
-    scalars = {"statistics": {"__result__": "not_imported_module:Thing", "fields": {}}}
-    np.savez_compressed(path, _scalars=json.dumps(scalars))
+    _write_valid_file(
+        path, _Inner, {"statistics": {"__result__": "not_imported_module:Thing", "fields": {}}}
+    )
     with pytest.raises(ValueError, match="outside hepcluster"):
         _Inner.load(path)
-    scalars = {"statistics": {"__result__": "os:system", "fields": {}}}
-    np.savez_compressed(path, _scalars=json.dumps(scalars))
+    _write_valid_file(path, _Inner, {"statistics": {"__result__": "os:system", "fields": {}}})
     with pytest.raises(ValueError, match="not a result class"):
         _Inner.load(path)
 

@@ -89,7 +89,7 @@ class MethodComparison(ResultIO):
         dict
             ``reference``; ``rows``, one per injection level with ``n_signal``,
             ``s_over_b``, per method ``z_<name>`` (``q25``, ``median`` as an
-            :meth:`Estimate.to_dict`, ``q75``) and
+            :meth:`Estimate.to_json_dict`, ``q75``) and
             ``significance_improvement_<name>``; ``events_for_z``; ``null_limit_sigma``;
             ``n_null`` and ``n_failed`` per method.
         """
@@ -100,20 +100,22 @@ class MethodComparison(ResultIO):
             for name, result in self.results.items():
                 quartiles = result.quantile_estimates()[:, level]
                 row[f"z_{name}"] = {
-                    "q25": quartiles[0].to_dict()["value"],
-                    "median": self.medians[name][level].to_dict(),
-                    "q75": quartiles[2].to_dict()["value"],
+                    "q25": quartiles[0].to_json_dict()["value"],
+                    "median": self.medians[name][level].to_json_dict(),
+                    "q75": quartiles[2].to_json_dict()["value"],
                 }
             for name, estimate in self.improvement.items():
-                row[f"significance_improvement_{name}"] = estimate[level].to_dict()
+                row[f"significance_improvement_{name}"] = estimate[level].to_json_dict()
             rows.append(row)
         return {
             "reference": self.reference,
             "rows": rows,
             "events_for_z": {
                 "z": self.z,
-                "events": {name: e.to_dict() for name, e in self.events_for_z.items()},
-                "ratio_to_reference": {name: e.to_dict() for name, e in self.events_ratio.items()},
+                "events": {name: e.to_json_dict() for name, e in self.events_for_z.items()},
+                "ratio_to_reference": {
+                    name: e.to_json_dict() for name, e in self.events_ratio.items()
+                },
             },
             "null_limit_sigma": self.null_limit,
             "n_null": {name: result.n_null for name, result in self.results.items()},
@@ -212,15 +214,22 @@ class MethodComparison(ResultIO):
                     )
         return found
 
-    def plot(self, ax=None, *, axes=None):
+    def __repr__(self):
+        return (
+            f"MethodComparison(methods={list(self.results)}, reference={self.reference!r}, "
+            f"z={self.z:g}, n_injections={len(self.signal_injections)})"
+        )
+
+    def __str__(self):
+        return self.to_markdown()
+
+    def plot(self, ax=None):
         """Significance curves and significance improvement side by side.
 
         Parameters
         ----------
         ax : sequence of 2 matplotlib.axes.Axes, optional
             Axes of the two panels; ``None`` creates a figure.
-        axes : sequence of 2 matplotlib.axes.Axes, optional
-            Deprecated alias of ``ax``.
 
         Returns
         -------
@@ -230,7 +239,7 @@ class MethodComparison(ResultIO):
         from ..plotting import plot_significance_curves, plot_significance_improvement
         from ..plotting._style import panel_axes
 
-        ax = panel_axes(ax, 2, axes=axes, caller="MethodComparison.plot", figsize=(14, 5.5))
+        ax = panel_axes(ax, 2, caller="MethodComparison.plot", figsize=(14, 5.5))
         plot_significance_curves(list(self.results.values()), ax=ax[0])
         base = self.results[self.reference]
         for name in self.improvement:
@@ -238,7 +247,7 @@ class MethodComparison(ResultIO):
         return ax
 
 
-def compare_methods(results, reference="dijet_fit", *, z=3.0, extrapolate=True):
+def compare_methods(results, *, reference="dijet_fit", z=3.0, extrapolate=True):
     """Compare methods calibrated on the same pseudo-experiments.
 
     Parameters

@@ -118,7 +118,7 @@ class Estimate:
     def __repr__(self):
         return f"Estimate({self.format()})"
 
-    def to_dict(self):
+    def to_json_dict(self):
         """JSON-ready values: NaN and infinities become ``None`` (valid JSON)."""
         as_list = np.vectorize(_json_number, otypes=[object])
         return {
@@ -130,8 +130,8 @@ class Estimate:
         }
 
     @classmethod
-    def from_dict(cls, values):
-        """Rebuild an estimate from :meth:`to_dict` output."""
+    def from_json_dict(cls, values):
+        """Rebuild an estimate from :meth:`to_json_dict` output."""
 
         def number(entries, missing):
             array = np.array(entries, dtype=object)

@@ -19,14 +19,15 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..datasets import EventTable
 from ..stats import histogram
 from ..utils import progress
 from ..utils._errors import IncompatibleInputError, InvalidFileError
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ..utils._validation import parse_shard, validate
+from ._defaults import BOOTSTRAP, N_BACKGROUND_ONLY, N_PER_INJECTION, SIGNAL_INJECTIONS
 from ._identity import data_fingerprint, estimator_fingerprint
 from ._inputs import INPUTS, check_inputs, resolve_inputs
 from ._result import CalibrationResult
@@ -454,10 +455,10 @@ def run_pseudo_experiments(
     estimator,
     events,
     *,
-    n_background_only=100,
-    signal_injections=(),
-    n_per_injection=20,
-    bootstrap="poisson",
+    n_background_only=N_BACKGROUND_ONLY,
+    signal_injections=SIGNAL_INJECTIONS,
+    n_per_injection=N_PER_INJECTION,
+    bootstrap=BOOTSTRAP,
     inputs=None,
     n_jobs=None,
     backend=None,

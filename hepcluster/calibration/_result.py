@@ -93,7 +93,6 @@ class CalibrationResult(ResultIO):
     ['1.05 (1.00–1.10)', '3.26 (2.99–3.68, extrapolated)']
     """
 
-    _ARRAY_FIELDS = ("null_statistics", "signal_injections", "injected_statistics")
     # the run time: saved outside the checksummed content (equal results, equal checksums)
     _IO_VOLATILE = (("metadata", "seconds"),)
 
@@ -299,7 +298,7 @@ class CalibrationResult(ResultIO):
         null, n_failed, n_total = self._valid_null, self.n_failed_null, self.n_null
         p, _ = self.p_value(statistic, mid_p=mid_p)
         beyond = statistic > null.max()  # no valid null statistic reaches it
-        p_low, p_high = clopper_pearson(p * n_total, n_total, CONFIDENCE_LEVEL)
+        p_low, p_high = clopper_pearson(p * n_total, n_total, confidence_level=CONFIDENCE_LEVEL)
         floor = stats.norm.ppf(1.0 / n_total)
         z = np.maximum(stats.norm.isf(p), floor)  # as significance(), from the same p
         low = np.maximum(stats.norm.isf(p_high), floor)
@@ -593,20 +592,20 @@ class CalibrationResult(ResultIO):
         improvement = None if other is None else self.significance_improvement(other)
         rows = []
         for level in range(self.signal_injections.size):
-            median = quantiles[1, level].to_dict()
+            median = quantiles[1, level].to_json_dict()
             row = {
                 "n_signal": float(self.signal_injections[level]),
                 "s_over_b": float(self.s_over_b[level]),
-                "z_q25": quantiles[0, level].to_dict()["value"],
+                "z_q25": quantiles[0, level].to_json_dict()["value"],
                 "z_median": median["value"],
-                "z_q75": quantiles[2, level].to_dict()["value"],
+                "z_q75": quantiles[2, level].to_json_dict()["value"],
                 "z_median_low": median["low"],
                 "z_median_high": median["high"],
                 "z_median_kind": median["kind"],
                 "z_median_text": median["text"],
             }
             if improvement is not None:
-                si = improvement[level].to_dict()
+                si = improvement[level].to_json_dict()
                 row["significance_improvement"] = si["value"]
                 row["significance_improvement_kind"] = si["kind"]
                 row["significance_improvement_text"] = si["text"]
@@ -614,6 +613,7 @@ class CalibrationResult(ResultIO):
         return rows
 
     def __repr__(self):
+        # cheap and free of side effects: counts only, no quantile or tail-model fit
         if not self.is_complete:
             shards = self.metadata["shards"]
             return (
@@ -621,21 +621,27 @@ class CalibrationResult(ResultIO):
                 f"{shards['count']}, {int(np.isfinite(self._task_statistics()).sum())} "
                 "pseudo-experiments; no medians until every shard is merged)"
             )
-        if self.signal_injections.size:
-            medians = self.median_estimate().format()
-            levels = ", ".join(
-                f"{int(n)}: {text}"
-                for n, text in zip(self.signal_injections, medians, strict=True)
-            )
-            injected = f"median global Z per injected signal {{{levels}}}"
-        else:
-            injected = "no signal injected"
-        shards = "" if self.is_complete else f", shards={self.metadata['shards']['indices']}"
+        injected = [int(n) for n in np.asarray(self.signal_injections).ravel()]
         return (
             f"CalibrationResult(name={self.name!r}, n_null={self.n_null}, "
-            f"n_failed={self.n_failed}{shards}, empirical limit "
-            f"{self.max_significance:.2f}σ, {injected})"
+            f"n_failed={self.n_failed}, signal_injections={injected}, empirical limit "
+            f"{self.max_significance:.2f}σ)"
         )
+
+    def __str__(self):
+        if not self.is_complete or not self.signal_injections.size:
+            return repr(self)
+        lines = [
+            f"Calibration {self.name!r}: {self.n_null} background-only pseudo-experiments "
+            f"({self.n_failed} failed), empirical limit {self.max_significance:.2f}σ",
+            "injected signal  median global Z (95% CL)",
+        ]
+        medians = self.median_estimate().format()
+        lines.extend(
+            f"{int(n):>15d}  {text}"
+            for n, text in zip(self.signal_injections, medians, strict=True)
+        )
+        return "\n".join(lines)
 
     def to_hist(self, bins=30, *, level=None):
         """The null distribution (or an injection level's statistics) as a ``hist.Hist``.
@@ -717,17 +723,19 @@ class CalibrationResult(ResultIO):
 
         return pd.DataFrame(self.summary(other), columns=list(_summary_columns(other)))
 
-    def plot(self, *others, x="n_signal", ax=None):
+    def plot(self, ax=None, *, others=(), x="n_signal"):
         """Median and quartiles of the global significance against the injected signal.
 
         Lower bounds are drawn as upward arrows, extrapolated medians with open markers.
 
         Parameters
         ----------
-        *others : CalibrationResult
-            Further methods drawn on the same axes (arXiv:2402.17714, Fig. 5).
-        x : {"n_signal", "s_over_b"}, default="n_signal"
         ax : matplotlib.axes.Axes, optional
+            Where to draw; ``None`` creates a figure.
+        others : sequence of CalibrationResult, default=()
+            Further methods drawn on the same axes (arXiv:2402.17714, Fig. 5); see also
+            :func:`~hepcluster.calibration.compare_methods`.
+        x : {"n_signal", "s_over_b"}, default="n_signal"
 
         Returns
         -------

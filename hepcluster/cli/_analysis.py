@@ -2,11 +2,9 @@
 
 import logging
 import time
-
-import numpy as np
+from math import inf
 
 from ..images import JetImageTransformer
-from ..metrics import signal_fraction_improvement, signal_to_background
 from ..scanning import ClusterScanner
 
 logger = logging.getLogger(__name__)
@@ -32,8 +30,10 @@ def scan_events(events, *, transformer=None, scanner=None, idealized=False):
         The fitted scanner.
     result : ScanResult
     summary : dict
-        Statistic, selected clusters and, where truth labels exist, S/B and SFI of the
-        signal-rich clusters of each member.
+        Statistic, selected clusters and, where the region holds signal jets, S/B of the
+        region and S/B and SFI of the signal-rich clusters of each member
+        (:meth:`~hepcluster.scanning.ScanResult.signal_fraction_improvement`: 0 for a
+        member that selects no cluster).
     """
     transformer = JetImageTransformer(sparse_output=True) if transformer is None else transformer
     scanner = ClusterScanner() if scanner is None else scanner
@@ -45,9 +45,8 @@ def scan_events(events, *, transformer=None, scanner=None, idealized=False):
     start = time.perf_counter()
     scanner.fit(images, mjj, sample_weight=weight)
     is_signal = events.jet_is_signal
-    result = scanner.scan(
-        images, mjj, sample_weight=weight, is_signal=is_signal if idealized else None
-    )
+    truth = is_signal if idealized or is_signal.any() else None
+    result = scanner.scan(images, mjj, sample_weight=weight, is_signal=truth)
     logger.info("scan: %r (%.1f s)", result, time.perf_counter() - start)
     summary = {
         "statistic": result.statistic,
@@ -58,20 +57,12 @@ def scan_events(events, *, transformer=None, scanner=None, idealized=False):
         "n_jets_outside_region": result.n_outside,
     }
     if is_signal.any():
-        labels = scanner.predict_ensemble(images)
-        inside = (mjj >= result.bins[0]) & (mjj < result.bins[-1])
-        sb, sfi = [], []
-        for member in range(result.n_members):
-            chosen = np.isin(labels[member], np.flatnonzero(result.selected[member])) & inside
-            sb.append(signal_to_background(is_signal[inside], chosen[inside], weight[inside]))
-            sfi.append(
-                signal_fraction_improvement(is_signal[inside], chosen[inside], weight[inside])
-                if chosen.any()
-                else 0.0
-            )
-        summary["s_over_b_region"] = signal_to_background(is_signal[inside], None, weight[inside])
-        summary["s_over_b_selected"] = sb
-        summary["sfi_selected"] = sfi
+        signal = result.cluster_signal[0].sum()
+        background = result.cluster_background[0].sum()
+        summary["s_over_b_region"] = float(signal / background) if background > 0 else inf
+        summary["s_over_b_selected"] = result.signal_to_background().tolist()
+        if signal > 0:
+            summary["sfi_selected"] = result.signal_fraction_improvement().tolist()
     return scanner, result, summary
 
 

@@ -357,7 +357,10 @@ def write_calibration(result, output, *, observed=None, plots=True):
         if not result.is_complete:
             raise ValueError("--observed needs every shard: merge them first.")
         estimate = result.significance_estimate(observed)
-        report["observed"] = {"local_mls": observed, "global_significance": estimate.to_dict()}
+        report["observed"] = {
+            "local_mls": observed,
+            "global_significance": estimate.to_json_dict(),
+        }
         lines.append(
             f"observed local MLS {observed:.3f} -> global significance Z = "
             f"{estimate.format()} [{_source(result, estimate)}; {result.n_null} "

@@ -190,7 +190,7 @@ def run_demo(
     comparison = compare_methods(calibrations)
     summary["comparison"] = comparison.summary()
     observed = calibrations["cluster_scanning"].significance_estimate(result.statistic)
-    summary["scan"]["global_significance"] = observed.to_dict()
+    summary["scan"]["global_significance"] = observed.to_json_dict()
     summary["seconds"] = time.perf_counter() - start
     if plots:
         summary["figures"] = _write_event_figures(events, output)

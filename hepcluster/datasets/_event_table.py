@@ -17,6 +17,7 @@ from ..jets import (
     jet_four_momenta,
     tau21,
 )
+from ..stats import SQRT_S
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,9 @@ _PER_JET_FIELDS = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "tau21")
 # Version 2 adds Fletcher-32 checksums to the datasets; version 1 files read the same.
 _FORMAT_VERSION = 2
 
-SQRT_S = 14_000.0
-"""LHC design centre-of-mass energy in GeV: no particle of a collision carries more energy.
-
-The readers treat a constituent with ``pT > SQRT_S`` or ``pT cosh η > SQRT_S`` (which covers
-``|η| > 10`` for any pT above 1.3 GeV) as impossible, i.e. a damaged file.
-"""
+# SQRT_S (hepcluster.stats, 13 TeV): no particle of a collision carries more energy, so the
+# readers treat a constituent with pT > SQRT_S or pT cosh η > SQRT_S (which covers |η| > 10
+# for any pT above 1.2 GeV) as impossible, i.e. a damaged file.
 MAX_ABS_PHI = 2 * np.pi
 """Largest ``|φ|`` a reader accepts: φ is an angle in (−π, π]; beyond one turn is damage."""
 

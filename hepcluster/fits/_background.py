@@ -6,13 +6,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import special
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
-    _num_features,
-    _num_samples,
     check_array,
     check_is_fitted,
     column_or_1d,
@@ -23,9 +19,17 @@ from ..stats import (
     CLUSTER_SCANNING_BINS,
     SQRT_S,
     STATISTICS,
+    check_bin_edges,
     dijet_function,
     histogram,
     local_significance,
+)
+from ..utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    check_sample_weight,
+    fit_context,
+    num_samples,
 )
 from ._likelihood import (
     SIGNAL_WIDTH_START,
@@ -40,6 +44,19 @@ logger = logging.getLogger(__name__)
 N_STARTS = 5
 # Expected counts at or below this (the smallest normal float) cannot be tested.
 _MIN_EXPECTED = np.finfo(np.float64).tiny
+
+
+def _n_columns(X):
+    """Columns of a two-dimensional X (array, DataFrame, sparse matrix, nested lists)."""
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        try:
+            shape = np.asarray(X).shape
+        except ValueError as error:  # ragged nested lists
+            raise TypeError(f"X of type {type(X).__name__} has no regular shape") from error
+    if len(shape) != 2:
+        raise TypeError(f"X has {len(shape)} dimension(s), expected 2")
+    return int(shape[1])
 
 
 def _testable(expected):
@@ -93,9 +110,6 @@ class DijetFitBackground(BaseEstimator):
     max_calls : int or None, default=None
         Maximum number of likelihood evaluations of each MIGRAD run; None uses iminuit's
         default (which grows with the number of parameters).
-    mjj_column : int or str, default=0
-        Used only by the deprecated ``y=None`` input: the column of ``X`` that holds
-        m_jj, an index or a column name when ``X`` is a DataFrame.
 
     Attributes
     ----------
@@ -124,6 +138,13 @@ class DijetFitBackground(BaseEstimator):
         ``"yield"``, ``"mean"``, ``"relative_width"``); their errors are unreliable.
     edm_ : float
         Estimated distance to the minimum of the kept fit.
+    minuit_ : iminuit.Minuit
+        The kept fit itself (MIGRAD and HESSE done), for MINOS or a profile scan
+        afterwards: ``fit.minuit_.minos("yield")``, ``fit.minuit_.mnprofile(...)``. Its
+        background parameters ``phi0``, ``phi1``, … are the whitened coordinates the
+        fit moves in (θ_bkg = θ_ref + T φ, see Notes), the signal parameters
+        ``yield``, ``mean`` and ``relative_width`` are the physical ones; the function
+        is the Poisson deviance (``errordef = 1``).
     nll_ : float
         Σ_b [μ_b − n_b log μ_b] at the fitted parameters (the extended binned Poisson
         negative log-likelihood without the constant Σ_b log n_b!).
@@ -245,12 +266,12 @@ class DijetFitBackground(BaseEstimator):
         "statistic": [StrOptions(set(STATISTICS))],
         "n_starts": [Interval(Integral, 1, None, closed="left")],
         "max_calls": [Interval(Integral, 1, None, closed="left"), None],
-        "mjj_column": [Interval(Integral, 0, None, closed="left"), str],
     }
 
     def __init__(
         self,
         n_params=4,
+        *,
         bins=CLUSTER_SCANNING_BINS,
         sqrt_s=SQRT_S,
         x_scale="sqrt_s",
@@ -258,7 +279,6 @@ class DijetFitBackground(BaseEstimator):
         statistic="poisson",
         n_starts=N_STARTS,
         max_calls=None,
-        mjj_column=0,
     ):
         self.n_params = n_params
         self.bins = bins
@@ -268,54 +288,17 @@ class DijetFitBackground(BaseEstimator):
         self.statistic = statistic
         self.n_starts = n_starts
         self.max_calls = max_calls
-        self.mjj_column = mjj_column
 
     def _scale(self):
         return float(self.sqrt_s if self.x_scale == "sqrt_s" else self.x_scale)
 
-    def _mjj_from_X(self, X, *, reset):
-        """m_jj from column ``mjj_column`` of X: the deprecated input of ``y=None``."""
-        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
-        column = self.mjj_column
-        if isinstance(column, str):
-            names = list(getattr(self, "feature_names_in_", []))
-            if column not in names:
-                raise ValueError(
-                    f"mjj_column={column!r} is not a column of X; a column name needs a "
-                    f"DataFrame with that column (got columns {names or 'without names'})."
-                )
-            column = names.index(column)
-        if column >= X.shape[1]:
-            raise ValueError(
-                f"mjj_column={column} but X has only {X.shape[1]} column(s); X must hold "
-                "m_jj in GeV (reshape a 1-D array with mjj.reshape(-1, 1))."
-            )
-        mjj = X[:, column]
-        if np.any(mjj < 0):
-            raise ValueError(
-                "Negative values in data passed to DijetFitBackground: m_jj must be ≥ 0 GeV."
-            )
-        return mjj
-
     def _mjj(self, X, y, *, reset):
-        """m_jj in GeV from ``y``; X is only checked to hold one row per event.
-
-        ``y=None`` reads m_jj from column ``mjj_column`` of X, with a FutureWarning.
-        """
+        """m_jj in GeV from ``y``; X is only checked to hold one row per event."""
         if y is None:
-            if X is None:
-                raise ValueError(
-                    "DijetFitBackground requires y to be passed, but the target y is None: "
-                    "pass m_jj in GeV as y."
-                )
-            warnings.warn(
-                "DijetFitBackground read m_jj from column mjj_column of X; pass m_jj as y "
-                "instead (fit(X, y) with y = m_jj in GeV, X = None or one row per event). "
-                "Reading m_jj from X is deprecated and will be removed.",
-                FutureWarning,
-                stacklevel=3,
+            raise ValueError(
+                "DijetFitBackground requires y to be passed, but the target y is None: "
+                "pass m_jj in GeV as y (fit(X, y), X = None or one row per event)."
             )
-            return self._mjj_from_X(X, reset=reset)
         mjj = column_or_1d(
             check_array(y, ensure_2d=False, dtype=np.float64, input_name="y"), warn=False
         )
@@ -327,18 +310,18 @@ class DijetFitBackground(BaseEstimator):
             # Only the rows of X matter (one per event); n_features_in_ is recorded and
             # checked as scikit-learn does, the values are never read.
             try:
-                n_features = _num_features(X)
+                n_features = _n_columns(X)
             except TypeError as error:
                 raise ValueError(
                     f"X must be None or hold one row per event (2-D): {error}; m_jj goes in y."
                 ) from error
             if n_features == 0:
                 raise ValueError(
-                    f"Found array with 0 feature(s) (shape=({_num_samples(X)}, 0)) while a "
+                    f"Found array with 0 feature(s) (shape=({num_samples(X)}, 0)) while a "
                     "minimum of 1 is required; pass X=None when the events have no features."
                 )
             validate_data(self, X, reset=reset, skip_check_array=True)
-            n_rows = _num_samples(X)
+            n_rows = num_samples(X)
             if n_rows != mjj.size:
                 raise ValueError(
                     f"X has {n_rows} rows but y has {mjj.size} m_jj values: X must have one "
@@ -351,7 +334,7 @@ class DijetFitBackground(BaseEstimator):
         return mjj
 
     def _histogram(self, mjj, sample_weight):
-        weight = _check_sample_weight(sample_weight, mjj, dtype=np.float64)
+        weight = check_sample_weight(sample_weight, mjj, dtype=np.float64)
         counts = histogram(mjj, self.bins_, weights=weight)
         outside = (mjj < self.bins_[0]) | (mjj >= self.bins_[-1])
         return counts, int(outside.sum())
@@ -368,20 +351,9 @@ class DijetFitBackground(BaseEstimator):
             # mass stays inside.
             edges[-1] = np.nextafter(edges[-1], np.inf)
             return edges
-        bins = np.asarray(self.bins, dtype=np.float64)
-        if (
-            bins.ndim != 1
-            or bins.size < 2
-            or not np.all(np.isfinite(bins))
-            or np.any(np.diff(bins) <= 0)
-        ):
-            raise ValueError(
-                f"bins must be at least two finite, strictly increasing m_jj edges, got "
-                f"{self.bins!r}."
-            )
-        return bins
+        return check_bin_edges(self.bins, name="bins")
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Fit the dijet function to the weighted m_jj histogram by maximum likelihood.
 
@@ -391,8 +363,7 @@ class DijetFitBackground(BaseEstimator):
             One row per event, or None. Its values are not used (the fit sees only m_jj);
             only its number of rows is checked against ``y``.
         y : array-like of shape (n_events,)
-            m_jj of each event in GeV. ``y=None`` reads m_jj from column ``mjj_column``
-            of X instead; that is deprecated (FutureWarning): pass m_jj as y.
+            m_jj of each event in GeV.
         sample_weight : array-like of shape (n_events,), default=None
             Event weights (e.g. bootstrap multiplicities).
 
@@ -461,6 +432,7 @@ class DijetFitBackground(BaseEstimator):
             self.param_errors_ = errors[:n].copy()
             self.param_errors_[0] = self.params_[0] * errors[0]  # σ(p0) = p0 σ(log p0)
         self.covariance_ = outcome.covariance
+        self.minuit_ = outcome.minuit
         self.signal_params_ = None
         self.signal_param_errors_ = None
         if self.signal == "gaussian":
@@ -609,7 +581,7 @@ class DijetFitBackground(BaseEstimator):
         X : None or array-like of shape (n_events, n_features)
             One row per event, or None; only its number of rows is used.
         y : array-like of shape (n_events,)
-            m_jj in GeV (``y=None`` reads it from X: deprecated, see :meth:`fit`).
+            m_jj in GeV.
         sample_weight : array-like of shape (n_events,), default=None
 
         Returns
@@ -620,7 +592,9 @@ class DijetFitBackground(BaseEstimator):
         expected = self.expected_counts()
         testable = _testable(expected)
         z = np.zeros(counts.size)
-        z[testable] = local_significance(counts[testable], expected[testable], self.statistic)
+        z[testable] = local_significance(
+            counts[testable], expected[testable], statistic=self.statistic
+        )
         return z
 
     def test_statistic(self, X, y=None, sample_weight=None, *, is_signal=None):
@@ -634,7 +608,7 @@ class DijetFitBackground(BaseEstimator):
         X : None or array-like of shape (n_events, n_features)
             One row per event, or None; only its number of rows is used.
         y : array-like of shape (n_events,)
-            m_jj in GeV (``y=None`` reads it from X: deprecated, see :meth:`fit`).
+            m_jj in GeV.
         sample_weight : array-like of shape (n_events,), default=None
         is_signal : array-like of shape (n_events,), default=None
             Truth labels; ignored (the fit has no idealized variant), accepted so that
@@ -666,7 +640,7 @@ class DijetFitBackground(BaseEstimator):
         X : None or array-like of shape (n_events, n_features)
             One row per event, or None; only its number of rows is used.
         y : array-like of shape (n_events,)
-            m_jj in GeV (``y=None`` reads it from X: deprecated, see :meth:`fit`).
+            m_jj in GeV.
         sample_weight : array-like of shape (n_events,), default=None
 
         Returns

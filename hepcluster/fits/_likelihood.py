@@ -36,7 +36,7 @@ LOG_P0_LIMIT = 600.0
 _JITTER_SEED = 20240227
 
 
-def bin_integrals(edges, params, x_scale, signal=None):
+def bin_integrals(edges, params, x_scale, *, signal=None):
     """Expected counts per bin: the dijet function (plus a Gaussian) integrated over each bin.
 
     Parameters
@@ -388,6 +388,7 @@ class FitOutcome:
     n_calls: int
     message: str
     at_limit: tuple  # names of the parameters at one of their limits
+    minuit: Minuit = None  # the kept fit, in the internal coordinates (see DijetDeviance)
 
 
 def _diagnose(minuit, cost):
@@ -554,6 +555,7 @@ def minimise_deviance(
         n_calls=int(sum(calls)),
         message=" | ".join(messages),
         at_limit=_names_at_limit(minuit),
+        minuit=minuit,
     )
 
 

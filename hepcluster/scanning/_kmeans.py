@@ -23,11 +23,15 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
-from sklearn.utils.validation import _check_sample_weight
 
 from ..images import SparseImages
 from ..images._image_kernels import numba_threads
+from ..utils._sklearn_compat import (
+    Interval,
+    check_sample_weight,
+    minibatch_counts,
+    validate_params,
+)
 from ._defaults import BATCH_SIZE
 from ._kmeans_result import MiniBatchKMeansResult
 from ._minibatch import run_minibatch
@@ -221,7 +225,7 @@ def minibatch_kmeans(
     [200, 200]
     """
     X, n_rows = _validate_input(X)
-    weight = _check_sample_weight(
+    weight = check_sample_weight(
         sample_weight,
         np.empty((n_rows, 0)),
         dtype=np.float64,
@@ -282,7 +286,7 @@ def _sklearn_minibatch_kmeans(X, n_clusters, weight, random_state, **options):
     else:
         # the smoothed per-row batch inertia, as the sparse path reports it
         inertia = float(getattr(km, "_ewa_inertia", np.nan) * weight.sum())
-    counts = getattr(km, "_counts", None)
+    counts = minibatch_counts(km)
     if counts is None:
         counts = np.bincount(km.predict(X), weights=weight, minlength=n_clusters)
     return MiniBatchKMeansResult(

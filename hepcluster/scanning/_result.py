@@ -1,8 +1,6 @@
 """ScanResult: everything one Cluster Scanning pass produced, for tables and figures."""
 
-import warnings
 from dataclasses import dataclass, field
-from numbers import Integral
 
 import numpy as np
 
@@ -20,11 +18,11 @@ class ScanResult(ResultIO):
     cluster_spectra : ndarray of shape (n_members, n_clusters, n_bins)
         Weighted m_jj histograms N_{i,b} of the jets of every cluster.
     normalized_spectra : ndarray of shape (n_members, n_clusters, n_bins)
-        n_{i,b} = N_{i,b} / Σ_b N_{i,b} (``normalised_spectra``: deprecated alias).
+        n_{i,b} = N_{i,b} / Σ_b N_{i,b}.
     robust_mean, robust_std : ndarray of shape (n_members, n_bins)
         Outlier-robust per-bin mean μ̃_b and SD σ̃_b of n_{i,b} over the clusters.
     standardized_spectra : ndarray of shape (n_members, n_clusters, n_bins)
-        z_{i,b} = (n_{i,b} − μ̃_b) / σ̃_b (``standardised_spectra``: deprecated alias).
+        z_{i,b} = (n_{i,b} − μ̃_b) / σ̃_b.
     selected : ndarray of shape (n_members, n_clusters), bool
         Signal-rich clusters, max_b z_{i,b} > θ.
     signal_rich_spectrum : ndarray of shape (n_members, n_bins)
@@ -57,13 +55,17 @@ class ScanResult(ResultIO):
         Σw² of the jets of every cluster and bin, the variances of
         :attr:`cluster_spectra` (equal to them for unit weights); ``None`` where the
         scan did not keep them.
+    cluster_signal, cluster_background : ndarray of shape (n_members, n_clusters) or None
+        Weighted signal and background jets of every cluster inside the scanned bins,
+        each jet counted in its k-means cluster (also for an idealized scan, whose
+        spectra redistribute the background jets); kept when :meth:`ClusterScanner.scan`
+        is given the truth labels ``is_signal``, ``None`` otherwise. They give
+        :meth:`signal_to_background` and :meth:`signal_fraction_improvement`.
 
     Notes
     -----
     Saving and loading go through :class:`~hepcluster.utils._results.ResultIO`
-    (:meth:`save`, :meth:`load`, :meth:`to_dict`, :meth:`from_dict`); files and dicts
-    written with the British field names ``normalised_spectra`` and
-    ``standardised_spectra`` of earlier versions still load.
+    (:meth:`save`, :meth:`load`, :meth:`to_dict`, :meth:`from_dict`).
 
     Examples
     --------
@@ -78,21 +80,6 @@ class ScanResult(ResultIO):
     >>> result.n_selected.shape
     (2,)
     """
-
-    _ARRAY_FIELDS = (
-        "bins",
-        "cluster_spectra",
-        "normalized_spectra",
-        "robust_mean",
-        "robust_std",
-        "standardized_spectra",
-        "selected",
-        "signal_rich_spectrum",
-        "background_estimate",
-        "local_significance",
-        "untestable_bins",
-        "mls_members",
-    )
 
     bins: np.ndarray
     cluster_spectra: np.ndarray
@@ -113,28 +100,8 @@ class ScanResult(ResultIO):
     n_outside: int
     metadata: dict = field(default_factory=dict)
     cluster_sumw2: np.ndarray = None
-
-    @classmethod
-    def _from_io_fields(cls, values):
-        """Rebuild a result, renaming the British field names of earlier versions."""
-        values = dict(values)
-        for old, new in _RENAMED.items():
-            if old in values:
-                old_value = values.pop(old)
-                values.setdefault(new, old_value)
-        return cls(**values)
-
-    @property
-    def normalised_spectra(self):
-        """Deprecated alias of :attr:`normalized_spectra` (warns ``FutureWarning``)."""
-        _warn_renamed("normalised_spectra")
-        return self.normalized_spectra
-
-    @property
-    def standardised_spectra(self):
-        """Deprecated alias of :attr:`standardized_spectra` (warns ``FutureWarning``)."""
-        _warn_renamed("standardised_spectra")
-        return self.standardized_spectra
+    cluster_signal: np.ndarray = None
+    cluster_background: np.ndarray = None
 
     @property
     def n_members(self):
@@ -151,12 +118,164 @@ class ScanResult(ResultIO):
         """Number of signal-rich clusters of each member."""
         return self.selected.sum(axis=1)
 
+    def signal_to_background(self):
+        """S/B of the jets in the selected (signal-rich) clusters of each member.
+
+        Counted as :attr:`cluster_signal` and :attr:`cluster_background`: inside the
+        scanned bins, each jet in its k-means cluster.
+
+        Returns
+        -------
+        ndarray of shape (n_members,)
+            S_sel / B_sel; ``inf`` where the selection holds signal and no background, and
+            0 where the member selects no cluster (see
+            :meth:`signal_fraction_improvement` for that convention).
+
+        Raises
+        ------
+        ValueError
+            If the scan was run without the truth labels ``is_signal``.
+        """
+        signal, background = self._truth_counts()
+        selected = np.asarray(self.selected, dtype=bool)
+        s_sel = np.where(selected, signal, 0.0).sum(axis=1)
+        b_sel = np.where(selected, background, 0.0).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(b_sel > 0, s_sel / b_sel, np.where(s_sel > 0, np.inf, 0.0))
+        return ratio
+
+    def signal_fraction_improvement(self):
+        r"""Signal fraction improvement of the selected clusters of each member.
+
+        .. math::
+
+            \mathrm{SFI} = \frac{S_\mathrm{sel} / B_\mathrm{sel}}{S / B}
+
+        with S and B the weighted signal and background jets inside the scanned bins and
+        S_sel, B_sel those of the signal-rich clusters (arXiv:2402.17714, App. C), each
+        jet counted in its k-means cluster. This is the one SFI of a scan: the command
+        line's summary and :class:`~hepcluster.metrics.SignalFractionScorer` both read it.
+
+        Returns
+        -------
+        ndarray of shape (n_members,)
+            SFI ≥ 0; ``inf`` where the selection holds signal and no background.
+
+        Raises
+        ------
+        ValueError
+            If the scan was run without the truth labels ``is_signal``, or no signal jet
+            (of positive weight) lies inside the scanned bins: SFI is then undefined.
+
+        Notes
+        -----
+        **A member that selects no cluster has SFI = 0.** Its selection holds no signal
+        (S_sel = 0), like a selection of background jets only, whose SFI is 0; and the
+        member found nothing, its MLS is 0 by definition, so the SFI agrees with the test
+        statistic that the search reports no signal-rich cluster. The other candidate,
+        SFI = 1 ("the sample as it is"), would describe a selection of every jet, which
+        is not what an empty selection keeps, and would rank a search that selects
+        nothing above one whose selection is merely diluted (SFI < 1) — when tuning with
+        :class:`~hepcluster.metrics.SignalFractionScorer`, a threshold too high to select
+        anything would look better than a working one. The same convention holds in
+        :func:`hepcluster.metrics.signal_fraction_improvement` for an empty selection.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hepcluster import ClusterScanner
+        >>> rng = np.random.default_rng(0)
+        >>> is_signal = rng.random(4000) < 0.1
+        >>> X = rng.normal(size=(4000, 2)) + 4.0 * is_signal[:, None]
+        >>> mjj = np.where(is_signal, rng.normal(3250.0, 20.0, 4000),
+        ...                rng.uniform(3000.0, 3400.0, 4000))
+        >>> scanner = ClusterScanner(n_clusters=6, bins=(3000, 3100, 3200, 3300, 3400),
+        ...                          n_ensemble=2, random_state=0).fit(X, mjj)
+        >>> sfi = scanner.scan(X, mjj, is_signal=is_signal).signal_fraction_improvement()
+        >>> sfi.shape, bool(np.all(sfi > 1.0))
+        ((2,), True)
+        """
+        signal, background = self._truth_counts()
+        s_all, b_all = signal.sum(axis=1), background.sum(axis=1)
+        if not np.all(s_all > 0):
+            raise ValueError(
+                "no signal jet lies inside the scanned bins: the signal fraction "
+                "improvement is undefined."
+            )
+        with np.errstate(divide="ignore"):
+            overall = np.where(b_all > 0, s_all / b_all, np.inf)
+        return self.signal_to_background() / overall
+
+    def _truth_counts(self):
+        if self.cluster_signal is None or self.cluster_background is None:
+            raise ValueError(
+                "the scan was run without truth labels: pass is_signal to "
+                "ClusterScanner.scan to count the signal of the selected clusters."
+            )
+        return (
+            np.asarray(self.cluster_signal, dtype=np.float64),
+            np.asarray(self.cluster_background, dtype=np.float64),
+        )
+
     def __repr__(self):
         return (
             f"ScanResult(statistic={self.statistic:.3f} ({self.statistic_name} MLS, "
             f"mean of {self.n_members}, local), n_selected={self.n_selected.tolist()}, "
             f"n_untestable_bins={self.n_untestable.tolist()}, "
             f"n_jets={self.n_jets}, n_outside={self.n_outside})"
+        )
+
+    def _summary_rows(self):
+        """(header, rows) of the per-member table of :meth:`__str__` and the HTML view."""
+        header = ["member", "MLS", "selected", "untestable bins"]
+        sfi = None
+        if self.cluster_signal is not None and self.cluster_background is not None:
+            try:
+                sfi = self.signal_fraction_improvement()
+                header.append("SFI")
+            except ValueError:
+                sfi = None
+        rows = []
+        for member in range(self.n_members):
+            row = [
+                str(member),
+                f"{self.mls_members[member]:.3f}",
+                str(int(self.n_selected[member])),
+                str(int(self.n_untestable[member])),
+            ]
+            if sfi is not None:
+                row.append(f"{sfi[member]:.3g}")
+            rows.append(row)
+        return header, rows
+
+    def __str__(self):
+        low, high = float(self.bins[0]), float(self.bins[-1])
+        lines = [
+            f"Cluster Scanning: {self.statistic_name} MLS {self.statistic:.3f} "
+            f"(mean of {self.n_members} members, local significance), θ = {self.threshold:g}",
+            f"{self.n_jets} jets in {self.bins.size - 1} bins over [{low:g}, {high:g}) GeV, "
+            f"{self.n_outside} outside",
+        ]
+        header, rows = self._summary_rows()
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+        lines.extend(
+            "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+        )
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        import html
+
+        header, rows = self._summary_rows()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        caption = html.escape(str(self).splitlines()[0])
+        return (
+            f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>"
         )
 
     def to_hist(self, spectrum="signal_rich", *, member=0):
@@ -284,7 +403,7 @@ class ScanResult(ResultIO):
             }
         )
 
-    def plot(self, ax=None, *, member=0, axes=None):
+    def plot(self, ax=None, *, member=0):
         """Draw the three figures of a scan (arXiv:2402.17714, Figs. 2–4) side by side.
 
         The cluster spectra, the standardized spectra with θ and the signal-rich spectrum
@@ -297,45 +416,11 @@ class ScanResult(ResultIO):
             Where to draw the three panels; ``None`` creates a figure.
         member : int, default=0
             Ensemble member to draw.
-        axes : sequence of 3 matplotlib.axes.Axes, optional
-            Deprecated alias of ``ax`` (warns ``FutureWarning``).
 
         Returns
         -------
         ndarray of matplotlib.axes.Axes, shape (3,)
         """
-        if isinstance(ax, Integral) and not isinstance(ax, bool):
-            warnings.warn(
-                "ScanResult.plot(member) with the member as the first positional argument "
-                "is deprecated; use plot(member=...) (the first argument is now ax).",
-                FutureWarning,
-                stacklevel=2,
-            )
-            ax, member = None, int(ax)
-        if axes is not None:
-            if ax is not None:
-                raise TypeError("pass the axes as ax= only (axes= is its deprecated alias).")
-            warnings.warn(
-                "ScanResult.plot(axes=...) is deprecated; use ax=...",
-                FutureWarning,
-                stacklevel=2,
-            )
-            ax = axes
         from ..plotting import plot_scan  # function-local: plotting is optional, lies below
 
         return np.asarray(plot_scan(self, member=member, ax=ax))
-
-
-_RENAMED = {
-    "normalised_spectra": "normalized_spectra",
-    "standardised_spectra": "standardized_spectra",
-}
-
-
-def _warn_renamed(old):
-    warnings.warn(
-        f"ScanResult.{old} is deprecated and will be removed in a future version; use "
-        f"ScanResult.{_RENAMED[old]} (US spelling).",
-        FutureWarning,
-        stacklevel=3,
-    )

@@ -42,7 +42,7 @@ def trimmed_sd_correction(outlier_fraction):
     return float((1.0 - 2.0 * z * stats.norm.pdf(z) / (1.0 - outlier_fraction)) ** -0.5)
 
 
-def robust_mean_std(values, outlier_fraction=0.2, axis=0):
+def robust_mean_std(values, *, outlier_fraction=0.2, axis=0):
     """Mean and standard deviation after dropping the values farthest from the median.
 
     Along ``axis`` (the clusters, for each m_jj bin), the ``round(f·n)`` values with the

@@ -6,16 +6,16 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import EfficiencyWarning
 from sklearn.metrics import pairwise_distances_argmin, pairwise_distances_argmin_min
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..images import SparseImages, nearest_centroid
-from ..stats import CLUSTER_SCANNING_BINS, STATISTICS, bin_index
+from ..stats import CLUSTER_SCANNING_BINS, STATISTICS, bin_index, check_bin_edges
+from ..utils._sklearn_compat import Interval, StrOptions, check_sample_weight, fit_context
 from ._auto_k import N_CLUSTERS_CANDIDATES, elbow_index
 from ._defaults import (
     BATCH_SIZE,
@@ -112,6 +112,30 @@ def _expand_bins(spectra, analysis, kept, n_bins):
     return expand(spectra), per_bin
 
 
+def _check_is_signal(is_signal, jet_bin):
+    is_signal = np.asarray(is_signal, dtype=bool)
+    if is_signal.shape != jet_bin.shape:
+        raise ValueError(f"is_signal has shape {is_signal.shape}, expected {jet_bin.shape}.")
+    return is_signal
+
+
+def _truth_counts(labels, weight, is_signal, n_clusters):
+    """Weighted signal and background of every cluster, (n_members, n_clusters) each.
+
+    ``labels`` are the k-means labels (-1 outside the scanned bins).
+    """
+    signal = np.zeros((labels.shape[0], n_clusters))
+    background = np.zeros((labels.shape[0], n_clusters))
+    for member, member_labels in enumerate(labels):
+        inside = member_labels >= 0
+        for counts, mask in ((signal, is_signal), (background, ~is_signal)):
+            rows = inside & mask
+            counts[member] = np.bincount(
+                member_labels[rows], weights=weight[rows], minlength=n_clusters
+            )
+    return signal, background
+
+
 class ClusterScanner(BaseEstimator):
     """Cluster Scanning: k-means clusters of jets scanned for localised m_jj excesses.
 
@@ -166,9 +190,6 @@ class ClusterScanner(BaseEstimator):
         Seeds of the ensemble members (drawn up front in :meth:`fit`).
     n_jobs : int or None, default=None
         Ensemble members fitted in parallel (threads); results do not depend on it.
-    idealised : bool, default="deprecated"
-        Deprecated British spelling of ``idealized``; when set it is used instead (with
-        a ``FutureWarning`` in :meth:`fit`). It will be removed in a future version.
     excluded_bins : array-like of int or None, default=None
         Indices of bins of ``bins`` whose jets are left out of the scan: they are not
         labelled and enter neither the spectra nor the MLS, exactly as if the bins were
@@ -306,7 +327,6 @@ class ClusterScanner(BaseEstimator):
         "idealized": ["boolean"],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
-        "idealised": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "excluded_bins": ["array-like", None],
         "n_clusters_candidates": ["array-like"],
     }
@@ -318,6 +338,7 @@ class ClusterScanner(BaseEstimator):
     def __init__(
         self,
         n_clusters=N_CLUSTERS,
+        *,
         train_window=TRAIN_WINDOW,
         bins=CLUSTER_SCANNING_BINS,
         outlier_fraction=OUTLIER_FRACTION,
@@ -330,7 +351,6 @@ class ClusterScanner(BaseEstimator):
         idealized=False,
         random_state=None,
         n_jobs=None,
-        idealised="deprecated",
         excluded_bins=None,
         n_clusters_candidates=N_CLUSTERS_CANDIDATES,
     ):
@@ -349,13 +369,9 @@ class ClusterScanner(BaseEstimator):
         self.idealized = idealized
         self.random_state = random_state
         self.n_jobs = n_jobs
-        self.idealised = idealised
 
     def _idealized(self):
-        """``idealized``, or the deprecated ``idealised`` when that one is set."""
-        if isinstance(self.idealised, str) and self.idealised == "deprecated":
-            return bool(self.idealized)
-        return bool(self.idealised)
+        return bool(self.idealized)
 
     # -- validation -------------------------------------------------------------------
 
@@ -372,14 +388,7 @@ class ClusterScanner(BaseEstimator):
             if high <= low:
                 high = low + 1.0
             return np.linspace(low, np.nextafter(high, np.inf), self.bins + 1)
-        bins = np.asarray(self.bins, dtype=np.float64)
-        if bins.ndim == 1 and not np.all(np.isfinite(bins)):
-            raise ValueError(f"bins must be finite m_jj edges in GeV, got {self.bins!r}.")
-        if bins.ndim != 1 or bins.size < 2 or np.any(np.diff(bins) <= 0):
-            raise ValueError(
-                f"bins must be at least two strictly increasing m_jj edges, got {self.bins!r}."
-            )
-        return bins
+        return check_bin_edges(self.bins, name="bins")
 
     def _resolve_train_window(self, bins):
         if self.train_window is None:
@@ -415,7 +424,7 @@ class ClusterScanner(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the ensemble of k-means on the jets in the training window.
 
@@ -433,13 +442,6 @@ class ClusterScanner(BaseEstimator):
         -------
         self : ClusterScanner
         """
-        if not (isinstance(self.idealised, str) and self.idealised == "deprecated"):
-            warnings.warn(
-                "the parameter 'idealised' of ClusterScanner is deprecated and will be "
-                "removed in a future version; use 'idealized' (US spelling) instead.",
-                FutureWarning,
-                stacklevel=3,
-            )
         if not np.isfinite(self.threshold):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}.")
         X, y = self._validate_X_y(X, y, reset=True)
@@ -453,7 +455,7 @@ class ClusterScanner(BaseEstimator):
                 stacklevel=3,
             )
         n_jets = y.shape[0]
-        weight = _check_sample_weight(
+        weight = check_sample_weight(
             sample_weight, np.empty(n_jets), dtype=np.float64, allow_all_zero_weights=True
         )
         if (weight < 0).any():
@@ -623,7 +625,10 @@ class ClusterScanner(BaseEstimator):
             m_jj in GeV of each jet's event.
         sample_weight : array-like of shape (n_jets,), default=None
         is_signal : array-like of shape (n_jets,), default=None
-            Truth labels; required (and only used) when ``idealized=True``.
+            Truth labels; required when ``idealized=True``. When given, the result keeps
+            the weighted signal and background of every cluster
+            (:attr:`ScanResult.cluster_signal`), for
+            :meth:`ScanResult.signal_fraction_improvement`.
 
         Returns
         -------
@@ -632,10 +637,10 @@ class ClusterScanner(BaseEstimator):
         return self._scan(X, y, sample_weight, is_signal=is_signal, variances=True)
 
     def _scan(self, X, y, sample_weight, *, is_signal, variances):
-        """:meth:`scan`; ``variances=False`` skips the Σw² spectra (a calibration's toys)."""
+        """:meth:`scan`; ``variances=False`` (a calibration's toys) skips Σw² and truth."""
         check_is_fitted(self)
         X, y = self._validate_X_y(X, y, reset=False)
-        weight = _check_sample_weight(sample_weight, np.empty(y.shape[0]), dtype=np.float64)
+        weight = check_sample_weight(sample_weight, np.empty(y.shape[0]), dtype=np.float64)
         bins = self.bins_
         n_bins = bins.size - 1
         jet_bin = bin_index(y, bins)  # edges[i] <= y < edges[i + 1]; -1 outside
@@ -666,15 +671,18 @@ class ClusterScanner(BaseEstimator):
         # in place, without a copy): a jet of weight 0 — about e⁻¹ of the events of a
         # Poisson bootstrap — adds an exact 0.0 to whichever cluster it is given, so
         # label 0 leaves every spectrum bit for bit the same.
+        n_clusters = getattr(self, "n_clusters_", self.n_clusters)
         used = np.flatnonzero(inside & (weight != 0))
         labels = np.full((self.n_ensemble, y.shape[0]), -1, dtype=np.int64)
         labels[:, inside] = 0
         if used.size:
             labels[:, used] = self._labels_ensemble(X, used)
+        truth = None
+        if is_signal is not None and variances:
+            truth = _truth_counts(labels, weight, _check_is_signal(is_signal, jet_bin), n_clusters)
         if self._idealized():
             labels = self._idealize(labels, jet_bin, weight, is_signal)
         n_scanned = n_bins - excluded.size
-        n_clusters = getattr(self, "n_clusters_", self.n_clusters)
         spectra = cluster_spectra(labels, jet_bin, weight, n_clusters, n_scanned)
         sumw2 = (
             cluster_spectra(labels, jet_bin, weight * weight, n_clusters, n_scanned)
@@ -707,6 +715,8 @@ class ClusterScanner(BaseEstimator):
             n_outside=int(n_outside),
             metadata=metadata,
             cluster_sumw2=sumw2,
+            cluster_signal=None if truth is None else truth[0],
+            cluster_background=None if truth is None else truth[1],
             **analysis,
         )
 
@@ -715,9 +725,7 @@ class ClusterScanner(BaseEstimator):
             raise ValueError(
                 "idealized=True needs the truth labels: pass is_signal to scan/test_statistic."
             )
-        is_signal = np.asarray(is_signal, dtype=bool)
-        if is_signal.shape != jet_bin.shape:
-            raise ValueError(f"is_signal has shape {is_signal.shape}, expected {jet_bin.shape}.")
+        is_signal = _check_is_signal(is_signal, jet_bin)
         moved = (~is_signal) & (jet_bin > 0)
         first_bin = (~is_signal) & (jet_bin == 0)
         n_clusters = getattr(self, "n_clusters_", self.n_clusters)
@@ -781,7 +789,7 @@ class ClusterScanner(BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X)
         n_rows = X.n_jets if _is_sparse_images(X) else X.shape[0]
-        weight = _check_sample_weight(sample_weight, np.empty(n_rows), dtype=np.float64)
+        weight = check_sample_weight(sample_weight, np.empty(n_rows), dtype=np.float64)
         return -float(weight @ self._squared_distances(X, 0))
 
     def _squared_distances(self, X, member):

@@ -65,7 +65,7 @@ def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic, min_back
     """
     totals = spectra.sum(axis=2, keepdims=True)
     normalized = np.divide(spectra, totals, out=np.zeros_like(spectra), where=totals > 0)
-    mean, std = robust_mean_std(normalized, outlier_fraction, axis=1)
+    mean, std = robust_mean_std(normalized, outlier_fraction=outlier_fraction, axis=1)
     deviation = normalized - mean[:, None, :]
     standardized = np.divide(
         deviation, std[:, None, :], out=np.zeros_like(deviation), where=std[:, None, :] > 0
@@ -78,7 +78,7 @@ def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic, min_back
     scale = np.divide(rich_total, poor_total, out=np.zeros_like(rich_total), where=poor_total > 0)
     background = poor * scale
     untestable = (background <= min_background) & selected.any(axis=1, keepdims=True)
-    z = local_significance(rich, background, statistic)
+    z = local_significance(rich, background, statistic=statistic)
     z[untestable | ~selected.any(axis=1, keepdims=True)] = 0.0
     return {
         "normalized_spectra": normalized,

@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils._results import ResultIO
+from ..utils._sklearn_compat import HasMethods, Interval, check_sample_weight, fit_context
 from ._scanner import ClusterScanner, validate_scan_X, validate_scan_X_y
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,25 @@ class WindowScanResult(ResultIO):
             f"n_fitted={int(self.fitted.sum())}, statistic={self.statistic:.4g}, "
             f"best_window={self.best_window} [{low:g}, {high:g}) GeV)"
         )
+
+    def __str__(self):
+        low, high = self.best_train_window
+        lines = [
+            f"Window scan: MLS {self.statistic:.3f}, the maximum over "
+            f"{int(self.fitted.sum())} of {self.windows.shape[0]} training windows "
+            f"(best [{low:g}, {high:g}) GeV)",
+            "  window [GeV]        jets      k   statistic",
+        ]
+        for index, (window, statistic) in enumerate(
+            zip(self.windows, self.statistics, strict=True)
+        ):
+            mark = " *" if index == self.best_window else ""
+            lines.append(
+                f"  [{window[0]:g}, {window[1]:g})".ljust(20)
+                + f"{int(self.n_train[index]):>6d} {int(self.n_clusters[index]):>6d}"
+                + f"   {statistic:9.3f}{mark}"
+            )
+        return "\n".join(lines)
 
     def plot(self, ax=None):
         """Draw the statistic of every training window, the maximum marked.
@@ -347,7 +366,7 @@ class WindowScan(BaseEstimator):
         return windows
 
     # The scanner's own parameters are validated when each window fits it.
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit one Cluster Scanning per training window.
 
@@ -366,7 +385,7 @@ class WindowScan(BaseEstimator):
         self : WindowScan
         """
         X, y = self._validate_X_y(X, y, reset=True)
-        weight = _check_sample_weight(
+        weight = check_sample_weight(
             sample_weight, np.empty(y.shape[0]), dtype=np.float64, allow_all_zero_weights=True
         )
         if (weight < 0).any():
@@ -452,7 +471,7 @@ class WindowScan(BaseEstimator):
         """
         check_is_fitted(self, "scanners_")
         X, y = self._validate_X_y(X, y, reset=False)
-        weight = _check_sample_weight(sample_weight, np.empty(y.shape[0]), dtype=np.float64)
+        weight = check_sample_weight(sample_weight, np.empty(y.shape[0]), dtype=np.float64)
         active = [i for i, s in enumerate(self.scanners_) if s is not None]
         scans = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self.scanners_[i].scan)(X, y, weight, is_signal=is_signal) for i in active

@@ -7,7 +7,7 @@ samples (Eq. 3.4), a generalised-Pareto model of their upper tail, and the dijet
 of resonance searches (App. A).
 """
 
-from ._binning import CLUSTER_SCANNING_BINS, bin_index, histogram
+from ._binning import CLUSTER_SCANNING_BINS, bin_index, check_bin_edges, histogram
 from ._binomial import clopper_pearson
 from ._dijet import SQRT_S, dijet_function
 from ._pvalues import empirical_p_value, global_significance
@@ -20,6 +20,7 @@ __all__ = [
     "STATISTICS",
     "NullTailModel",
     "bin_index",
+    "check_bin_edges",
     "clopper_pearson",
     "dijet_function",
     "empirical_p_value",

@@ -7,27 +7,65 @@ edges belong to no bin.
 
 import numpy as np
 
-__all__ = ["CLUSTER_SCANNING_BINS", "bin_index", "histogram"]
+from ._defaults import CLUSTER_SCANNING_BINS
 
-CLUSTER_SCANNING_BINS = tuple(float(edge) for edge in np.linspace(3000.0, 4600.0, 17))
-"""Cluster Scanning's evaluation region: 16 bins of 100 GeV over 3.0–4.6 TeV, as edges in GeV.
-
-The m_jj range and bin width of arXiv:2402.17714, §3.1 (the LHC Olympics R&D data set).
-"""
+__all__ = ["CLUSTER_SCANNING_BINS", "bin_index", "check_bin_edges", "histogram"]
 
 
-def _check_edges(edges):
-    """Edges as a float array: one-dimensional, finite, strictly increasing, at least two."""
-    array = np.asarray(edges, dtype=np.float64)
-    if array.ndim != 1 or array.size < 2:
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four"}
+
+
+def check_bin_edges(edges, *, name="bin edges", min_edges=2):
+    """Bin edges as a float array: one-dimensional, finite, strictly increasing.
+
+    The one validator of m_jj bin edges, used by :func:`bin_index`, :func:`histogram`
+    and every estimator that takes ``bins``.
+
+    Parameters
+    ----------
+    edges : array-like
+        Candidate edges (m_jj in GeV).
+    name : str, default="bin edges"
+        How the messages name them (e.g. an estimator's parameter ``"bins"``).
+    min_edges : int, default=2
+        Fewest edges accepted (two make one bin).
+
+    Returns
+    -------
+    ndarray of float64 of shape (n_bins + 1,)
+
+    Raises
+    ------
+    ValueError
+        If the edges are not a one-dimensional sequence of at least ``min_edges``
+        finite, strictly increasing values; the message names the first fault.
+
+    Examples
+    --------
+    >>> from hepcluster.stats import check_bin_edges
+    >>> check_bin_edges([3000, 3100, 3200]).tolist()
+    [3000.0, 3100.0, 3200.0]
+    >>> check_bin_edges([3100.0, 3000.0], name="bins")
+    Traceback (most recent call last):
+    ...
+    ValueError: bins must be strictly increasing, got [3100.0, 3000.0].
+    """
+    try:
+        array = np.asarray(edges, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be m_jj edges in GeV, got {edges!r} ({error}).") from None
+    count = _COUNT_WORDS.get(min_edges, str(min_edges))
+    if array.ndim != 1 or array.size < min_edges:
         raise ValueError(
-            f"bin edges must be a one-dimensional sequence of at least two values, got "
-            f"shape {array.shape}."
+            f"{name} must be a one-dimensional sequence of at least {count} strictly "
+            f"increasing m_jj edges, got shape {array.shape}."
         )
     if not np.all(np.isfinite(array)):
-        raise ValueError("bin edges must be finite.")
+        raise ValueError(
+            f"{name} must be finite, strictly increasing m_jj edges in GeV, got {array.tolist()}."
+        )
     if np.any(np.diff(array) <= 0):
-        raise ValueError(f"bin edges must be strictly increasing, got {array.tolist()}.")
+        raise ValueError(f"{name} must be strictly increasing, got {array.tolist()}.")
     return array
 
 
@@ -57,14 +95,14 @@ def bin_index(values, edges):
     >>> bin_index([2999.0, 3000.0, 3150.0, 3199.9, 3200.0], [3000.0, 3100.0, 3200.0]).tolist()
     [-1, 0, 1, 1, -1]
     """
-    edges = _check_edges(edges)
+    edges = check_bin_edges(edges)
     values = np.asarray(values, dtype=np.float64)
     index = np.asarray(np.searchsorted(edges, values, side="right") - 1, dtype=np.intp)
     # side="right" puts the last edge (and NaN) at n_bins: outside, like values below.
     return np.where(index < edges.size - 1, index, -1)
 
 
-def histogram(values, edges, weights=None):
+def histogram(values, edges, *, weights=None):
     """Weighted counts per bin, with the convention of :func:`bin_index`.
 
     Unlike :func:`numpy.histogram`, the last bin does not include its upper edge, so a value
@@ -99,7 +137,7 @@ def histogram(values, edges, weights=None):
     >>> histogram([3000.0, 3150.0], [3000.0, 3100.0, 3200.0], weights=[0.5, 2.0]).tolist()
     [0.5, 2.0]
     """
-    edges = _check_edges(edges)
+    edges = check_bin_edges(edges)
     values = np.asarray(values, dtype=np.float64)
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)

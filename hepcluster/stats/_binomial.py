@@ -4,7 +4,7 @@ import numpy as np
 from scipy import stats
 
 
-def clopper_pearson(count, n_total, confidence_level=0.68):
+def clopper_pearson(count, n_total, *, confidence_level=0.68):
     """Central Clopper–Pearson interval of a binomial fraction ``count / n_total``.
 
     Parameters
@@ -24,7 +24,7 @@ def clopper_pearson(count, n_total, confidence_level=0.68):
     Examples
     --------
     >>> from hepcluster.stats import clopper_pearson
-    >>> low, high = clopper_pearson(5, 100, 0.95)
+    >>> low, high = clopper_pearson(5, 100, confidence_level=0.95)
     >>> round(float(low), 4), round(float(high), 4)
     (0.0164, 0.1128)
     """

@@ -3,7 +3,12 @@
 import numpy as np
 
 SQRT_S = 13000.0
-"""LHC centre-of-mass energy in GeV, the default scale x = m_jj / √s."""
+"""Centre-of-mass energy of the LHC Run 2 collisions in GeV (13 TeV).
+
+The energy of the LHC Olympics R&D data set (arXiv:2402.17714, §3.1): the default scale
+x = m_jj / √s of the dijet function, and the physical bound of the event readers (no
+particle of a collision carries more energy, :mod:`hepcluster.datasets`).
+"""
 
 
 def dijet_function(mjj, params, *, x_scale=SQRT_S):

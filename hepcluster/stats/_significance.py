@@ -3,7 +3,7 @@
 import numpy as np
 from scipy import special
 
-STATISTICS = ("poisson", "poisson-midp", "gaussian")
+from ._defaults import STATISTICS
 
 # Below this p-value the regularised incomplete gamma is evaluated in log space.
 _SMALL_P = 1e-280
@@ -42,7 +42,7 @@ def _poisson_upper_tail(observed, expected, mid_p):
     return log_p
 
 
-def local_significance(observed, expected, statistic="poisson"):
+def local_significance(observed, expected, *, statistic="poisson"):
     """Significance Z of the excess of observed over expected counts, bin by bin.
 
     Only overdensities count: Z = 0 wherever ``observed <= expected``.
@@ -97,7 +97,7 @@ def local_significance(observed, expected, statistic="poisson"):
     return z
 
 
-def max_local_significance(observed, expected, statistic="poisson"):
+def max_local_significance(observed, expected, *, statistic="poisson"):
     """Maximum local significance over the last axis, for a batch of spectra at once.
 
     Parameters
@@ -120,7 +120,7 @@ def max_local_significance(observed, expected, statistic="poisson"):
     >>> max_local_significance(observed, expected, statistic="gaussian")
     array([3., 0.])
     """
-    z = local_significance(observed, expected, statistic)
+    z = local_significance(observed, expected, statistic=statistic)
     if z.ndim == 0:
         raise ValueError("max_local_significance needs at least one bin axis.")
     return z.max(axis=-1, initial=0.0)

@@ -462,7 +462,7 @@ class NullTailModel:
         if np.any(~tail):
             null = self.null_statistics
             count = null.size - np.searchsorted(null, flat[~tail], side="left")
-            low, high = clopper_pearson(count, null.size, self.confidence_level)
+            low, high = clopper_pearson(count, null.size, confidence_level=self.confidence_level)
             with np.errstate(divide="ignore"):
                 out[:, ~tail] = np.log([count / null.size, low, high])
         if self.companion is not None:
@@ -511,8 +511,8 @@ class NullTailModel:
 
     # -- serialisation ------------------------------------------------------------------
 
-    def to_dict(self):
-        """JSON-friendly dict of the model; :meth:`from_dict` restores it exactly.
+    def to_json_dict(self):
+        """JSON-friendly dict of the model; :meth:`from_json_dict` restores it exactly.
 
         Returns
         -------
@@ -533,13 +533,13 @@ class NullTailModel:
         }
 
     def _companion_dict(self):
-        data = self.companion.to_dict()
+        data = self.companion.to_json_dict()
         del data["null_statistics"]  # the same sample as the model's
         return data
 
     @classmethod
-    def from_dict(cls, data):
-        """Model from the output of :meth:`to_dict`.
+    def from_json_dict(cls, data):
+        """Model from the output of :meth:`to_json_dict`.
 
         Parameters
         ----------
@@ -552,7 +552,9 @@ class NullTailModel:
         data = dict(data)
         companion = data.get("companion")
         if companion is not None:
-            companion = cls.from_dict({**companion, "null_statistics": data["null_statistics"]})
+            companion = cls.from_json_dict(
+                {**companion, "null_statistics": data["null_statistics"]}
+            )
         return cls(
             threshold=float(data["threshold"]),
             shape=float(data["shape"]),
@@ -570,7 +572,7 @@ class NullTailModel:
     def __eq__(self, other):
         if not isinstance(other, NullTailModel):
             return NotImplemented
-        return self.to_dict() == other.to_dict()
+        return self.to_json_dict() == other.to_json_dict()
 
     __hash__ = None
 

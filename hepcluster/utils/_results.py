@@ -4,8 +4,6 @@
 with an exact round trip: numpy arrays (anywhere, also inside dicts and lists) keep their
 dtype and shape, tuples stay tuples, dict keys keep their type, numpy scalars stay numpy
 scalars, NaN and infinities survive, and nested result objects come back as themselves.
-Files written by earlier versions (top-level arrays plus a plain JSON ``_scalars`` entry)
-still load.
 
 Every file carries the name of its class and a SHA-256 checksum of its content, checked on
 load: a file that was cut short, zeroed, edited by hand, or that holds another kind of
@@ -33,8 +31,8 @@ from ._errors import InvalidFileError
 
 __all__ = ["ResultIO", "read_checksum", "write_json"]
 
-# Format version written into every file (absent in files of earlier versions); from
-# version 3 on, files carry ``_class`` and ``_checksum`` members.
+# Format version written into every file, with its ``_class`` and ``_checksum`` members;
+# :meth:`ResultIO.load` reads this version only.
 _FORMAT = 3
 # Time stamp of every archive member: results of equal content are equal files.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -236,12 +234,20 @@ def read_checksum(path):
 
     Returns
     -------
-    str or None
+    str
         The hexadecimal SHA-256 of the file's content without its volatile values (run
-        times); ``None`` for files of versions that wrote none.
+        times).
+
+    Raises
+    ------
+    InvalidFileError
+        If the file is no hepcluster result (it has no checksum).
     """
-    arrays = _read_archive(os.fspath(path))
-    return str(arrays["_checksum"]) if "_checksum" in arrays else None
+    path = os.fspath(path)
+    arrays = _read_archive(path)
+    if "_checksum" not in arrays:
+        raise InvalidFileError(f"{path} is not a hepcluster result file: it has no checksum.")
+    return str(arrays["_checksum"])
 
 
 def _write_archive(path, members):
@@ -265,11 +271,10 @@ def _write_archive(path, members):
         raise
 
 
-def _check_types(cls, values, bad, strict=True):
-    """Fields annotated as arrays, strings, numbers, dicts or lists hold values of that type.
+def _check_types(cls, values, bad):
+    """Every field present, none unknown, and each of the type it is annotated with.
 
-    ``strict``: also every field present and none unknown (files of the current format;
-    earlier ones may use field names a class's ``_from_io_fields`` renames).
+    The annotations checked are arrays, strings, numbers, dicts and lists.
     """
     if not dataclasses.is_dataclass(cls):
         return
@@ -288,10 +293,10 @@ def _check_types(cls, values, bad, strict=True):
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
     missing = sorted(required - set(values))
-    if missing and strict:
+    if missing:
         raise bad(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     unexpected = sorted(set(values) - set(fields))
-    if unexpected and strict:
+    if unexpected:
         raise bad(f"unexpected field{'s' if len(unexpected) > 1 else ''} {', '.join(unexpected)}")
     for name, value in values.items():
         if name not in fields:
@@ -317,11 +322,6 @@ class ResultIO:
     Arrays of dtype object are refused (they would need pickle, which :meth:`load` never
     uses).
 
-    Attributes
-    ----------
-    _ARRAY_FIELDS : tuple of str
-        Kept for compatibility; array fields are found automatically.
-
     Examples
     --------
     >>> import tempfile, pathlib
@@ -340,7 +340,6 @@ class ResultIO:
     (array([0, 1, 2]), {'bins': (1.0, 2.0), 'seed': None})
     """
 
-    _ARRAY_FIELDS = ()
     # (field, key) pairs of dict fields whose values change from run to run without
     # changing the result (run times): saved outside the checksummed content.
     _IO_VOLATILE = ()
@@ -465,7 +464,7 @@ class ResultIO:
         try:
             scalars_text = str(arrays.pop("_scalars"))
             scalars = json.loads(scalars_text)
-            file_format = int(arrays.pop("_format", 1))
+            file_format = int(arrays.pop("_format")) if "_format" in arrays else None
             class_name = str(arrays.pop("_class")) if "_class" in arrays else None
             checksum = str(arrays.pop("_checksum")) if "_checksum" in arrays else None
             volatile = json.loads(str(arrays.pop("_volatile"))) if "_volatile" in arrays else {}
@@ -473,12 +472,15 @@ class ResultIO:
             raise bad(f"its header is damaged ({error})") from None
         if not isinstance(scalars, dict) or not isinstance(volatile, dict):
             raise bad("its '_scalars' member is not a JSON object")
-        if file_format >= 3:
-            if checksum is None or class_name is None:
-                raise bad("its checksum or class name is missing")
-            if checksum != _content_checksum(arrays, scalars_text, class_name):
-                raise bad("checksum mismatch, the file was edited or damaged after it was written")
-        if class_name is not None and class_name != f"{cls.__module__}:{cls.__qualname__}":
+        if file_format != _FORMAT:
+            raise bad(
+                f"it has file format {file_format}, this version reads format {_FORMAT} only"
+            )
+        if checksum is None or class_name is None:
+            raise bad("its checksum or class name is missing")
+        if checksum != _content_checksum(arrays, scalars_text, class_name):
+            raise bad("checksum mismatch, the file was edited or damaged after it was written")
+        if class_name != f"{cls.__module__}:{cls.__qualname__}":
             try:
                 stored = _result_class(class_name)
             except (ImportError, ValueError):
@@ -489,29 +491,11 @@ class ResultIO:
             values = {name: _decode(value, arrays) for name, value in scalars.items()}
         except (KeyError, TypeError, ValueError, AttributeError, ImportError) as error:
             raise bad(f"its content is damaged ({type(error).__name__}: {error})") from None
-        referenced = _referenced_arrays(scalars)
-        # files of earlier versions: top-level arrays under their field names, untagged
-        for name, array in arrays.items():
-            if name not in referenced and not name.startswith("_"):
-                values[name] = array
         for name, entries in volatile.items():
             if isinstance(values.get(name), dict) and isinstance(entries, dict):
                 values[name] = {**values[name], **entries}
-        _check_types(cls, values, bad, strict=file_format >= 3)
+        _check_types(cls, values, bad)
         try:
             return cls._from_io_fields(values)
         except (TypeError, ValueError, KeyError, IndexError) as error:
             raise bad(f"its content is inconsistent ({error})") from None
-
-
-def _referenced_arrays(value, found=None):
-    found = set() if found is None else found
-    if isinstance(value, dict):
-        if _ARRAY in value:
-            found.add(value[_ARRAY])
-        for item in value.values():
-            _referenced_arrays(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _referenced_arrays(item, found)
-    return found

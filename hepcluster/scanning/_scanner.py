@@ -257,37 +257,33 @@ class ClusterScanner(BaseEstimator):
     runs the same algorithm on them, so the two fit different random draws;
     ``tests/test_scanning.py`` compares their test statistics over pseudo-experiments
     and ``benchmarks/bench_dense_sparse_equivalence.py`` at a larger scale). The sparse
-    path is about ten times faster and needs a fraction of the memory, so when
-    :meth:`fit` receives dense rows that look like smeared jet images (square, non-
-    negative, unit row sums) it emits an :class:`~sklearn.exceptions.EfficiencyWarning`
-    naming ``JetImageTransformer(sparse_output=True)``. It does not convert them: the
-    unsmeared images could be recovered (``x = G⁻¹y``; the condition number of the
-    40×40, σ = 1 smearing is about 4.6·10³), but only from float64 rows, at the cost of
-    a dense pass over every row in each :meth:`fit` and :meth:`scan` — each
-    pseudo-experiment of a calibration again — and only by guessing the smearing the
-    rows were made with. Nor does ``JetImageTransformer`` switch to sparse output on
-    its own: a transformer cannot see the step after it, and its dense output is what
-    every other scikit-learn estimator expects. :meth:`score` is minus the
-    k-means inertia, as for scikit-learn's ``KMeans``; the search's test statistic is
-    :meth:`test_statistic` (the MLS). The two leading jets of an event are two rows, so
-    cross-validation must keep them in one fold (``GroupKFold`` with the event id).
+    path is much faster and needs a fraction of the memory (the user guide and the
+    benchmarks give the numbers), so when :meth:`fit` receives dense rows that look like
+    smeared jet images (square, non-negative, unit row sums) it emits an
+    :class:`~sklearn.exceptions.EfficiencyWarning` naming
+    ``JetImageTransformer(sparse_output=True)``. It does not convert them: the unsmeared
+    images could be recovered (``x = G⁻¹y``, an ill-conditioned inversion), but only from
+    float64 rows, at the cost of a dense pass over every row in each :meth:`fit` and
+    :meth:`scan` — each pseudo-experiment of a calibration again — and only by guessing
+    the smearing the rows were made with. Nor does ``JetImageTransformer`` switch to
+    sparse output on its own: a transformer cannot see the step after it, and its dense
+    output is what every other scikit-learn estimator expects. :meth:`score` is minus
+    the k-means inertia, as for scikit-learn's ``KMeans``; the search's test statistic
+    is :meth:`test_statistic` (the MLS). The two leading jets of an event are two rows,
+    so cross-validation must keep them in one fold (``GroupKFold`` with the event id).
 
     **Choosing k** (``n_clusters="auto"``). k = 50 is the paper's choice for its data
-    (arXiv:2402.17714, §3), not a rule. The usual label-free criteria do not help on
-    jet images: they have no natural clusters, and on 10,000 Pythia QCD jets of the
-    3.0–3.1 TeV window (``lhco_rd_200k.h5``) the Caliński–Harabasz index (3831 →
-    365), the silhouette (0.24 → 0.06) and the agreement of k-means fitted on two
-    halves of the window (adjusted Rand index 0.65 → 0.31) all fall monotonically
-    from k = 5 to k = 120, so each would pick the smallest k — few, large clusters in
-    which a rare signal is diluted. The inertia curve has no such trivial optimum: it
-    falls steeply while clusters split QCD's main jet shapes and slowly once they cut
-    a continuum, and its elbow (the candidate farthest below the chord of inertia vs
-    log k, :func:`~hepcluster.scanning._auto_k.elbow_index`) lies inside the range:
-    k = 20 for candidates 5–120, k = 30 for the default 10–80 on those jets. The
-    choice needs one k-means per candidate on the training window (with the default
-    candidates about four ensemble members' worth of work) and is made again in every
-    fit, so a calibration includes it. Whether it buys significance over k = 50 has
-    not been measured yet.
+    (arXiv:2402.17714, §3), not a rule. Label-free criteria such as the
+    Caliński–Harabasz index, the silhouette or the agreement of fits on two halves of
+    the window fall monotonically with k on jet images, which have no natural clusters,
+    and would always pick the smallest k — few, large clusters in which a rare signal is
+    diluted. The inertia curve has no such trivial optimum: it falls steeply while
+    clusters split QCD's main jet shapes and slowly once they cut a continuum, and its
+    elbow (the candidate farthest below the chord of inertia vs log k,
+    :func:`~hepcluster.scanning._auto_k.elbow_index`) lies inside the range of
+    candidates. The choice needs one k-means per candidate on the training window and is
+    made again in every fit, so a calibration includes it. The user guide reports the
+    measurements on Pythia jets.
 
     References
     ----------
@@ -450,7 +446,7 @@ class ClusterScanner(BaseEstimator):
                 f"ClusterScanner got dense rows that look like smeared jet images "
                 f"({X.shape[1]} pixels): JetImageTransformer(sparse_output=True) gives "
                 "the same labels for the same centres and a statistically equivalent "
-                "scan about ten times faster (k-means and labels on the sparse images).",
+                "scan much faster (k-means and labels on the sparse images).",
                 EfficiencyWarning,
                 stacklevel=3,
             )

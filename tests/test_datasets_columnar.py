@@ -199,13 +199,23 @@ def test_lists_of_different_lengths_are_an_error(events, tmp_path):
 def test_damaged_and_foreign_files_are_one_line_errors(events, tmp_path, suffix):
     path = tmp_path / f"events.{suffix}"
     getattr(events, f"to_{suffix}")(path)
-    data = path.read_bytes()
-    truncated = tmp_path / f"truncated.{suffix}"
-    truncated.write_bytes(data[: len(data) // 2])
+    written = [path]
+    if suffix == "root":
+        # written by uproot itself: the tree's branch list sits at the end of the file
+        written.append(tmp_path / "by_uproot.root")
+        with uproot.recreate(written[-1]) as file:
+            file["events"] = branches(events)
+    # cut at several places: uproot reads the keys, the branch list and the baskets lazily
+    truncated = []
+    for source in written:
+        data = source.read_bytes()
+        for percent in (25, 50, 75, 90):
+            truncated.append(tmp_path / f"truncated{percent}_{source.name}")
+            truncated[-1].write_bytes(data[: len(data) * percent // 100])
     events.to_hdf5(tmp_path / "events.h5")
     foreign = tmp_path / f"foreign.{suffix}"
     foreign.write_bytes((tmp_path / "events.h5").read_bytes())
-    for bad in (truncated, foreign):
+    for bad in (*truncated, foreign):
         with pytest.raises(ValueError, match=r"damaged|not a") as info:
             EventTable.read(bad)
         message = str(info.value)

@@ -629,13 +629,15 @@ class CalibrationResult(ResultIO):
         )
 
     def __str__(self):
-        if not self.is_complete or not self.signal_injections.size:
+        if not self.is_complete:
             return repr(self)
-        lines = [
+        head = (
             f"Calibration {self.name!r}: {self.n_null} background-only pseudo-experiments "
-            f"({self.n_failed} failed), empirical limit {self.max_significance:.2f}σ",
-            "injected signal  median global Z (95% CL)",
-        ]
+            f"({self.n_failed} failed), empirical limit {self.max_significance:.2f}σ"
+        )
+        if not self.signal_injections.size:
+            return head + "; no signal injected"
+        lines = [head, "injected signal  median global Z (95% CL)"]
         medians = self.median_estimate().format()
         lines.extend(
             f"{int(n):>15d}  {text}"

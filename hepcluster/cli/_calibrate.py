@@ -345,7 +345,7 @@ def write_calibration(result, output, *, observed=None, plots=True):
         "empirical_limit_sigma": result.max_significance,
         "summary": result.summary() if result.is_complete else None,
     }
-    lines = [repr(result)]
+    lines = [str(result)]
     if not result.is_complete:
         shards = result.metadata["shards"]
         lines.append(

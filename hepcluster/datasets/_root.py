@@ -198,10 +198,13 @@ def read_root(
     with file:
         tree_name, events = _find_tree(file, tree, path)
         layout = None
-        if METADATA_KEY in {key.split(";")[0] for key in file}:
+        keys = _call(path, "is not a readable ROOT file", file.keys)
+        if METADATA_KEY in {key.split(";")[0] for key in keys}:
             text = _call(path, f"{METADATA_KEY} cannot be read", file.__getitem__, METADATA_KEY)
             layout = parse_layout(str(text), path)
-        branches = {key.replace(".", "_"): key for key in events.keys()}  # noqa: SIM118 (an uproot tree)
+        # uproot reads a tree's branch list lazily: a truncated file fails here
+        tree_keys = _call(path, f"tree {tree_name!r} cannot be read", events.keys)
+        branches = {key.replace(".", "_"): key for key in tree_keys}
         names, has_summaries = plan_branches(branches, path, f"tree {tree_name!r}")
         n_entries = int(events.num_entries)
         reader = ColumnarEvents(path, n_constituents, invalid, has_summaries, "read_root")

@@ -377,7 +377,7 @@ class EventTable:
             With the path and the cause in one line, if the file is not a readable HDF5
             file (truncated, damaged, another format), was not written by :meth:`to_hdf5`
             (or by a newer version), lacks a dataset, fails a checksum, or holds values
-            no event table has (NaN, negative pT, a constituent above √s = 14 TeV,
+            no event table has (NaN, negative pT, a constituent above √s = 13 TeV,
             arrays of inconsistent shapes).
         """
         path = Path(path)

@@ -168,7 +168,7 @@ def read_hls4ml(
     invalid : {"raise", "drop"}, default="raise"
         What to do with jets of these classes holding an invalid constituent — NaN or
         infinite ``j1_pt, j1_eta, j1_phi``, a negative pT, a pT or energy pT·cosh η above
-        √s = 14 TeV (which covers ``|η| > 10`` for pT above 1.3 GeV), or ``|φ| > 2π``: ``"raise"``
+        √s = 13 TeV (which covers ``|η| > 10`` for pT above 1.2 GeV), or ``|φ| > 2π``: ``"raise"``
         a ``ValueError`` naming the file, the jet and the constituent; ``"drop"`` the jets,
         counted in the metadata and logged as a warning. Padding is pT = 0 only. Jets and
         constituents are numbered from 0 as in ``jetConstituentList``.

@@ -176,8 +176,8 @@ def read_lhco(
     above ``min_jet_pt`` are cut; the count is logged and stored in the metadata.
 
     Every value is checked before clustering: NaN or infinity, a negative pT, a particle
-    that no 14 TeV collision produces (pT or energy pT·cosh η above √s = 14 TeV, which
-    covers ``|η| > 10`` for pT above 1.3 GeV, or ``|φ| > 2π``), or a truth label other than 0 or 1
+    that no 13 TeV collision produces (pT or energy pT·cosh η above √s = 13 TeV, which
+    covers ``|η| > 10`` for pT above 1.2 GeV, or ``|φ| > 2π``), or a truth label other than 0 or 1
     are errors naming the file, the row and the column — or, with ``invalid="drop"``,
     the events holding them are dropped, counted and logged. So is an event whose two
     jets come out with m_jj ≤ 0. Padding is pT = 0 only. Rows, particles and columns are

@@ -121,7 +121,7 @@ def read_root(
 
     Entries are read ``chunksize`` at a time. Every value is checked as by the HDF5
     readers (:func:`read_lhco`, :meth:`EventTable.read_hdf5`): a NaN or infinite value,
-    a negative pT, a constituent no 14 TeV collision makes (pT or energy above √s,
+    a negative pT, a constituent no 13 TeV collision makes (pT or energy above √s,
     ``|φ| > 2π``), a non-positive m_jj or jet pT, a truth label other than 0 or 1, or pT, η
     and φ lists of different lengths are a one-line ``ValueError`` naming the file, the
     entry and the branch (with ``invalid="drop"``, the events holding the first five

@@ -44,7 +44,9 @@ def add_calibrate_parser(subparsers):
             "With --observed, the local MLS of a scan becomes a global significance."
         ),
     )
-    parser.add_argument("events", type=Path, help="EventTable HDF5 file")
+    parser.add_argument(
+        "events", type=Path, help="event file: HDF5, ROOT (.root) or parquet (.parquet)"
+    )
     parser.add_argument(
         "--method",
         choices=["cluster-scanning", "dijet-fit"],

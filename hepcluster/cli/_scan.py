@@ -33,13 +33,15 @@ def add_parser(subparsers):
         "scan",
         help="Cluster Scanning of an EventTable file: images, k-means, spectra, local MLS",
         description=(
-            "Run Cluster Scanning (arXiv:2402.17714) on the events of an EventTable HDF5 "
-            "file and write the ScanResult, a summary and the figures into a folder. The "
-            "MLS it reports is a local significance; turn it into a global one with "
+            "Run Cluster Scanning (arXiv:2402.17714) on the events of an event file (HDF5, "
+            "ROOT or parquet) and write the ScanResult, a summary and the figures into a "
+            "folder. The MLS it reports is a local significance; turn it into a global one with "
             "'hepcluster calibrate EVENTS --observed OUTPUT/scan.npz'."
         ),
     )
-    parser.add_argument("events", type=Path, help="EventTable HDF5 file (hepcluster generate)")
+    parser.add_argument(
+        "events", type=Path, help="event file: HDF5, ROOT (.root) or parquet (.parquet)"
+    )
     parser.add_argument(
         "--output",
         type=Path,

@@ -480,7 +480,9 @@ def add_parser(subparsers):
             "merges complete sets of shards. Smaller budgets give a quick look."
         ),
     )
-    parser.add_argument("events", type=Path, help="EventTable HDF5 file")
+    parser.add_argument(
+        "events", type=Path, help="event file: HDF5, ROOT (.root) or parquet (.parquet)"
+    )
     parser.add_argument(
         "--output",
         type=Path,

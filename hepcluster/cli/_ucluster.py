@@ -223,7 +223,7 @@ def add_parser(subparsers):
         description="Anomaly detection on whole dijet events (UCluster §4).",
     )
     events.add_argument(
-        "events", type=Path, help="EventTable HDF5 file (written by hepcluster generate)"
+        "events", type=Path, help="event file: HDF5, ROOT (.root) or parquet (.parquet)"
     )
     events.add_argument(
         "--n-constituents",

@@ -71,6 +71,7 @@ _ENTRIES = {
     + [
         ("py:function", "callable", _on("library/functions.html")),
         ("py:function", "contextlib.contextmanager", _on("library/contextlib.html")),
+        ("py:function", "copy.deepcopy", _on("library/copy.html")),
         ("py:function", "collections.namedtuple", _on("library/collections.html")),
         ("py:class", "pathlib.Path", _on("library/pathlib.html")),
         ("py:class", "os.PathLike", _on("library/os.html")),

@@ -94,7 +94,7 @@ def main(argv=None):
     """Run the ``hepcluster`` command line.
 
     Errors the user can fix (bad values, damaged, missing or unwritable files, a missing
-    extra: :data:`USER_ERRORS`) end with a one-line message and exit status 2; an
+    extra: ``USER_ERRORS``) end with a one-line message and exit status 2; an
     unexpected error (a bug) with a one-line message and exit status 1; ``-v`` adds the
     traceback. A failing command removes the output folder it created.
 

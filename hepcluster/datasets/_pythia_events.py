@@ -163,7 +163,7 @@ def generate_pythia_events(
       ``bias2SelectionRef = pt_hat_min``. Events are sampled ∝ (pT̂/pT̂_min)⁴ more
       often at high pT̂, so that the high-m_jj tail is populated; each event carries the
       compensating weight, and weighted histograms follow the physical spectrum.
-    - signal: see :func:`signal_settings` — ``NewGaugeBoson:ffbar2Wprime = on`` with the
+    - signal: see ``signal_settings`` — ``NewGaugeBoson:ffbar2Wprime = on`` with the
       W′ decaying only to X⁺ Y (new PDG codes 9000001 and 9000002 defined through
       ``id:all``), X⁺ → u d̄ / c s̄ and Y → u ū / d d̄ / s s̄ / c c̄.
     - every chunk: ``Beams:eCM = sqrt_s``, ``Random:setSeed = on``,

@@ -152,10 +152,10 @@ class SparseImages:
 
     Row ``j`` holds pixel indices ``indices[indptr[j]:indptr[j + 1]]`` (ascending, flat
     index ``i·n_pixels + j``, η' slow) and their values. The dense output of
-    :meth:`JetImageTransformer.transform` is ``G x`` for each row ``x``, renormalised to
+    :meth:`~hepcluster.JetImageTransformer.transform` is ``G x`` for each row ``x``, renormalised to
     unit sum when ``normalize`` (a no-op up to rounding, since ``G`` preserves the sum).
     Produced by ``JetImageTransformer(sparse_output=True).transform`` (or
-    :meth:`JetImageTransformer.transform_sparse`); consumed by
+    :meth:`~hepcluster.JetImageTransformer.transform_sparse`); consumed by
     :func:`nearest_centroid`.
 
     Parameters
@@ -268,7 +268,7 @@ class SparseImages:
         dtype : {numpy.float64, numpy.float32}, default=numpy.float64
             Output dtype (arithmetic is float64 either way).
         n_jobs : int or None, default=None
-            numba threads (see :class:`JetImageTransformer`).
+            numba threads (see :class:`~hepcluster.JetImageTransformer`).
 
         Returns
         -------
@@ -322,7 +322,7 @@ def nearest_centroid(
     """Nearest centroid of every smeared image, computed from the sparse images.
 
     Gives the labels that ``KMeans.predict`` / ``MiniBatchKMeans.predict`` would give on
-    the dense smeared images of :meth:`JetImageTransformer.transform`, with ``O(nnz·k)``
+    the dense smeared images of :meth:`~hepcluster.JetImageTransformer.transform`, with ``O(nnz·k)``
     work per jet instead of ``O(n_pixels²·k)`` and without building the dense rows.
 
     Parameters
@@ -345,7 +345,7 @@ def nearest_centroid(
         without the copy of the subset, e.g. the jets of a bootstrap pseudo-experiment
         with non-zero weight. ``None`` labels every image.
     n_jobs : int or None, default=None
-        numba threads (see :class:`JetImageTransformer`); labels do not depend on it.
+        numba threads (see :class:`~hepcluster.JetImageTransformer`); labels do not depend on it.
 
     Returns
     -------

@@ -162,7 +162,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     3. ``flip``: reflect η' and/or φ' so that the pT-weighted quadrant sum is largest
        in (+, +);
     4. pixelise ``[−extent, extent)²`` into ``n_pixels × n_pixels`` bins summing pT;
-       constituents outside are dropped (counted in :attr:`SparseImages.n_outside` and
+       constituents outside are dropped (counted in ``SparseImages.n_outside`` and
        logged);
     5. normalise to unit sum, scale ``I → I**gamma``, normalise again, smear with a
        Gaussian of ``smear_sigma`` pixels (reflecting boundary, which keeps the sum),
@@ -201,7 +201,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         several Python threads at once are safe with numba's ``omp`` or ``tbb``
         threading layers (not with ``workqueue``).
     sparse_output : bool, default=False
-        Return :class:`SparseImages` (the unsmeared images ``x``, what
+        Return :class:`~hepcluster.images.SparseImages` (the unsmeared images ``x``, what
         :meth:`transform_sparse` gives) from :meth:`transform` and :meth:`fit_transform`
         instead of dense rows. :class:`~hepcluster.ClusterScanner` works on them without
         forming the ``n_pixels**2``-wide smeared rows, so
@@ -234,7 +234,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     returns those (``x``) and the smearing is the fixed linear operator ``G = g ⊗ g``;
     ``transform`` returns ``G x`` (renormalised, a no-op up to rounding because ``G``
     keeps the sum). Distances between smeared images follow from
-    ``‖Gx − Gu‖² = (x − u)ᵀGᵀG(x − u)``, which :func:`nearest_centroid` uses to label
+    ``‖Gx − Gu‖² = (x − u)ᵀGᵀG(x − u)``, which :func:`~hepcluster.images.nearest_centroid` uses to label
     millions of jets without forming the dense rows.
 
     The kernels are compiled with numba (``cache=True``) and run in parallel over jets;
@@ -402,7 +402,7 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         return self._sparse(X)
 
     def transform(self, X):
-        """Jet images: dense rows, or :class:`SparseImages` with ``sparse_output=True``.
+        """Jet images: dense rows, or :class:`~hepcluster.images.SparseImages` with ``sparse_output=True``.
 
         Parameters
         ----------

@@ -102,7 +102,7 @@ def plot_jet_images(
     """Draw jet images: the average image per class, or single jets.
 
     The horizontal axis is η' and the vertical axis φ' of the image frame of
-    :class:`~hepcluster.images.JetImageTransformer` (after centring, rotation of the
+    :class:`~hepcluster.JetImageTransformer` (after centring, rotation of the
     principal axis onto η' and flipping of the hardest quadrant to (+, +)). Panels share
     one colour scale so that classes can be compared.
 
@@ -117,7 +117,7 @@ or SparseImages
     average : bool, default=True
         ``True``: one panel per class (one panel in all without ``labels``) showing the
         average image. ``False``: one panel per jet (at most
-        :data:`MAX_SINGLE_PANELS`), titled with its class when ``labels`` are given.
+        ``MAX_SINGLE_PANELS``), titled with its class when ``labels`` are given.
     class_names : dict or sequence, optional
         Names of the labels in the titles (``{0: "QCD", 1: "signal"}``).
     extent : float, optional
@@ -127,7 +127,7 @@ or SparseImages
         Pixels per side; inferred from the width when omitted.
     log : bool, default=True
         Logarithmic colour scale (jet images span several orders of magnitude), down to
-        :data:`LOG_RANGE` times the brightest pixel; empty pixels stay blank.
+        ``LOG_RANGE`` times the brightest pixel; empty pixels stay blank.
     cmap : str, default="viridis"
         Matplotlib colour map.
     colorbar : bool, default=True

@@ -9,7 +9,7 @@ from ..utils._results import ResultIO
 
 @dataclass(eq=False)
 class ScanResult(ResultIO):
-    """Result of :meth:`ClusterScanner.scan`, one entry per ensemble member.
+    """Result of :meth:`~hepcluster.ClusterScanner.scan`, one entry per ensemble member.
 
     Attributes
     ----------
@@ -53,18 +53,18 @@ class ScanResult(ResultIO):
         Anything else worth keeping (estimator parameters).
     cluster_sumw2 : ndarray of shape (n_members, n_clusters, n_bins) or None
         Σw² of the jets of every cluster and bin, the variances of
-        :attr:`cluster_spectra` (equal to them for unit weights); ``None`` where the
+        ``cluster_spectra`` (equal to them for unit weights); ``None`` where the
         scan did not keep them.
     cluster_signal, cluster_background : ndarray of shape (n_members, n_clusters) or None
         Weighted signal and background jets of every cluster inside the scanned bins,
         each jet counted in its k-means cluster (also for an idealized scan, whose
-        spectra redistribute the background jets); kept when :meth:`ClusterScanner.scan`
+        spectra redistribute the background jets); kept when :meth:`~hepcluster.ClusterScanner.scan`
         is given the truth labels ``is_signal``, ``None`` otherwise. They give
         :meth:`signal_to_background` and :meth:`signal_fraction_improvement`.
 
     Notes
     -----
-    Saving and loading go through :class:`~hepcluster.utils._results.ResultIO`
+    Saving and loading go through ``ResultIO``
     (:meth:`save`, :meth:`load`, :meth:`to_dict`, :meth:`from_dict`).
 
     Examples
@@ -121,7 +121,7 @@ class ScanResult(ResultIO):
     def signal_to_background(self):
         """S/B of the jets in the selected (signal-rich) clusters of each member.
 
-        Counted as :attr:`cluster_signal` and :attr:`cluster_background`: inside the
+        Counted as ``cluster_signal`` and ``cluster_background``: inside the
         scanned bins, each jet in its k-means cluster.
 
         Returns
@@ -282,8 +282,8 @@ class ScanResult(ResultIO):
         """One m_jj spectrum of the scan as a ``hist.Hist`` (needs the ``hist`` extra).
 
         The histogram has ``Weight`` storage and an m_jj axis named ``"mjj"`` (label
-        ``"m_jj [GeV]"``) over :attr:`bins`, without flow bins (jets outside the region are
-        counted in :attr:`n_outside`). It follows the UHI ``PlottableHistogram`` protocol:
+        ``"m_jj [GeV]"``) over ``bins``, without flow bins (jets outside the region are
+        counted in ``n_outside``). It follows the UHI ``PlottableHistogram`` protocol:
         ``mplhep.histplot(result.to_hist())`` draws it with its errors.
 
         Parameters
@@ -299,11 +299,11 @@ class ScanResult(ResultIO):
         -------
         hist.Hist
             ``values()`` are the arrays of the result, ``variances()`` the sums of squared
-            weights Σw² of the jets counted (:attr:`cluster_sumw2`; for unit weights the
+            weights Σw² of the jets counted (``cluster_sumw2``; for unit weights the
             Poisson variance N): summed over the selected clusters for the signal-rich
             spectrum, and s² Σw²_poor,b for the background estimate N_bkg,b = s N_poor,b,
             with the normalisation s = ΣN_sig+bkg / ΣN_poor taken as exact. A result
-            without :attr:`cluster_sumw2` has the variances of unit weights.
+            without ``cluster_sumw2`` has the variances of unit weights.
 
         Raises
         ------

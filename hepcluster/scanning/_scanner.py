@@ -168,7 +168,7 @@ class ClusterScanner(BaseEstimator):
         θ: a cluster is signal-rich when its standardised spectrum exceeds θ in a bin.
     statistic : {"poisson", "poisson-midp", "gaussian"}, default="poisson"
         Local significance of the excess (see
-        :func:`~hepcluster.scanning.local_significance`).
+        :func:`~hepcluster.stats.local_significance`).
     min_background : float, default=0.0
         Bins whose background estimate is at most this many (weighted) events cannot
         be tested and are excluded from the MLS (counted in
@@ -193,7 +193,7 @@ class ClusterScanner(BaseEstimator):
     excluded_bins : array-like of int or None, default=None
         Indices of bins of ``bins`` whose jets are left out of the scan: they are not
         labelled and enter neither the spectra nor the MLS, exactly as if the bins were
-        not part of the evaluation region (their entries in :class:`ScanResult` are 0,
+        not part of the evaluation region (their entries in :class:`~hepcluster.scanning.ScanResult` are 0,
         ``metadata["excluded_bins"]`` lists them). :class:`WindowScan` uses it to keep
         the jets of a training window out of that window's spectra. ``None`` (the
         default) scans every bin. With ``idealized=True`` the first scanned bin is the
@@ -231,7 +231,7 @@ class ClusterScanner(BaseEstimator):
     See Also
     --------
     hepcluster.JetImageTransformer : Jet images, the usual input.
-    hepcluster.scanning.max_local_significance : The test statistic of one spectrum.
+    hepcluster.stats.max_local_significance : The test statistic of one spectrum.
 
     Notes
     -----
@@ -280,7 +280,7 @@ class ClusterScanner(BaseEstimator):
     diluted. The inertia curve has no such trivial optimum: it falls steeply while
     clusters split QCD's main jet shapes and slowly once they cut a continuum, and its
     elbow (the candidate farthest below the chord of inertia vs log k,
-    :func:`~hepcluster.scanning._auto_k.elbow_index`) lies inside the range of
+    ``elbow_index``) lies inside the range of
     candidates. The choice needs one k-means per candidate on the training window and is
     made again in every fit, so a calibration includes it. The user guide reports the
     measurements on Pythia jets.
@@ -623,8 +623,8 @@ class ClusterScanner(BaseEstimator):
         is_signal : array-like of shape (n_jets,), default=None
             Truth labels; required when ``idealized=True``. When given, the result keeps
             the weighted signal and background of every cluster
-            (:attr:`ScanResult.cluster_signal`), for
-            :meth:`ScanResult.signal_fraction_improvement`.
+            (``ScanResult.cluster_signal``), for
+            :meth:`~hepcluster.scanning.ScanResult.signal_fraction_improvement`.
 
         Returns
         -------
@@ -741,7 +741,7 @@ class ClusterScanner(BaseEstimator):
         """Test statistic of the scan: the MLS averaged over the ensemble.
 
         Higher means more anomalous. This is what a calibration (pseudo-experiments)
-        calls; it is :attr:`ScanResult.statistic` of :meth:`scan`.
+        calls; it is ``ScanResult.statistic`` of :meth:`scan`.
 
         Parameters
         ----------
@@ -763,7 +763,7 @@ class ClusterScanner(BaseEstimator):
 
         As :meth:`sklearn.cluster.KMeans.score`: ``−Σ_i w_i min_k ‖x_i − c_k‖²`` over
         *all* rows of ``X`` (whatever their m_jj) with the centres
-        :attr:`cluster_centers_`; for :class:`~hepcluster.images.SparseImages` the
+        ``cluster_centers_``; for :class:`~hepcluster.images.SparseImages` the
         distances are those of the smeared images, computed exactly from the sparse
         ones. It measures how well the clusters describe the jets and says nothing about
         an excess: the search's statistic is :meth:`test_statistic`.

@@ -64,7 +64,7 @@ def _fit_window(scanner, X, y, sample_weight):
 
 @dataclass(eq=False)
 class WindowScanResult(ResultIO):
-    """Result of :meth:`WindowScan.scan`: one Cluster Scanning pass per training window.
+    """Result of :meth:`~hepcluster.WindowScan.scan`: one Cluster Scanning pass per training window.
 
     Attributes
     ----------
@@ -499,7 +499,7 @@ class WindowScan(BaseEstimator):
     def test_statistic(self, X, y, sample_weight=None, *, is_signal=None):
         """The largest test statistic over the training windows.
 
-        This is what a calibration calls; it is :attr:`WindowScanResult.statistic`.
+        This is what a calibration calls; it is ``WindowScanResult.statistic``.
 
         Parameters
         ----------

@@ -333,7 +333,7 @@ class NullTailModel:
     GPD for the exceedances, lies within χ²₁(CL)/2 of its maximum (moved by the same bias
     correction). Because the two likelihoods factorise, the region is traced as the union
     of the GPD contours at deficit d with the binomial bounds on ζ_u at deficit
-    χ²₁(CL)/2 − d. It is then united with the interval of the :attr:`companion` fit at a
+    χ²₁(CL)/2 − d. It is then united with the interval of the ``companion`` fit at a
     higher threshold: the GPD is only the limit law of exceedances, and for the Gaussian-like
     tails of maximum local significances the shape fitted at a finite threshold is
     systematically below the one that governs the far tail (it rises towards 0 as the

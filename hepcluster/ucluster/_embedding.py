@@ -162,7 +162,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     pretrain_epochs : int or None, default=None
         Epochs of pre-training on the auxiliary task (0 leaves the network at its random
         initialisation); ``None``: the schedule's (``SCHEDULES[schedule]
-        ["pretrain_epochs"]``). :class:`~hepcluster.ucluster.DeepKMeans`' ``epochs``
+        ["pretrain_epochs"]``). :class:`~hepcluster.DeepKMeans`' ``epochs``
         are the joint-training epochs that follow.
     batch_size : int or None, default=None
         Mini-batch size; ``None``: the schedule's.
@@ -183,11 +183,11 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Preset of every training setting left at ``None`` (see
         :data:`~hepcluster.ucluster.SCHEDULES`). ``"fast"`` is the default, sized for a
         CPU; ``"paper"`` is the paper's schedule, sized for a GPU. A
-        :class:`~hepcluster.ucluster.DeepKMeans` that trains this embedding must have
+        :class:`~hepcluster.DeepKMeans` that trains this embedding must have
         the same ``schedule``.
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where TensorFlow runs: ``"auto"`` uses a GPU when one is visible; ``"gpu"``
-        without one raises before any work. A :class:`~hepcluster.ucluster.DeepKMeans`
+        without one raises before any work. A :class:`~hepcluster.DeepKMeans`
         that trains this embedding must have the same ``device``.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation and the shuffling. With an int, fits on a CPU
@@ -242,7 +242,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     statistics and checks first, then every epoch) and never held in memory as a whole.
 
     :meth:`fit` is :meth:`prepare` with ``reset=True`` followed by :meth:`pretrain`;
-    :class:`~hepcluster.ucluster.DeepKMeans` drives the embedding through these public
+    :class:`~hepcluster.DeepKMeans` drives the embedding through these public
     steps and :meth:`embed`, :meth:`auxiliary_loss` and ``network_``.
 
     Fitting calls ``keras.utils.set_random_seed`` with a seed drawn from
@@ -534,7 +534,7 @@ class UClusterEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """The training data of the network: X checked, packed and with its mass targets.
 
         The first half of :meth:`fit` (with ``reset=True``), and the data that
-        :class:`~hepcluster.ucluster.DeepKMeans` trains the network on jointly.
+        :class:`~hepcluster.DeepKMeans` trains the network on jointly.
 
         Parameters
         ----------

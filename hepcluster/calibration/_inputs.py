@@ -45,7 +45,8 @@ class EstimatorInputs:
 class JetPairInputs:
     """One row per jet of the two leading jets of every event (``sample_unit = "jet"``).
 
-    ``X`` is the constituent matrix of :meth:`~hepcluster.datasets.EventTable.jets` (rows ``2i`` and ``2i + 1``
+    ``X`` is the constituent matrix of :meth:`~hepcluster.datasets.EventTable.jets` (rows ``2i``
+    and ``2i + 1``
     are the leading and subleading jet of event ``i``), ``y`` the event's m_jj repeated
     for both jets: the input of Cluster Scanning (arXiv:2402.17714, §3), usually through
     :class:`~hepcluster.JetImageTransformer`.

@@ -152,7 +152,8 @@ class SparseImages:
 
     Row ``j`` holds pixel indices ``indices[indptr[j]:indptr[j + 1]]`` (ascending, flat
     index ``i·n_pixels + j``, η' slow) and their values. The dense output of
-    :meth:`~hepcluster.JetImageTransformer.transform` is ``G x`` for each row ``x``, renormalised to
+    :meth:`~hepcluster.JetImageTransformer.transform` is ``G x`` for each row ``x``, renormalised
+    to
     unit sum when ``normalize`` (a no-op up to rounding, since ``G`` preserves the sum).
     Produced by ``JetImageTransformer(sparse_output=True).transform`` (or
     :meth:`~hepcluster.JetImageTransformer.transform_sparse`); consumed by
@@ -322,7 +323,8 @@ def nearest_centroid(
     """Nearest centroid of every smeared image, computed from the sparse images.
 
     Gives the labels that ``KMeans.predict`` / ``MiniBatchKMeans.predict`` would give on
-    the dense smeared images of :meth:`~hepcluster.JetImageTransformer.transform`, with ``O(nnz·k)``
+    the dense smeared images of :meth:`~hepcluster.JetImageTransformer.transform`, with
+    ``O(nnz·k)``
     work per jet instead of ``O(n_pixels²·k)`` and without building the dense rows.
 
     Parameters

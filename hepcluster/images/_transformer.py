@@ -234,7 +234,8 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
     returns those (``x``) and the smearing is the fixed linear operator ``G = g ⊗ g``;
     ``transform`` returns ``G x`` (renormalised, a no-op up to rounding because ``G``
     keeps the sum). Distances between smeared images follow from
-    ``‖Gx − Gu‖² = (x − u)ᵀGᵀG(x − u)``, which :func:`~hepcluster.images.nearest_centroid` uses to label
+    ``‖Gx − Gu‖² = (x − u)ᵀGᵀG(x − u)``, which :func:`~hepcluster.images.nearest_centroid` uses to
+    label
     millions of jets without forming the dense rows.
 
     The kernels are compiled with numba (``cache=True``) and run in parallel over jets;
@@ -402,7 +403,9 @@ class JetImageTransformer(TransformerMixin, BaseEstimator):
         return self._sparse(X)
 
     def transform(self, X):
-        """Jet images: dense rows, or :class:`~hepcluster.images.SparseImages` with ``sparse_output=True``.
+        """Jet images: dense rows, or sparse ones with ``sparse_output=True``.
+
+        Sparse images are :class:`~hepcluster.images.SparseImages`.
 
         Parameters
         ----------

@@ -58,7 +58,8 @@ class ScanResult(ResultIO):
     cluster_signal, cluster_background : ndarray of shape (n_members, n_clusters) or None
         Weighted signal and background jets of every cluster inside the scanned bins,
         each jet counted in its k-means cluster (also for an idealized scan, whose
-        spectra redistribute the background jets); kept when :meth:`~hepcluster.ClusterScanner.scan`
+        spectra redistribute the background jets); kept when
+        :meth:`~hepcluster.ClusterScanner.scan`
         is given the truth labels ``is_signal``, ``None`` otherwise. They give
         :meth:`signal_to_background` and :meth:`signal_fraction_improvement`.
 

@@ -193,7 +193,8 @@ class ClusterScanner(BaseEstimator):
     excluded_bins : array-like of int or None, default=None
         Indices of bins of ``bins`` whose jets are left out of the scan: they are not
         labelled and enter neither the spectra nor the MLS, exactly as if the bins were
-        not part of the evaluation region (their entries in :class:`~hepcluster.scanning.ScanResult` are 0,
+        not part of the evaluation region (their entries in
+        :class:`~hepcluster.scanning.ScanResult` are 0,
         ``metadata["excluded_bins"]`` lists them). :class:`WindowScan` uses it to keep
         the jets of a training window out of that window's spectra. ``None`` (the
         default) scans every bin. With ``idealized=True`` the first scanned bin is the

@@ -64,7 +64,7 @@ def _fit_window(scanner, X, y, sample_weight):
 
 @dataclass(eq=False)
 class WindowScanResult(ResultIO):
-    """Result of :meth:`~hepcluster.WindowScan.scan`: one Cluster Scanning pass per training window.
+    """Result of :meth:`~hepcluster.WindowScan.scan`: one Cluster Scanning pass per window.
 
     Attributes
     ----------

@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from ..metrics import excess_significance
-from ..stats import histogram, local_significance
+from ..stats import check_bin_edges, histogram, local_significance
 
 __all__ = ["WINDOW_BINS", "nearest_cluster_background"]
 
@@ -152,7 +152,7 @@ def nearest_cluster_background(
     mjj = np.asarray(mjj, dtype=np.float64)
     labels = np.asarray(labels)
     centers = np.asarray(cluster_centers, dtype=np.float64)
-    bins = np.asarray(bins, dtype=np.float64)
+    bins = check_bin_edges(bins, name="bins", min_edges=3)
     weight = np.ones_like(mjj) if sample_weight is None else np.asarray(sample_weight, float)
     if mjj.ndim != 1 or labels.shape != mjj.shape or weight.shape != mjj.shape:
         raise ValueError("mjj, labels and sample_weight must be 1-D of the same length.")
@@ -164,8 +164,6 @@ def nearest_cluster_background(
     n_clusters = centers.shape[0]
     if labels.size and (labels.min() < 0 or labels.max() >= n_clusters):
         raise ValueError(f"labels must lie in 0 … {n_clusters - 1}.")
-    if bins.ndim != 1 or bins.size < 3 or np.any(np.diff(bins) <= 0):
-        raise ValueError("bins must be at least three strictly increasing m_jj edges.")
     n_bins = bins.size - 1
     inside = (mjj >= bins[0]) & (mjj < bins[-1])
     spectra = np.stack(

@@ -30,6 +30,7 @@ from ..utils._sklearn_compat import (
     Interval,
     check_sample_weight,
     minibatch_counts,
+    minibatch_ewa_inertia,
     validate_params,
 )
 from ._defaults import BATCH_SIZE
@@ -285,7 +286,7 @@ def _sklearn_minibatch_kmeans(X, n_clusters, weight, random_state, **options):
         inertia = float(km.inertia_)
     else:
         # the smoothed per-row batch inertia, as the sparse path reports it
-        inertia = float(getattr(km, "_ewa_inertia", np.nan) * weight.sum())
+        inertia = float(minibatch_ewa_inertia(km) * weight.sum())
     counts = minibatch_counts(km)
     if counts is None:
         counts = np.bincount(km.predict(X), weights=weight, minlength=n_clusters)

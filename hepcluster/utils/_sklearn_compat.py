@@ -40,6 +40,7 @@ __all__ = [
     "fit_context",
     "get_output_config",
     "minibatch_counts",
+    "minibatch_ewa_inertia",
     "num_samples",
     "validate_params",
 ]
@@ -93,3 +94,11 @@ def minibatch_counts(estimator):
     scikit-learn keeps it in the private ``_counts``; ``None`` where a release does not.
     """
     return getattr(estimator, "_counts", None)
+
+
+def minibatch_ewa_inertia(estimator):
+    """Smoothed per-row batch inertia of a fitted ``MiniBatchKMeans``, or NaN.
+
+    scikit-learn keeps it in the private ``_ewa_inertia``; NaN where a release does not.
+    """
+    return getattr(estimator, "_ewa_inertia", float("nan"))

@@ -838,3 +838,44 @@ def test_null_distribution_draws_every_injection_level_distinguishably():
     assert len(medians) == len(levels)
     drawn = {(to_hex(line.get_color()), line.get_linestyle()) for line in medians}
     assert len(drawn) == len(levels)
+
+
+def test_results_read_as_text_and_html_tables():
+    rng = np.random.default_rng(0)
+    levels = np.array([100, 200])
+    result = CalibrationResult(
+        null_statistics=rng.normal(size=400),
+        signal_injections=levels,
+        injected_statistics=np.stack([rng.normal(1.0, 0.3, 30), rng.normal(2.0, 0.3, 30)]),
+        n_background=10_000,
+        name="cs",
+    )
+    reference = CalibrationResult(
+        null_statistics=rng.normal(size=400),
+        signal_injections=levels,
+        injected_statistics=np.stack([rng.normal(0.5, 0.3, 30), rng.normal(1.0, 0.3, 30)]),
+        n_background=10_000,
+        name="fit",
+    )
+    medians = result.median_estimate().format()
+    text = str(result).splitlines()
+    assert text[1] == "injected signal  median global Z (68 % interval)"
+    assert [line.split(None, 1) for line in text[2:]] == [
+        [str(n), m] for n, m in zip(levels, medians, strict=True)
+    ]
+    html = result._repr_html_()
+    assert html.count("<tr>") == 1 + levels.size
+    assert all(f"<td>{m}</td>" in html for m in medians)
+    comparison = compare_methods({"cs": result, "fit": reference}, reference="fit")
+    table = comparison._repr_html_()
+    assert table.count("<tr>") == 1 + levels.size  # header and one row per level
+    assert "<th>median global Z, cs</th>" in table
+    assert "no signal injected" in str(
+        CalibrationResult(
+            null_statistics=rng.normal(size=50),
+            signal_injections=np.array([], dtype=int),
+            injected_statistics=np.zeros((0, 0)),
+            n_background=100,
+            name="null",
+        )
+    )

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils._results import ResultIO
+from ..utils._results import ResultIO, html_table
 
 
 @dataclass(eq=False)
@@ -222,6 +222,12 @@ class MethodComparison(ResultIO):
 
     def __str__(self):
         return self.to_markdown()
+
+    def _repr_html_(self):
+        # the per-level table of to_markdown, with its header, as HTML
+        table = [line for line in self.to_markdown().splitlines() if line.startswith("|")]
+        header, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+        return html_table(repr(self), header, rows[1:])  # rows[0] is the alignment row
 
     def plot(self, ax=None):
         """Significance curves and significance improvement side by side.

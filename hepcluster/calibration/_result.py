@@ -7,7 +7,7 @@ import numpy as np
 from scipy import stats
 
 from ..stats import clopper_pearson, empirical_p_value, global_significance
-from ..utils._results import ResultIO
+from ..utils._results import ResultIO, html_table
 from ._estimate import (
     COMPUTED,
     EXTRAPOLATED,
@@ -637,13 +637,22 @@ class CalibrationResult(ResultIO):
         )
         if not self.signal_injections.size:
             return head + "; no signal injected"
-        lines = [head, "injected signal  median global Z (95% CL)"]
-        medians = self.median_estimate().format()
-        lines.extend(
-            f"{int(n):>15d}  {text}"
-            for n, text in zip(self.signal_injections, medians, strict=True)
-        )
+        lines = [head, "injected signal  median global Z (68 % interval)"]
+        lines.extend(f"{n:>15s}  {text}" for n, text in self._median_rows())
         return "\n".join(lines)
+
+    def _median_rows(self):
+        medians = self.median_estimate().format()
+        return [
+            (str(int(n)), text) for n, text in zip(self.signal_injections, medians, strict=True)
+        ]
+
+    def _repr_html_(self):
+        head = str(self).splitlines()[0]
+        if not (self.is_complete and self.signal_injections.size):
+            return html_table(head, [], [])
+        header = ["injected signal", "median global Z (68 % interval)"]
+        return html_table(head, header, self._median_rows())
 
     def to_hist(self, bins=30, *, level=None):
         """The null distribution (or an injection level's statistics) as a ``hist.Hist``.

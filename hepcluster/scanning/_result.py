@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..utils._results import ResultIO
+from ..utils._results import ResultIO, html_table
 
 
 @dataclass(eq=False)
@@ -266,18 +266,8 @@ class ScanResult(ResultIO):
         return "\n".join(lines)
 
     def _repr_html_(self):
-        import html
-
         header, rows = self._summary_rows()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-        )
-        caption = html.escape(str(self).splitlines()[0])
-        return (
-            f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>"
-        )
+        return html_table(str(self).splitlines()[0], header, rows)
 
     def to_hist(self, spectrum="signal_rich", *, member=0):
         """One m_jj spectrum of the scan as a ``hist.Hist`` (needs the ``hist`` extra).

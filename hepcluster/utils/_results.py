@@ -43,6 +43,31 @@ _ITEMS = "__items__"
 _RESULT = "__result__"
 
 
+def html_table(caption, header, rows):
+    """An HTML table (for ``_repr_html_`` of results in notebooks), every cell escaped.
+
+    Parameters
+    ----------
+    caption : str
+    header : sequence of str
+    rows : sequence of sequences of str
+
+    Returns
+    -------
+    str
+    """
+    import html
+
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return (
+        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
 def write_json(value, path):
     """Write ``value`` as strict JSON: NaN and infinities become ``null``, numpy scalars numbers.
 

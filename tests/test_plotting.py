@@ -136,3 +136,30 @@ def test_plotting_imports_no_package_above_it():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert output.stdout.strip() == "[]", output.stderr
+
+
+def test_several_improvements_on_one_axes_share_one_legend_entry_per_kind():
+    from hepcluster.calibration import CalibrationResult
+    from hepcluster.plotting import plot_significance_improvement
+
+    rng = np.random.default_rng(0)
+
+    def result(name, shift):
+        injected = np.stack([rng.normal(shift * k, 0.2, 20) for k in (1.0, 2.0, 3.0)])
+        return CalibrationResult(
+            null_statistics=rng.normal(size=200),
+            signal_injections=np.array([100, 200, 300]),
+            injected_statistics=injected,
+            n_background=10_000,
+            name=name,
+        )
+
+    reference = result("fit", 0.5)
+    _, ax = plt.subplots()
+    for name, shift in (("a", 1.0), ("b", 1.5)):
+        plot_significance_improvement(result(name, shift), reference, ax=ax)
+    labels = _legend_texts(ax)
+    assert len(labels) == len(set(labels))
+    assert {"a / fit", "b / fit", "no improvement", "computed (68 % interval)"} <= set(labels)
+    assert labels.index("b / fit") < labels.index("computed (68 % interval)")
+    assert ax.get_title() == "methods over fit"

@@ -117,6 +117,11 @@ def _kind_legend_entries(ax, bounds=(_EMPIRICAL,)):
     from matplotlib.lines import Line2D
 
     handles, labels = ax.get_legend_handles_labels()
+    previous = ax.get_legend()
+    if previous is not None:
+        # keep the kind entries an earlier call on these axes put in its legend
+        handles = handles + list(previous.legend_handles)
+        labels = labels + [text.get_text() for text in previous.get_texts()]
     handles += [
         Line2D([], [], marker="o", color="0.3", linestyle="none"),
         Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="none"),
@@ -133,7 +138,9 @@ def _kind_legend_entries(ax, bounds=(_EMPIRICAL,)):
                 Line2D([], [], marker="^", color="0.3", markerfacecolor="none", linestyle="none"),
             )
         labels.append(_BOUND_LABELS[source])
-    ax.legend(handles, labels, fontsize="x-small", loc="best", framealpha=0.85)
+    # one entry per label: several methods drawn on one axes share the kind entries
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(list(unique.values()), list(unique), fontsize="x-small", loc="best", framealpha=0.85)
 
 
 def plot_significance_curves(results, *, x="n_signal", ax=None):
@@ -201,6 +208,7 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
     matplotlib.axes.Axes
     """
     ax = new_axes(ax)
+    drawn = set(ax.get_legend_handles_labels()[1])  # earlier methods on the same axes
     abscissa = _abscissa(result, x)
     improvement = result.significance_improvement(reference)
     (line,) = ax.plot([], [])
@@ -217,17 +225,20 @@ def plot_significance_improvement(result, reference, *, x="n_signal", ax=None):
     )
     undetermined = ~np.isfinite(improvement.value) | (improvement.kind == "undetermined")
     if undetermined.any():
+        label = "not determined\n(bound over bound, or Z_ref compatible with 0)"
         ax.plot(
             abscissa[undetermined],
             np.ones(undetermined.sum()),
             "x",
             color="0.4",
-            label="not determined\n(bound over bound, or Z_ref compatible with 0)",
+            label="_nolegend_" if label in drawn else label,
         )
-    ax.axhline(1.0, color="0.5", linestyle=":", label="no improvement")
+    if "no improvement" not in drawn:
+        ax.axhline(1.0, color="0.5", linestyle=":", label="no improvement")
     ax.set_xlabel(_X_LABELS[x])
     ax.set_ylabel("significance improvement Z / Z_ref")
-    ax.set_title(f"{result.name} over {reference.name}")
+    first = not any(label.endswith(f" / {reference.name}") for label in drawn)
+    ax.set_title(f"{result.name if first else 'methods'} over {reference.name}")
     _kind_legend_entries(ax, bounds)
     return ax
 

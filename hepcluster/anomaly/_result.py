@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..utils._results import ResultIO
+from ..utils._results import ResultIO, html_table, text_table
 
 __all__ = ["AnomalySearchResult"]
 
@@ -163,27 +163,12 @@ class AnomalySearchResult(ResultIO):
             f"{self.inclusive_signal_to_background:.3g}, signal fraction improvement "
             f"{self.signal_fraction_improvement:.3g}",
         ]
-        header, rows = self._summary_rows()
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
-        lines.extend(
-            "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
-        )
+        lines.extend(text_table(*self._summary_rows()))
         return "\n".join(lines)
 
     def _repr_html_(self):
-        import html
-
         header, rows = self._summary_rows()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-        )
-        caption = "<br>".join(html.escape(line) for line in str(self).splitlines()[:2])
-        return (
-            f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>"
-        )
+        return html_table(str(self).splitlines()[:2], header, rows)
 
     def plot(self, ax=None, *, cluster=None):
         """m_jj spectrum of a cluster against its nearest-cluster background estimate.

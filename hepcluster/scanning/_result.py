@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..utils._results import ResultIO, html_table
+from ..utils._results import ResultIO, html_table, text_table
 
 
 @dataclass(eq=False)
@@ -257,12 +257,7 @@ class ScanResult(ResultIO):
             f"{self.n_jets} jets in {self.bins.size - 1} bins over [{low:g}, {high:g}) GeV, "
             f"{self.n_outside} outside",
         ]
-        header, rows = self._summary_rows()
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
-        lines.extend(
-            "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
-        )
+        lines.extend(text_table(*self._summary_rows()))
         return "\n".join(lines)
 
     def _repr_html_(self):

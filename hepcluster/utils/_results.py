@@ -43,12 +43,32 @@ _ITEMS = "__items__"
 _RESULT = "__result__"
 
 
+def text_table(header, rows):
+    """The lines of a plain-text table, every column right-aligned to its widest cell.
+
+    Parameters
+    ----------
+    header : sequence of str
+    rows : sequence of sequences of str
+
+    Returns
+    -------
+    list of str
+    """
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    return [
+        "  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
+        for line in (header, *rows)
+    ]
+
+
 def html_table(caption, header, rows):
     """An HTML table (for ``_repr_html_`` of results in notebooks), every cell escaped.
 
     Parameters
     ----------
-    caption : str
+    caption : str or sequence of str
+        One line, or several shown on separate lines.
     header : sequence of str
     rows : sequence of sequences of str
 
@@ -58,12 +78,14 @@ def html_table(caption, header, rows):
     """
     import html
 
+    lines = [caption] if isinstance(caption, str) else list(caption)
+    caption = "<br>".join(html.escape(line) for line in lines)
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
     return (
-        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
 

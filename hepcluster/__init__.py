@@ -8,10 +8,10 @@ Two published methods as scikit-learn estimators:
   trained jointly with a differentiable deep k-means.
 """
 
-import importlib
 import logging
 
 from ._config import config_context, get_config, set_config
+from ._lazy import lazy_exports
 from ._version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -28,16 +28,7 @@ _ESTIMATORS = {
 }
 
 
-def __getattr__(name):
-    if name in _ESTIMATORS:
-        value = getattr(importlib.import_module(_ESTIMATORS[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_ESTIMATORS))
+__getattr__, __dir__ = lazy_exports(__name__, _ESTIMATORS)
 
 
 __all__ = [

@@ -18,7 +18,7 @@ network (no TensorFlow), and works with any clusterer that has ``predict`` and
 on first access (PEP 562), so that importing the package (or its defaults) is cheap.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 # Module that defines each public name, imported on first access.
 _LAZY = {
@@ -30,13 +30,4 @@ _LAZY = {
 __all__ = ["AnomalySearchResult", "anomaly_search", "nearest_cluster_background"]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

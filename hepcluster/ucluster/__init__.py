@@ -23,7 +23,7 @@ notices unless ``TF_CPP_MIN_LOG_LEVEL`` is set); without them ``fit`` raises an
 ImportError naming ``pip install "hepcluster[ucluster]"``.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 # Module that defines each public name, imported on first access.
 _LAZY = {
@@ -37,13 +37,4 @@ _LAZY = {
 __all__ = ["SCHEDULES", "DeepKMeans", "JetStream", "UClusterEmbedding", "plot_confusion_matrix"]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

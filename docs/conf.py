@@ -1,6 +1,13 @@
 """Sphinx configuration of the hepcluster documentation."""
 
+import sys
+from pathlib import Path
+
 import hepcluster
+
+# the base URLs of the local intersphinx inventories, from the script that writes them
+sys.path.insert(0, str(Path(__file__).parent / "_tools"))
+from write_inventories import URLS as INVENTORY_URLS
 
 project = "hepcluster"
 author = "The hepcluster developers"
@@ -47,17 +54,7 @@ nitpick_ignore = [
 # The build machines have no network: each project's inventory is a local file written by
 # docs/_tools/write_inventories.py (the names these pages refer to, at the project's URLs).
 intersphinx_mapping = {
-    project: (url, f"_intersphinx/{project}.inv")
-    for project, url in {
-        "python": "https://docs.python.org/3/",
-        "numpy": "https://numpy.org/doc/stable/",
-        "scipy": "https://docs.scipy.org/doc/scipy/",
-        "sklearn": "https://scikit-learn.org/stable/",
-        "iminuit": "https://scikit-hep.org/iminuit/",
-        "matplotlib": "https://matplotlib.org/stable/",
-        "pandas": "https://pandas.pydata.org/docs/",
-        "numba": "https://numba.readthedocs.io/en/stable/",
-    }.items()
+    project: (url, f"_intersphinx/{project}.inv") for project, url in INVENTORY_URLS.items()
 }
 
 # Types in numpydoc's Parameters/Returns sections link where a name below (or numpydoc's

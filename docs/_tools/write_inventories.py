@@ -22,7 +22,7 @@ from pathlib import Path
 
 OUTPUT = Path(__file__).parents[1] / "_intersphinx"
 
-# Base URL of each project's documentation; conf.py maps the same keys.
+# Base URL of each project's documentation; docs/conf.py maps its inventories with them.
 URLS = {
     "python": "https://docs.python.org/3/",
     "numpy": "https://numpy.org/doc/stable/",

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ..utils._validation import COUNT, POSITIVE, POSITIVE_COUNT, StrOptions
 from ._event_table import (
     _PER_JET_FIELDS,
     FEATURES,
@@ -35,6 +36,16 @@ METADATA_KEY = "hepcluster_event_table"
 """Name of the JSON object (a ROOT TObjString, a parquet schema key) written by hepcluster."""
 _LAYOUT_VERSION = 1
 _CHUNK = 100_000
+
+READER_CONSTRAINTS = {
+    "n_events": [POSITIVE_COUNT, None],
+    "start": [COUNT],
+    "chunksize": [POSITIVE_COUNT],
+    "n_constituents": [POSITIVE_COUNT, None],
+    "jet_radius": [POSITIVE],
+    "invalid": [StrOptions({"raise", "drop"})],
+}
+"""Parameter constraints the columnar readers (read_root, read_parquet) share."""
 
 
 def constituent_branch(jet, feature):

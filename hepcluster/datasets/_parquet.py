@@ -7,15 +7,12 @@ import numpy as np
 
 from ..utils import import_optional, progress
 from ..utils._validation import (
-    COUNT,
     PATH,
-    POSITIVE,
-    POSITIVE_COUNT,
-    StrOptions,
     validate,
 )
 from ._columnar import (
     METADATA_KEY,
+    READER_CONSTRAINTS,
     ColumnarEvents,
     entry_bounds,
     jet_columns,
@@ -59,12 +56,7 @@ def _column_names(schema):
 @validate(
     {
         "path": PATH,
-        "n_events": [POSITIVE_COUNT, None],
-        "start": [COUNT],
-        "chunksize": [POSITIVE_COUNT],
-        "n_constituents": [POSITIVE_COUNT, None],
-        "jet_radius": [POSITIVE],
-        "invalid": [StrOptions({"raise", "drop"})],
+        **READER_CONSTRAINTS,
     }
 )
 def read_parquet(

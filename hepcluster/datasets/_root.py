@@ -5,15 +5,12 @@ from pathlib import Path
 
 from ..utils import import_optional, progress
 from ..utils._validation import (
-    COUNT,
     PATH,
-    POSITIVE,
-    POSITIVE_COUNT,
-    StrOptions,
     validate,
 )
 from ._columnar import (
     METADATA_KEY,
+    READER_CONSTRAINTS,
     ColumnarEvents,
     entry_bounds,
     jet_columns,
@@ -70,12 +67,7 @@ def _find_tree(file, tree, path):
     {
         "path": PATH,
         "tree": [str, None],
-        "n_events": [POSITIVE_COUNT, None],
-        "start": [COUNT],
-        "chunksize": [POSITIVE_COUNT],
-        "n_constituents": [POSITIVE_COUNT, None],
-        "jet_radius": [POSITIVE],
-        "invalid": [StrOptions({"raise", "drop"})],
+        **READER_CONSTRAINTS,
     }
 )
 def read_root(

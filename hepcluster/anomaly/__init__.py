@@ -11,6 +11,10 @@ of the cluster nearest to it, fitted by the caller's model (e.g. the dijet funct
   and look for a resonance in every cluster; returns an :class:`AnomalySearchResult`.
 - :func:`nearest_cluster_background` — the background estimate alone, from cluster
   labels, centroids and m_jj.
+- :class:`NearestClusterSearch` — the largest local excess over the clusters of a fixed
+  clustering as a test statistic, which
+  :func:`hepcluster.calibration.run_pseudo_experiments` (with
+  :class:`~hepcluster.calibration.EmbeddingInputs`) turns into a global significance.
 
 This package reads only the clusterer's predictions and centroids: it never imports the
 network (no TensorFlow), and works with any clusterer that has ``predict`` and
@@ -23,11 +27,17 @@ from .._lazy import lazy_exports
 # Module that defines each public name, imported on first access.
 _LAZY = {
     "AnomalySearchResult": "._result",
+    "NearestClusterSearch": "._statistic",
     "anomaly_search": "._search",
     "nearest_cluster_background": "._background",
 }
 
-__all__ = ["AnomalySearchResult", "anomaly_search", "nearest_cluster_background"]
+__all__ = [
+    "AnomalySearchResult",
+    "NearestClusterSearch",
+    "anomaly_search",
+    "nearest_cluster_background",
+]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

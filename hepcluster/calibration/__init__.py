@@ -2,20 +2,21 @@
 
 :func:`run_pseudo_experiments` turns an :class:`~hepcluster.datasets.EventTable` into
 the rows of a search estimator through an explicit adapter (:class:`JetPairInputs`,
-:class:`EventInputs`), chosen from the estimator's ``sample_unit``, and calibrates its
-``test_statistic``; :func:`compare_methods` sets methods side by side
-(arXiv:2402.17714, §3.3 and §4).
+:class:`EventInputs`, :class:`EmbeddingInputs`), chosen from the estimator's
+``sample_unit`` or given, and calibrates its ``test_statistic``; :func:`compare_methods`
+sets methods side by side (arXiv:2402.17714, §3.3 and §4).
 """
 
 from ..stats import empirical_p_value, global_significance
 from ._comparison import MethodComparison, compare_methods
 from ._estimate import Estimate
-from ._inputs import EstimatorInputs, EventInputs, JetPairInputs
+from ._inputs import EmbeddingInputs, EstimatorInputs, EventInputs, JetPairInputs
 from ._pseudo import run_pseudo_experiments
 from ._result import CalibrationResult
 
 __all__ = [
     "CalibrationResult",
+    "EmbeddingInputs",
     "Estimate",
     "EstimatorInputs",
     "EventInputs",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EstimatorInputs", "EventInputs", "JetPairInputs", "resolve_inputs"]
+__all__ = ["EmbeddingInputs", "EstimatorInputs", "EventInputs", "JetPairInputs", "resolve_inputs"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,6 +153,81 @@ class EventInputs:
 
     def __repr__(self):
         return "EventInputs()"
+
+
+class EmbeddingInputs:
+    """One row per event: its embedding by a fitted model, computed once.
+
+    ``X`` is ``model.embed(events)`` (e.g. :meth:`~hepcluster.ucluster.DeepKMeans.embed`,
+    the event embedding of UCluster, arXiv:2010.07106, §4), ``y`` the event's m_jj: the
+    rows of :class:`~hepcluster.anomaly.NearestClusterSearch`. The network runs once,
+    before the pseudo-experiments; they resample these rows as event weights, so the
+    clustering is the same in every one of them.
+
+    Parameters
+    ----------
+    model : object
+        Anything with ``embed(events) -> ndarray of shape (n_events, n_dims)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepcluster.calibration import EmbeddingInputs
+    >>> from hepcluster.datasets import make_dijet_events
+    >>> class Embedding:  # a stand-in for a fitted DeepKMeans
+    ...     def embed(self, events):
+    ...         return np.log(events.jet_mass)
+    >>> events = make_dijet_events(5, 2, n_constituents=4, random_state=0)
+    >>> inputs = EmbeddingInputs(Embedding()).from_events(events)
+    >>> inputs.X.shape, inputs.row_event.tolist()
+    ((7, 2), [0, 1, 2, 3, 4, 5, 6])
+    """
+
+    sample_unit = "event"
+
+    def __init__(self, model):
+        self.model = model
+
+    def from_events(self, events):
+        """Rows of the events.
+
+        Parameters
+        ----------
+        events : EventTable
+
+        Returns
+        -------
+        EstimatorInputs
+
+        Raises
+        ------
+        TypeError
+            If the model has no ``embed`` method.
+        ValueError
+            If the embedding does not hold one finite row per event.
+        """
+        embed = getattr(self.model, "embed", None)
+        if not callable(embed):
+            raise TypeError(
+                f"EmbeddingInputs needs a fitted model with embed(events), got "
+                f"{type(self.model).__name__}."
+            )
+        X = np.asarray(embed(events), dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] != len(events) or not np.all(np.isfinite(X)):
+            raise ValueError(
+                f"{type(self.model).__name__}.embed must return one finite row per event, "
+                f"shape ({len(events)}, n_dims); got shape {X.shape}."
+            )
+        mjj = np.asarray(events.mjj, dtype=np.float64)
+        return EstimatorInputs(
+            X=X,
+            y=mjj,
+            row_event=np.arange(len(events)),
+            is_signal=np.asarray(events.is_signal, dtype=bool),
+        )
+
+    def __repr__(self):
+        return f"EmbeddingInputs({type(self.model).__name__})"
 
 
 INPUTS = {"jet": JetPairInputs, "event": EventInputs}

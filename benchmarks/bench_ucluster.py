@@ -10,12 +10,15 @@ Two parts, each run in fresh subprocesses (so that peak memory is per configurat
    spends work on every padding slot and gathers neighbours with a slow general gather;
    the new one reads only real particles.
 2. Defaults: ``DeepKMeans(random_state=0).fit(X)`` on the jets (time, peak memory,
-   cluster accuracy) next to k-means on the pre-trained embedding, a supervised KNN on
-   the UCluster embedding, and the baselines on the jet mass alone, ungroomed and
-   soft-drop groomed (z_cut = 0.1, β = 0, R0 = 0.8): k-means, a supervised KNN, the
-   equal-size partition of the mass (what uniform label proportions on a perfect mass
-   embedding would give) and the best two cuts on the mass (chosen with the labels: the
-   ceiling of any partition of the mass).
+   cluster accuracy; its restarts and the run it kept) next to k-means on the
+   pre-trained embedding, a supervised KNN on the UCluster embedding, and the baselines
+   on the jet mass alone, ungroomed and soft-drop groomed (z_cut = 0.1, β = 0,
+   R0 = 0.8): k-means, a supervised KNN, the equal-size partition of the mass (what
+   uniform label proportions on a perfect mass embedding would give) and the best two
+   cuts on the mass (chosen with the labels: the ceiling of any partition of the mass);
+   then ``DeepKMeans(random_state=s)`` for s = 0 … ``--seeds``−1 (default 8), one fresh
+   process each: accuracy, time and the kept run per seed, and the median, minimum and
+   maximum over the seeds.
 
 Jets: ``--data FILE.npz`` (arrays ``X``, ``y``, e.g. written from
 ``hepcluster.datasets.generate_pythia_jets``), else Pythia8 W/Z/top jets generated here
@@ -23,7 +26,8 @@ when the ``generate`` extra is installed (``--n-jets`` of them, ~1 minute for 5,
 ``--mpi`` adds the underlying event, ~2 minutes), else
 synthetic jets from ``make_jets`` (too easy to be evidence of accuracy).
 
-Run: ``python benchmarks/bench_ucluster.py`` (~8 minutes on 2 CPU cores);
+Run: ``python benchmarks/bench_ucluster.py`` (~30 minutes on 2 CPU cores, most of it the
+seeds; ``--seeds 1`` for one);
 ``--quick`` for a smoke run; ``--old-defaults`` adds the old estimator defaults (full
 width, batch 1024) at 100 slots, which need ~16 GB of memory.
 """
@@ -72,6 +76,8 @@ def worker(config):
         result["jets/s"] = float(np.median(rates))
         result.update(params)
     else:
+        import warnings
+
         from sklearn.cluster import KMeans
         from sklearn.neighbors import KNeighborsClassifier
 
@@ -79,9 +85,24 @@ def worker(config):
         from hepcluster.metrics import cluster_accuracy
         from hepcluster.ucluster import DeepKMeans
 
+        seed = config.get("random_state", 0)
         start = time.perf_counter()
-        model = DeepKMeans(random_state=0, device=config["device"]).fit(X)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = DeepKMeans(random_state=seed, device=config["device"]).fit(X)
         result["fit s"] = time.perf_counter() - start
+        result["random_state"] = seed
+        result["UCluster"] = cluster_accuracy(y, model.labels_)
+        result["runs"] = len(model.restarts_)
+        result["kept run"] = model.best_restart_
+        result["cluster fractions"] = "/".join(
+            f"{v:.2f}" for v in model.restarts_[model.best_restart_]["cluster_fractions"]
+        )
+        result["warned collapse"] = any("collapsed" in str(w.message) for w in caught)
+        if not config.get("ceilings", True):
+            result["peak RSS GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+            print("RESULT " + json.dumps(result), flush=True)
+            return
         train = np.random.default_rng(0).random(len(y)) < 0.5
         embedding = model.embed(X)
         mass = jet_kinematics(X).mass[:, None]
@@ -89,7 +110,6 @@ def worker(config):
         result.update(
             {
                 "k-means (pre-trained)": cluster_accuracy(y, model.init_labels_),
-                "UCluster": cluster_accuracy(y, model.labels_),
                 "supervised KNN (UCluster)": KNeighborsClassifier(15)
                 .fit(embedding[train], y[train])
                 .score(embedding[~train], y[~train]),
@@ -208,6 +228,10 @@ def main():
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--skip-defaults", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--seeds", type=int, default=8, help="random_state 0..N-1 of the defaults (default 8)"
+    )
     parser.add_argument("--old-defaults", action="store_true")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -217,6 +241,7 @@ def main():
         return
     if args.quick:
         args.n_jets, args.throughput_jets, args.skip_defaults = 600, 256, True
+        args.seeds = 1
 
     with tempfile.TemporaryDirectory() as folder:
         data, what = jets(args, folder)
@@ -228,7 +253,7 @@ def main():
         configs = [(slots, args.width, args.batch_size) for slots in (30, 100)]
         if args.old_defaults:
             configs.append((100, 1.0, 1024))
-        for slots, width, batch_size in configs:
+        for slots, width, batch_size in [] if args.skip_throughput else configs:
             n = min(n_jets, max(args.throughput_jets, 2 * batch_size))
             config = {
                 **common,
@@ -242,8 +267,11 @@ def main():
             before = run_worker({**config, "impl": f"old ({args.baseline})"}, old)
             new["speed-up"] = new["jets/s"] / before["jets/s"]
             rows += [before, new]
-        print("\nPre-training throughput (median jets/s per epoch) and peak memory")
-        table(rows, ["impl", "slots", "width", "batch_size", "jets/s", "speed-up", "peak RSS GB"])
+        if rows:
+            print("\nPre-training throughput (median jets/s per epoch) and peak memory")
+            table(
+                rows, ["impl", "slots", "width", "batch_size", "jets/s", "speed-up", "peak RSS GB"]
+            )
         if not args.skip_defaults:
             result = run_worker(
                 {**common, "mode": "defaults", "slots": 100, "n_jets": n_jets, "impl": "new"},
@@ -257,6 +285,32 @@ def main():
                     else f"  {name:28s} {value}"
                 )
             print("paper (hls4ml, GPU): k-means 0.51, UCluster 0.81, supervised KNN 0.89")
+            seeds = [result] + [
+                run_worker(
+                    {
+                        **common,
+                        "mode": "defaults",
+                        "slots": 100,
+                        "n_jets": n_jets,
+                        "impl": "new",
+                        "random_state": seed,
+                        "ceilings": False,
+                    },
+                    REPO,
+                )
+                for seed in range(1, args.seeds)
+            ]
+            print(f"\nDeepKMeans(random_state=s) over {len(seeds)} seeds (computed)")
+            columns = ["random_state", "UCluster", "fit s", "runs", "kept run"]
+            table(seeds, [*columns, "cluster fractions", "warned collapse", "peak RSS GB"])
+            accuracy = np.array([row["UCluster"] for row in seeds])
+            seconds = np.array([row["fit s"] for row in seeds])
+            print(
+                f"accuracy: median {np.median(accuracy):.3f}, minimum {accuracy.min():.3f}, "
+                f"maximum {accuracy.max():.3f}; runs below 0.68: {(accuracy < 0.68).sum()}; "
+                f"fit time: median {np.median(seconds):.0f} s, maximum {seconds.max():.0f} s; "
+                f"load average at the end {os.getloadavg()[0]:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ CHECK_PARAMS = {
         "epochs": 1,
         "batch_size": 32,
         "n_init": 1,
+        # One run instead of the "fast" schedule's three: the checks exercise the API,
+        # not the choice between runs (tested in tests/test_ucluster_estimators.py).
+        "n_restarts": 1,
         "random_state": 0,
     },
 }

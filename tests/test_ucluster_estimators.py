@@ -213,7 +213,7 @@ def test_label_proportions_train_with_the_transport_assignment(tiny_jets):
 def test_collapsed_clusters_warn(tiny_jets):
     from hepcluster.ucluster._deep_kmeans import _warn_on_collapsed_clusters
 
-    # 1 sample of 100 is under a tenth of the equal share 100/3; 33 of 99 is not.
+    # 1 sample of 100 is under a quarter of the equal share 100/3; 33 of 99 is not.
     labels = np.r_[np.zeros(50, dtype=int), np.ones(49, dtype=int), 2]
     with pytest.warns(ConvergenceWarning, match=r"1 of 3 clusters .*\(cluster 2: 1\)"):
         _warn_on_collapsed_clusters(labels, 3)
@@ -222,15 +222,66 @@ def test_collapsed_clusters_warn(tiny_jets):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_on_collapsed_clusters(np.arange(99) % 3, 3)
-    # fit warns exactly when its own labels have such a cluster (this seed leaves one
-    # cluster of the 36 tiny jets empty).
+    # Against expected shares: 8 of 100 is under a quarter of 1/3 but not of 0.05.
+    labels = np.repeat([0, 1, 2], [60, 32, 8])
+    with pytest.warns(ConvergenceWarning, match=r"cluster 2: 8\)"):
+        _warn_on_collapsed_clusters(labels, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_on_collapsed_clusters(labels, 3, [0.7, 0.25, 0.05])
+    # fit warns exactly when the labels of the kept run have such a cluster (this seed
+    # leaves one cluster of the 36 tiny jets empty in a single run).
     X, _ = tiny_jets
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = DeepKMeans(UClusterEmbedding(**TINY), epochs=1, random_state=2).fit(X)
+        model = DeepKMeans(UClusterEmbedding(**TINY), epochs=1, n_restarts=1, random_state=2).fit(
+            X
+        )
     warned = any("clusters hold fewer than" in str(w.message) for w in caught)
     counts = np.bincount(model.labels_, minlength=model.n_clusters)
-    assert warned == bool((counts < 0.1 * len(X) / model.n_clusters).any())
+    assert warned == bool((counts < 0.25 * len(X) / model.n_clusters).any())
+
+
+def test_restarts_keep_the_most_balanced_run(tiny_jets):
+    from hepcluster.ucluster._deep_kmeans import size_divergence
+
+    X, _ = tiny_jets
+    params = {"epochs": 1, "batch_size": 32, "random_state": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DeepKMeans(UClusterEmbedding(**TINY), n_restarts=3, **params).fit(X)
+        single = DeepKMeans(UClusterEmbedding(**TINY), n_restarts=1, **params).fit(X)
+    assert len(model.restarts_) == 3
+    # every run's criterion, recomputed from its fractions; the kept one is the smallest
+    divergences = [run["size_divergence"] for run in model.restarts_]
+    for run in model.restarts_:
+        expected = size_divergence(run["cluster_fractions"], [1 / 3] * 3, len(X))
+        assert run["size_divergence"] == pytest.approx(expected)
+    assert model.best_restart_ == int(np.argmin(divergences))
+    kept = model.restarts_[model.best_restart_]
+    fractions = np.sort(np.bincount(model.labels_, minlength=3) / len(X))[::-1]
+    np.testing.assert_allclose(fractions, kept["cluster_fractions"])
+    # the first run is the single fit with the same random_state
+    assert model.restarts_[0]["random_state"] == single.restarts_[0]["random_state"]
+    assert model.restarts_[0]["cluster_fractions"] == single.restarts_[0]["cluster_fractions"]
+    # the "fast" schedule restarts three times by default, the paper's once
+    assert DeepKMeans()._resolved_restarts() == 3
+    assert DeepKMeans(schedule="paper")._resolved_restarts() == 1
+
+
+def test_size_divergence_brute_force():
+    from hepcluster.ucluster._deep_kmeans import size_divergence
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p, q = rng.dirichlet(np.ones(4)), rng.dirichlet(np.ones(4))
+        brute = sum(
+            b * np.log(b / max(a, 0.5 / 50)) for a, b in zip(sorted(p), sorted(q), strict=True)
+        )
+        assert size_divergence(p, q, 50) == pytest.approx(brute)
+    assert size_divergence([1.0, 0.0], [0.5, 0.5], 10) == pytest.approx(
+        0.5 * np.log(0.5) + 0.5 * np.log(0.5 / 0.05)
+    )
 
 
 @pytest.mark.parametrize(

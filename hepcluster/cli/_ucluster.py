@@ -124,6 +124,13 @@ def _add_training_options(parser, *, n_clusters, embedding_dim):
         help="ε of the transport plan (default: %(default)s)",
     )
     group.add_argument(
+        "--restarts",
+        type=int,
+        default=None,
+        help="independent runs, of which the one whose cluster sizes match the expected "
+        "proportions best is kept (default: the schedule's, 3 fast / 1 paper)",
+    )
+    group.add_argument(
         "--device",
         choices=DEVICES,
         default=DEFAULT_DEVICE,
@@ -300,6 +307,7 @@ def _model(args, task):
         centroid_lr_factor=args.centroid_lr_factor,
         label_proportions=None if args.label_proportions == "none" else args.label_proportions,
         sinkhorn_epsilon=args.sinkhorn_epsilon,
+        n_restarts=args.restarts,
         schedule=args.schedule,
         device=args.device,
         random_state=args.seed,

@@ -158,7 +158,7 @@ class EventInputs:
 class EmbeddingInputs:
     """One row per event: its embedding by a fitted model, computed once.
 
-    ``X`` is ``model.embed(events)`` (e.g. :meth:`~hepcluster.ucluster.DeepKMeans.embed`,
+    ``X`` is ``model.embed(events)`` (e.g. :meth:`~hepcluster.DeepKMeans.embed`,
     the event embedding of UCluster, arXiv:2010.07106, §4), ``y`` the event's m_jj: the
     rows of :class:`~hepcluster.anomaly.NearestClusterSearch`. The network runs once,
     before the pseudo-experiments; they resample these rows as event weights, so the

@@ -29,6 +29,19 @@ def requires(module):
     return pytest.importorskip(module, reason=f'needs {module}: pip install "hepcluster[{extra}]"')
 
 
+@pytest.fixture(autouse=True)
+def one_ucluster_run(monkeypatch):
+    """One DeepKMeans run per fit instead of the "fast" schedule's three restarts.
+
+    The tests of everything but the restarts would take three times as long; the
+    restarts are tested with an explicit ``n_restarts`` (a test that needs the schedule's
+    own value calls ``monkeypatch.undo()``).
+    """
+    from hepcluster.ucluster._defaults import SCHEDULES
+
+    monkeypatch.setitem(SCHEDULES["fast"], "n_restarts", 1)
+
+
 @pytest.fixture
 def plot():
     """matplotlib.pyplot, or a skip naming the ``plot`` extra."""

@@ -242,7 +242,7 @@ def test_collapsed_clusters_warn(tiny_jets):
     assert warned == bool((counts < 0.25 * len(X) / model.n_clusters).any())
 
 
-def test_restarts_keep_the_most_balanced_run(tiny_jets):
+def test_restarts_keep_the_most_balanced_run(tiny_jets, monkeypatch):
     from hepcluster.ucluster._deep_kmeans import size_divergence
 
     X, _ = tiny_jets
@@ -265,6 +265,7 @@ def test_restarts_keep_the_most_balanced_run(tiny_jets):
     assert model.restarts_[0]["random_state"] == single.restarts_[0]["random_state"]
     assert model.restarts_[0]["cluster_fractions"] == single.restarts_[0]["cluster_fractions"]
     # the "fast" schedule restarts three times by default, the paper's once
+    monkeypatch.undo()  # conftest's one_ucluster_run
     assert DeepKMeans()._resolved_restarts() == 3
     assert DeepKMeans(schedule="paper")._resolved_restarts() == 1
 

@@ -48,7 +48,10 @@ def tiny_jets():
 @pytest.fixture(scope="module")
 def tiny_model(tiny_jets):
     X, _ = tiny_jets
-    return DeepKMeans(UClusterEmbedding(**TINY), epochs=1, batch_size=32, random_state=0).fit(X)
+    # n_restarts explicit: a module fixture is built before conftest's one_ucluster_run.
+    return DeepKMeans(
+        UClusterEmbedding(**TINY), epochs=1, batch_size=32, n_restarts=1, random_state=0
+    ).fit(X)
 
 
 def test_parameters_are_stored_unchanged_and_the_schedule_fills_the_rest(tiny_jets):

@@ -551,7 +551,6 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             centers, alpha, history = self._train_jointly(
                 embedding, dataset, proportions, init_centers, int(seeds[2])
             )
-        self.cluster_centers_ = centers  # _assign reads it
         return {
             "embedding": embedding,
             "init_labels": init_labels,
@@ -560,7 +559,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             "cluster_centers": centers,
             "alpha": alpha,
             "history": history,
-            "labels": self._assign(embedding.embed(dataset)),
+            "labels": self._assign(embedding.embed(dataset), centers),
         }
 
     def _train_jointly(self, embedding, dataset, proportions, init_centers, seed):
@@ -632,12 +631,13 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
 
     # -- inference ------------------------------------------------------------------------
 
-    def _squared_distances(self, features):
-        difference = features[:, None, :] - self.cluster_centers_[None, :, :]
+    def _squared_distances(self, features, centers=None):
+        centers = self.cluster_centers_ if centers is None else centers
+        difference = features[:, None, :] - centers[None, :, :]
         return np.einsum("ikd,ikd->ik", difference, difference)
 
-    def _assign(self, features):
-        return np.argmin(self._squared_distances(features), axis=1)
+    def _assign(self, features, centers=None):
+        return np.argmin(self._squared_distances(features, centers), axis=1)
 
     def embed(self, X):
         """The embedding f of X after joint training.

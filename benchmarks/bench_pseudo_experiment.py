@@ -10,9 +10,10 @@ with every member and fills the weighted cluster spectra (16 bins of 100 GeV).
 **Ours** (timed end to end, per pseudo-experiment, stage by stage): the images are
 built once as ``SparseImages``; the bootstrap draws the weights, which go into
 ``minibatch_kmeans`` on the sparse training images (the members run two at a time in
-threads, one numba thread each); the evaluation jets are labelled with
-``nearest_centroid(..., rows=...)`` (two numba threads), which reads the jets of the
-pseudo-experiment in place, and the spectra are filled with ``np.bincount``. Only jets
+threads, one numba thread each); the evaluation jets are labelled by every member with
+``ensemble_nearest_centroid(..., rows=...)`` (two numba threads; each block of jets is
+labelled by all members while in cache), which reads the jets of the pseudo-experiment in
+place, as ``ClusterScanner`` does, and the spectra are filled with ``np.bincount``. Only jets
 whose event has a non-zero multiplicity are labelled (the others have no weight in any
 spectrum), as ``ClusterScanner.scan`` does; the time to label *all* evaluation jets is
 printed too.
@@ -28,6 +29,9 @@ multiplied by the ensemble size. Both scalings are printed.
 The events come from ``make_dijet_events(n, 0, mjj_range=(3000, 4600))`` (QCD only,
 as in the background-only calibration), generated and imaged in chunks on both cores;
 ``--tile`` generates ``1/tile`` of them and repeats them (faster, for smoke runs).
+``--cache FILE`` reads the images of any sample saved in the same ``.npz`` layout (keys
+``mjj``, ``indptr``, ``indices``, ``values``; 40×40, extent 0.8, σ = 1 pixel), e.g. the
+Pythia8 background of the full-scale study.
 
 The load average of the machine is printed at the start and the end (the dense
 reference suffers more than ours from a busy core), and the peak memory (maximum
@@ -59,7 +63,12 @@ from joblib import Parallel, delayed
 from sklearn.cluster import MiniBatchKMeans
 
 from hepcluster.datasets import make_dijet_events
-from hepcluster.images import JetImageTransformer, SparseImages, nearest_centroid
+from hepcluster.images import (
+    JetImageTransformer,
+    SparseImages,
+    ensemble_nearest_centroid,
+    nearest_centroid,
+)
 from hepcluster.scanning._kmeans import minibatch_kmeans, smeared_squared_norms
 
 TRAIN_WINDOW = (3000.0, 3100.0)
@@ -122,7 +131,7 @@ def load(path):
         extent=0.8,
         smear_sigma=1.0,
         normalize=True,
-        n_outside=data["n_outside"],
+        n_outside=data["n_outside"] if "n_outside" in data else np.zeros(data["mjj"].size, int),
     )
     return data["mjj"], images
 
@@ -270,6 +279,7 @@ def main():
     minibatch_kmeans(warm, 20, batch_size=256, random_state=0, n_jobs=1)
     nearest_centroid(warm, warm.to_dense()[:20])
     nearest_centroid(images, warm.to_dense()[:20], rows=np.arange(10))
+    ensemble_nearest_centroid(images, warm.to_dense()[None, :20], rows=np.arange(10))
 
     # per data set, ours: the training images and their squared norms
     t0 = time.perf_counter()
@@ -309,9 +319,8 @@ def main():
             delayed(fit_member)(w_train, seed) for seed in seeds
         )
         t_fit = time.perf_counter()
-        labels = np.empty((args.n_ensemble, used.size), dtype=np.int64)
-        for m, fit in enumerate(fits):
-            labels[m] = nearest_centroid(images, fit.centers, rows=used, n_jobs=2)
+        centers = np.stack([fit.centers for fit in fits])
+        labels = ensemble_nearest_centroid(images, centers, rows=used, n_jobs=2).astype(np.int64)
         t_label = time.perf_counter()
         spectra = np.empty((args.n_ensemble, N_CLUSTERS, n_bins))
         for m in range(args.n_ensemble):

@@ -17,6 +17,7 @@ from hepcluster.images import (
     JetImageTransformer,
     SparseImages,
     _transformer,
+    ensemble_nearest_centroid,
     gaussian_smearing_matrix,
     nearest_centroid,
     smearing_kernel,
@@ -417,6 +418,34 @@ def test_nearest_centroid_of_rows_equals_the_copied_subset(jets):
         nearest_centroid(sparse, centroids, rows=[sparse.n_jets])
     with pytest.raises(ValueError, match="1-D array"):
         nearest_centroid(sparse, centroids, rows=[0.5])
+
+
+def test_ensemble_labels_equal_the_brute_force_labels_of_every_member(jets):
+    jit = JetImageTransformer(n_pixels=12).fit(jets)
+    sparse, dense = jit.transform_sparse(jets), jit.transform(jets)
+    rng = np.random.default_rng(5)
+    # more images than one block of the kernel, members of different centres
+    rows = rng.choice(sparse.n_jets, 1500)
+    members = np.stack([dense[rng.choice(sparse.n_jets, 6, replace=False)] for _ in range(4)])
+    labels = ensemble_nearest_centroid(sparse, members, rows=rows, n_jobs=2)
+    assert labels.shape == (4, rows.size)
+    assert labels.dtype == np.int32
+    for member, centroids in enumerate(members):
+        brute = ((dense[rows, None, :] - centroids[None]) ** 2).sum(axis=-1)
+        np.testing.assert_array_equal(labels[member], brute.argmin(axis=1))
+        np.testing.assert_array_equal(
+            labels[member], nearest_centroid(sparse, centroids, rows=rows)
+        )
+    np.testing.assert_array_equal(
+        ensemble_nearest_centroid(sparse, members, n_jobs=1),
+        ensemble_nearest_centroid(sparse, members, rows=np.arange(sparse.n_jets), n_jobs=2),
+    )
+    with pytest.raises(ValueError, match=r"shape \(n_members, n_clusters, 144\)"):
+        ensemble_nearest_centroid(sparse, members[0])
+    with pytest.raises(ValueError, match="NaN"):
+        ensemble_nearest_centroid(sparse, np.full((2, 3, 144), np.nan))
+    with pytest.raises(ValueError, match="rows must lie"):
+        ensemble_nearest_centroid(sparse, members, rows=[-1])
 
 
 def test_nearest_centroid_rejects_bad_input(jets):

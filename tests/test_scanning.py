@@ -20,7 +20,7 @@ from hepcluster.scanning import (
     robust_mean_std,
     trimmed_sd_correction,
 )
-from hepcluster.scanning._spectra import analyse_spectra
+from hepcluster.scanning._spectra import analyse_spectra, cluster_spectra
 from hepcluster.stats import CLUSTER_SCANNING_BINS
 from hepcluster.utils._errors import InvalidFileError
 
@@ -264,6 +264,27 @@ def test_signal_gives_a_larger_statistic_than_background_only(signal_scan, backg
     assert result.statistic > 5.0
 
 
+def test_cluster_spectra_equal_a_bincount_per_member_bit_for_bit():
+    rng = np.random.default_rng(11)
+    n_jets, n_clusters, n_bins = 20_000, 7, 5
+    labels = rng.integers(0, n_clusters, (3, n_jets))
+    jet_bin = rng.integers(-1, n_bins, n_jets)  # -1: outside, skipped whatever its label
+    labels[:, jet_bin < 0] = -1
+    weights = rng.poisson(1.0, n_jets) * rng.random(n_jets)
+    spectra = cluster_spectra(labels, jet_bin, weights, n_clusters, n_bins)
+    inside = jet_bin >= 0
+    for member in range(3):
+        expected = np.bincount(
+            labels[member, inside] * n_bins + jet_bin[inside],
+            weights=weights[inside],
+            minlength=n_clusters * n_bins,
+        ).reshape(n_clusters, n_bins)
+        np.testing.assert_array_equal(spectra[member], expected)
+    labels[1, np.flatnonzero(inside)[4]] = n_clusters
+    with pytest.raises(ValueError, match="outside \\[0, 7\\)"):
+        cluster_spectra(labels, jet_bin, weights, n_clusters, n_bins)
+
+
 def test_false_positive_rate_of_the_selection_is_nominal_for_large_counts():
     # Background-only, uncorrelated spectra of 50 equal clusters: z_{i,b} is a studentised
     # value (μ̃, σ̃ from 40 clusters), so P(z > θ) follows Student's t with 39 dof.
@@ -292,6 +313,31 @@ def test_idealized_scan_needs_truth_labels(background_sample):
         scanner.scan(images, mjj)
     with pytest.raises(ValueError, match="is_signal"):
         scanner.test_statistic(images, mjj)
+
+
+def test_idealized_toy_labels_only_the_jets_it_keeps_and_gives_the_full_scan(signal_sample):
+    # test_statistic labels signal and first-bin jets only (the rest are redrawn);
+    # scan labels every jet: the two must agree bit for bit, weights of 0 included.
+    events, images, mjj = signal_sample
+    truth = events.jet_is_signal
+    weight = np.random.default_rng(3).poisson(1.0, mjj.size).astype(float)
+    scanner = _scanner(idealized=True, n_clusters=10, n_ensemble=2, max_iter=5)
+    scanner.fit(images, mjj, sample_weight=weight)
+    full = scanner.scan(images, mjj, sample_weight=weight, is_signal=truth)
+    calls = []
+    original = scanner._labels_ensemble
+
+    def spy(X, rows=None):
+        calls.append(rows)
+        return original(X, rows)
+
+    scanner._labels_ensemble = spy
+    toy = scanner.test_statistic(images, mjj, sample_weight=weight, is_signal=truth)
+    assert toy == full.statistic
+    jet_bin = np.searchsorted(scanner.bins_, mjj, side="right") - 1
+    kept = (truth | (jet_bin == 0)) & (weight > 0) & (mjj >= BINS[0]) & (mjj < BINS[-1])
+    np.testing.assert_array_equal(calls[0], np.flatnonzero(kept))
+    assert calls[0].size < 0.5 * np.count_nonzero(weight)
 
 
 def test_truth_labels_are_counted_but_only_idealize_an_idealized_scan(signal_sample):

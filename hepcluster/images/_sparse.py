@@ -317,6 +317,100 @@ class SparseImages:
         return mean
 
 
+def ensemble_nearest_centroid(images, centroids, *, rows=None, n_jobs=None):
+    """Nearest smeared centroid of every image under every member of an ensemble.
+
+    The labels of ``nearest_centroid(images, centroids[m], rows=rows)`` for every member
+    ``m``, from one pass over the images: a block of images is labelled by each member in
+    turn while its pixels are in cache (the pseudo-experiments of a Cluster Scanning
+    calibration label about 7·10⁵ jets with 15 members each).
+
+    Parameters
+    ----------
+    images : SparseImages
+    centroids : array-like of shape (n_members, n_clusters, n_pixels**2)
+        Smeared cluster centres of every member.
+    rows : array-like of int, default=None
+        Label only these images, read in place; ``None`` labels every image.
+    n_jobs : int or None, default=None
+        numba threads; labels do not depend on it.
+
+    Returns
+    -------
+    ndarray of shape (n_members, n_jets) or (n_members, len(rows)), int32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepcluster.images import JetImageTransformer, nearest_centroid
+    >>> from hepcluster.images import ensemble_nearest_centroid
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([rng.uniform(1, 100, 60), rng.normal(0, 0.2, 60),
+    ...                      rng.normal(0, 0.2, 60)]).reshape(20, 9)
+    >>> jit = JetImageTransformer(n_pixels=16).fit(X)
+    >>> dense, sparse = jit.transform(X), jit.transform_sparse(X)
+    >>> members = np.stack([dense[:3], dense[3:6]])
+    >>> labels = ensemble_nearest_centroid(sparse, members)
+    >>> labels.shape
+    (2, 20)
+    >>> bool(np.array_equal(labels[1], nearest_centroid(sparse, members[1])))
+    True
+    """
+    centroids = _check_centroids(images, centroids, ensemble=True)
+    n_pix2 = centroids.shape[2]
+    rows = _check_rows(rows, images.n_jets)
+    n_members, n_clusters, _ = centroids.shape
+    g = images.smearing_matrix()
+    weights = np.empty((n_members, n_pix2, n_clusters))
+    half_norms = np.empty((n_members, n_clusters))
+    for member, member_centroids in enumerate(centroids):
+        weights[member] = _smear_rows(member_centroids, g.T).T  # centroid-major Gᵀ c
+        half_norms[member] = 0.5 * np.einsum("ij,ij->i", member_centroids, member_centroids)
+    labels = np.empty((n_members, rows.shape[0]), dtype=np.int32)
+    with _image_kernels.numba_threads(n_jobs):
+        _image_kernels.nearest_centroid_ensemble_scores(
+            images.indptr, images.indices, images.values, rows, weights, -half_norms, labels
+        )
+    return labels
+
+
+def _check_centroids(images, centroids, *, ensemble):
+    """Finite float64 centroids of (n_members,) n_clusters × n_pixels² for ``images``."""
+    if not isinstance(images, SparseImages):
+        raise TypeError(
+            "images must be a SparseImages object (JetImageTransformer(sparse_output=True)), "
+            f"got {type(images).__name__}."
+        )
+    centroids = np.asarray(centroids, dtype=np.float64)
+    n_pix2 = images.n_pixels * images.n_pixels
+    shape = "(n_members, n_clusters, " if ensemble else "(n_clusters, "
+    if (
+        centroids.ndim != (3 if ensemble else 2)
+        or centroids.shape[-1] != n_pix2
+        or min(centroids.shape[:-1]) < 1
+    ):
+        raise ValueError(
+            f"centroids must have shape {shape}{n_pix2}) to match images of "
+            f"{images.n_pixels}x{images.n_pixels} pixels, got {centroids.shape}."
+        )
+    if not np.all(np.isfinite(centroids)):
+        raise ValueError("centroids contain NaN or infinity.")
+    return centroids
+
+
+def _check_rows(rows, n_jets):
+    """``rows`` as int64 indices into ``n_jets`` images (every image when None)."""
+    if rows is None:
+        return np.arange(n_jets, dtype=np.int64)
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+        raise ValueError(f"rows must be a 1-D array of image indices, got {rows!r}.")
+    rows = rows.astype(np.int64, copy=False)
+    if rows.size and (rows.min() < 0 or rows.max() >= n_jets):
+        raise ValueError(f"rows must lie in [0, {n_jets}), the images' indices.")
+    return rows
+
+
 def nearest_centroid(
     images, centroids, *, smeared=True, return_distances=False, rows=None, n_jobs=None
 ):
@@ -380,32 +474,12 @@ def nearest_centroid(
     >>> bool(np.array_equal(nearest_centroid(sparse, centroids), dist.argmin(axis=1)))
     True
     """
-    if not isinstance(images, SparseImages):
-        raise TypeError(
-            "images must be a SparseImages object (JetImageTransformer(sparse_output=True)), "
-            f"got {type(images).__name__}."
-        )
-    centroids = np.asarray(centroids, dtype=np.float64)
-    n_pix2 = images.n_pixels * images.n_pixels
-    if centroids.ndim != 2 or centroids.shape[1] != n_pix2 or centroids.shape[0] < 1:
-        raise ValueError(
-            f"centroids must have shape (n_clusters, {n_pix2}) to match images of "
-            f"{images.n_pixels}x{images.n_pixels} pixels, got {centroids.shape}."
-        )
-    if not np.all(np.isfinite(centroids)):
-        raise ValueError("centroids contain NaN or infinity.")
-    if rows is None:
+    centroids = _check_centroids(images, centroids, ensemble=False)
+    subset = rows is not None
+    rows = _check_rows(rows, images.n_jets)
+    if subset and return_distances:
+        images = images[rows]
         rows = np.arange(images.n_jets, dtype=np.int64)
-    else:
-        rows = np.asarray(rows)
-        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
-            raise ValueError(f"rows must be a 1-D array of image indices, got {rows!r}.")
-        rows = rows.astype(np.int64, copy=False)
-        if rows.size and (rows.min() < 0 or rows.max() >= images.n_jets):
-            raise ValueError(f"rows must lie in [0, {images.n_jets}), the images' indices.")
-        if return_distances:
-            images = images[rows]
-            rows = np.arange(images.n_jets, dtype=np.int64)
     g = images.smearing_matrix()
     smeared_centroids = centroids if smeared else _smear_rows(centroids, g)
     weights = _smear_rows(smeared_centroids, g.T)  # Gᵀ c = (gᵀ ⊗ gᵀ) c

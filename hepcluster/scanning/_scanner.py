@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..images import SparseImages, nearest_centroid
+from ..images import SparseImages, ensemble_nearest_centroid, nearest_centroid
 from ..stats import CLUSTER_SCANNING_BINS, STATISTICS, bin_index, check_bin_edges
 from ..utils._sklearn_compat import Interval, StrOptions, check_sample_weight, fit_context
 from ._auto_k import N_CLUSTERS_CANDIDATES, elbow_index
@@ -189,7 +189,9 @@ class ClusterScanner(BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds of the ensemble members (drawn up front in :meth:`fit`).
     n_jobs : int or None, default=None
-        Ensemble members fitted in parallel (threads); results do not depend on it.
+        Ensemble members fitted in parallel (threads), and the threads that label
+        sparse images (every member in one pass over blocks of jets; ``None``: numba's
+        setting); results do not depend on it.
     excluded_bins : array-like of int or None, default=None
         Indices of bins of ``bins`` whose jets are left out of the scan: they are not
         labelled and enter neither the spectra nor the MLS, exactly as if the bins were
@@ -575,7 +577,10 @@ class ClusterScanner(BaseEstimator):
 
     def _labels_ensemble(self, X, rows=None):
         """Labels of ``X`` (or of its ``rows``) under every member."""
-        if rows is not None and not _is_sparse_images(X):
+        if _is_sparse_images(X):
+            centers = np.stack([member.centers for member in self.ensemble_])
+            return ensemble_nearest_centroid(X, centers, rows=rows, n_jobs=self.n_jobs)
+        if rows is not None:
             X, rows = X[rows], None  # dense rows: one copy for all members
         labels = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self._labels)(X, member, rows) for member in range(self.n_ensemble)
@@ -669,7 +674,13 @@ class ClusterScanner(BaseEstimator):
         # Poisson bootstrap — adds an exact 0.0 to whichever cluster it is given, so
         # label 0 leaves every spectrum bit for bit the same.
         n_clusters = getattr(self, "n_clusters_", self.n_clusters)
-        used = np.flatnonzero(inside & (weight != 0))
+        needed = inside & (weight != 0)
+        if self._idealized() and is_signal is not None and not variances:
+            # A calibration toy of the idealized scan: _idealize redraws the label of every
+            # background jet above the first bin (how many there are, not their labels,
+            # sets its draws), so only signal and first-bin jets need k-means labels.
+            needed &= _check_is_signal(is_signal, jet_bin) | (jet_bin == 0)
+        used = np.flatnonzero(needed)
         labels = np.full((self.n_ensemble, y.shape[0]), -1, dtype=np.int64)
         labels[:, inside] = 0
         if used.size:

@@ -1,6 +1,7 @@
 """From cluster labels to the Cluster Scanning test statistic (arXiv:2402.17714 §3)."""
 
 import numpy as np
+from numba import njit
 
 from ..stats import local_significance
 from ._robust import robust_mean_std
@@ -12,7 +13,8 @@ def cluster_spectra(labels, bin_index, weights, n_clusters, n_bins):
     Parameters
     ----------
     labels : ndarray of shape (n_members, n_jets), int
-        Cluster of each jet under each ensemble member.
+        Cluster of each jet under each ensemble member (in ``[0, n_clusters)`` for the
+        jets inside the bins).
     bin_index : ndarray of shape (n_jets,), int
         m_jj bin of each jet; jets outside the region carry -1 and are skipped.
     weights : ndarray of shape (n_jets,)
@@ -22,18 +24,49 @@ def cluster_spectra(labels, bin_index, weights, n_clusters, n_bins):
     Returns
     -------
     ndarray of shape (n_members, n_clusters, n_bins)
+
+    Raises
+    ------
+    ValueError
+        When a jet inside the bins has a label outside ``[0, n_clusters)``.
     """
-    n_members = labels.shape[0]
-    inside = bin_index >= 0
-    flat = (labels[:, inside].astype(np.int64) * n_bins + bin_index[inside]) + (
-        np.arange(n_members, dtype=np.int64)[:, None] * n_clusters * n_bins
-    )
-    counts = np.bincount(
-        flat.ravel(),
-        weights=np.broadcast_to(weights[inside], flat.shape).ravel(),
-        minlength=n_members * n_clusters * n_bins,
-    )
-    return counts.reshape(n_members, n_clusters, n_bins)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    bin_index = np.ascontiguousarray(bin_index, dtype=np.int64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    out = np.zeros((labels.shape[0], n_clusters, n_bins))
+    bad = _fill_spectra(labels, bin_index, weights, out)
+    if bad >= 0:
+        member, jet = divmod(int(bad), labels.shape[1])
+        raise ValueError(
+            f"jet {jet} inside the bins has label {labels[member, jet]} under member "
+            f"{member}, outside [0, {n_clusters})."
+        )
+    return out
+
+
+@njit(cache=True)
+def _fill_spectra(labels, bin_index, weights, out):
+    """Add every jet's weight to its (member, cluster, bin), in jet order.
+
+    The additions into each cell happen in the order ``np.bincount`` makes them, so the
+    spectra are the same bit for bit; one pass without the index and weight arrays of
+    all members that a bincount needs. Returns the flat index of the first jet with a
+    label out of range, or -1.
+    """
+    n_members, n_jets = labels.shape
+    n_clusters = out.shape[1]
+    for m in range(n_members):
+        member_labels = labels[m]
+        spectra = out[m]
+        for j in range(n_jets):
+            b = bin_index[j]
+            if b < 0:
+                continue
+            label = member_labels[j]
+            if label < 0 or label >= n_clusters:
+                return m * n_jets + j
+            spectra[label, b] += weights[j]
+    return -1
 
 
 def analyse_spectra(spectra, *, outlier_fraction, threshold, statistic, min_background=0.0):

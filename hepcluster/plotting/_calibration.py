@@ -315,9 +315,12 @@ def plot_null_distribution(result, *, bins=30, ax=None):
     ax.set_xlabel(f"test statistic of {result.name} (local MLS) [σ]")
     ax.set_ylabel("pseudo-experiments")
     ax.set_yscale("log")
-    # room above the histogram for the legend (one entry per level): on a log axis
+    # Room above the histogram for the legend, which fills about 6 % of the height per
+    # entry from the top: the peak must stay below the rest on the log axis.
     counts = [patch.get_path().vertices[:, 1].max() for patch in ax.patches] or [1.0]
-    ax.set_ylim(bottom=0.3, top=max(max(counts), 1.0) * 10 ** (0.2 * (len(injected) + 2)))
+    peak, bottom = max(max(counts), 1.0), 0.3
+    legend_fraction = min(0.06 * len(ax.get_legend_handles_labels()[0]) + 0.08, 0.8)
+    ax.set_ylim(bottom=bottom, top=bottom * (peak / bottom) ** (1.0 / (1.0 - legend_fraction)))
     ax.set_title("null distribution")
     ax.legend(fontsize="x-small", loc="upper right", framealpha=0.85)
     return ax

@@ -8,7 +8,7 @@ through the adapter of that unit and resamples them as event weights: every row 
 its event (``row_event``), so both jets of an event share its bootstrap multiplicity.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -218,13 +218,7 @@ class EmbeddingInputs:
                 f"{type(self.model).__name__}.embed must return one finite row per event, "
                 f"shape ({len(events)}, n_dims); got shape {X.shape}."
             )
-        mjj = np.asarray(events.mjj, dtype=np.float64)
-        return EstimatorInputs(
-            X=X,
-            y=mjj,
-            row_event=np.arange(len(events)),
-            is_signal=np.asarray(events.is_signal, dtype=bool),
-        )
+        return replace(EventInputs().from_events(events), X=X)
 
     def __repr__(self):
         return f"EmbeddingInputs({type(self.model).__name__})"

@@ -357,21 +357,29 @@ def ensemble_nearest_centroid(images, centroids, *, rows=None, n_jobs=None):
     True
     """
     centroids = _check_centroids(images, centroids, ensemble=True)
-    n_pix2 = centroids.shape[2]
     rows = _check_rows(rows, images.n_jets)
-    n_members, n_clusters, _ = centroids.shape
+    n_members, n_clusters, n_pix2 = centroids.shape
     g = images.smearing_matrix()
     weights = np.empty((n_members, n_pix2, n_clusters))
     half_norms = np.empty((n_members, n_clusters))
     for member, member_centroids in enumerate(centroids):
-        weights[member] = _smear_rows(member_centroids, g.T).T  # centroid-major Gᵀ c
-        half_norms[member] = 0.5 * np.einsum("ij,ij->i", member_centroids, member_centroids)
+        weights[member], half_norms[member] = _score_weights(member_centroids, g)
     labels = np.empty((n_members, rows.shape[0]), dtype=np.int32)
     with _image_kernels.numba_threads(n_jobs):
         _image_kernels.nearest_centroid_ensemble_scores(
             images.indptr, images.indices, images.values, rows, weights, -half_norms, labels
         )
     return labels
+
+
+def _score_weights(smeared_centroids, g):
+    """Centroid-major ``Gᵀ c`` (n_pixels², n_clusters) and ``½‖c‖²`` of smeared centroids.
+
+    The label of a sparse image ``x`` is ``argmax_k x·(Gᵀ c_k) − ½‖c_k‖²``.
+    """
+    weights = _smear_rows(smeared_centroids, g.T)  # Gᵀ c = (gᵀ ⊗ gᵀ) c
+    half_norms = 0.5 * np.einsum("ij,ij->i", smeared_centroids, smeared_centroids)
+    return np.ascontiguousarray(weights.T), half_norms
 
 
 def _check_centroids(images, centroids, *, ensemble):
@@ -482,9 +490,7 @@ def nearest_centroid(
         rows = np.arange(images.n_jets, dtype=np.int64)
     g = images.smearing_matrix()
     smeared_centroids = centroids if smeared else _smear_rows(centroids, g)
-    weights = _smear_rows(smeared_centroids, g.T)  # Gᵀ c = (gᵀ ⊗ gᵀ) c
-    weights = np.ascontiguousarray(weights.T)  # centroid-major (n_pixels², n_clusters)
-    half_norms = 0.5 * np.einsum("ij,ij->i", smeared_centroids, smeared_centroids)
+    weights, half_norms = _score_weights(smeared_centroids, g)
     labels = np.empty(rows.shape[0], dtype=np.int32)
     best = np.empty(rows.shape[0] if return_distances else 0, dtype=np.float64)
     with _image_kernels.numba_threads(n_jobs):

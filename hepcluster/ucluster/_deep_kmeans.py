@@ -525,7 +525,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             if best is None or divergence < runs[best]["size_divergence"]:
                 best, kept = restart, run
         for name, value in kept.items():
-            setattr(self, name if name == "proportions_" else name + "_", value)
+            setattr(self, name + "_", value)
         self.restarts_ = runs
         self.best_restart_ = best
         self.n_features_in_ = self.embedding_.n_features_in_
@@ -555,7 +555,7 @@ class DeepKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             "embedding": embedding,
             "init_labels": init_labels,
             "init_centers": init_centers,
-            "proportions_": proportions,
+            "proportions": proportions,
             "cluster_centers": centers,
             "alpha": alpha,
             "history": history,

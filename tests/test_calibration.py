@@ -18,6 +18,7 @@ from hepcluster.calibration import (
     empirical_p_value,
     global_significance,
     run_pseudo_experiments,
+    run_shared_pseudo_experiments,
 )
 from hepcluster.calibration._pseudo import _save_checkpoint
 from hepcluster.datasets import make_dijet_events
@@ -247,6 +248,110 @@ def test_resume_from_a_checkpoint_gives_identical_results(events, tmp_path):
         run_pseudo_experiments(
             _fit(), events, checkpoint=path, n_background_only=3, random_state=8
         )
+
+
+def _shared_methods():
+    return {
+        "CS": _scanner_pipeline(),
+        "CS (idealized)": _scanner_pipeline(idealized=True),
+        "CS (threshold 2)": _scanner_pipeline().set_params(scan__threshold=2.0),
+        "CS (k = 8)": _scanner_pipeline().set_params(scan__n_clusters=8),
+    }
+
+
+def test_shared_calibration_equals_each_method_calibrated_alone(events, monkeypatch):
+    options = dict(n_background_only=6, signal_injections=[300], n_per_injection=3)
+    alone = {
+        name: run_pseudo_experiments(estimator, events, random_state=12, name=name, **options)
+        for name, estimator in _shared_methods().items()
+    }
+    fits = []
+    fit = ClusterScanner.fit
+    monkeypatch.setattr(
+        ClusterScanner, "fit", lambda self, *a, **k: fits.append(1) or fit(self, *a, **k)
+    )
+    shared = run_shared_pseudo_experiments(
+        _shared_methods(), events, random_state=12, n_jobs=1, **options
+    )
+    assert list(shared) == list(alone)
+    for name, result in shared.items():
+        np.testing.assert_array_equal(result.null_statistics, alone[name].null_statistics)
+        np.testing.assert_array_equal(result.injected_statistics, alone[name].injected_statistics)
+        assert result.metadata["config_key"] == alone[name].metadata["config_key"]
+        assert result.name == name
+    # the first three differ only in what test_statistic reads: one fit for them, one for k = 8
+    assert len(fits) == 2 * 9
+    assert len({result.null_statistics.tobytes() for result in shared.values()}) == 4
+
+
+def test_statistic_only_parameters_of_the_scanner_leave_its_fit_unchanged(events):
+    from hepcluster.calibration._pseudo import _prepare
+
+    problem = _prepare(_scanner_pipeline().set_params(scan__random_state=0), events, "poisson")
+    reference = ClusterScanner(**problem.estimator.get_params()).fit(problem.features, problem.y)
+    changed = {
+        "idealized": True,
+        "threshold": 3.5,
+        "statistic": "gaussian",
+        "outlier_fraction": 0.3,
+        "min_background": 5.0,
+    }
+    assert set(changed) == set(ClusterScanner._statistic_only_params)
+    for name, value in changed.items():
+        other = ClusterScanner(**{**problem.estimator.get_params(), name: value})
+        other.fit(problem.features, problem.y)
+        for mine, theirs in zip(reference.ensemble_, other.ensemble_, strict=True):
+            np.testing.assert_array_equal(mine.centers, theirs.centers, err_msg=name)
+
+
+def test_checkpoints_move_between_single_and_shared_calibrations(events, tmp_path, monkeypatch):
+    from hepcluster.calibration import _pseudo
+
+    options = dict(
+        n_background_only=5, signal_injections=[300], n_per_injection=2, random_state=13
+    )
+    paths = {"CS": tmp_path / "cs.json", "CS (idealized)": tmp_path / "ideal.json"}
+    methods = {name: _shared_methods()[name] for name in paths}
+    # a calibration of CS alone, killed half-way
+    alone = run_pseudo_experiments(methods["CS"], events, checkpoint=paths["CS"], **options)
+    saved = json.loads(paths["CS"].read_text())
+    partial = {int(k): v for k, v in saved["payload"]["statistics"].items() if int(k) % 2}
+    _save_checkpoint(paths["CS"], saved["key"], saved["config"], partial, {})
+    asked = []
+    run_task = _pseudo._run_task
+    monkeypatch.setattr(
+        _pseudo,
+        "_run_task",
+        lambda problem, seed, n_signal, retries, members: (
+            asked.append(list(members)) or run_task(problem, seed, n_signal, retries, members)
+        ),
+    )
+    shared = run_shared_pseudo_experiments(methods, events, checkpoints=paths, n_jobs=1, **options)
+    np.testing.assert_array_equal(shared["CS"].null_statistics, alone.null_statistics)
+    # the toys CS had done were run for the idealized scan only
+    assert sorted(map(tuple, asked)) == sorted([(0, 1)] * 4 + [(1,)] * 3)
+    # and the shared run's checkpoints resume alone, with nothing left to run
+    asked.clear()
+    again = run_pseudo_experiments(
+        methods["CS (idealized)"], events, checkpoint=paths["CS (idealized)"], **options
+    )
+    assert asked == []
+    np.testing.assert_array_equal(again.null_statistics, shared["CS (idealized)"].null_statistics)
+
+
+def test_shared_calibrations_need_the_same_rows_and_no_parametric_bootstrap(events):
+    with pytest.raises(ValueError, match="read different rows"):
+        run_shared_pseudo_experiments(
+            {"CS": _scanner_pipeline(), "fit": _fit()}, events, n_background_only=2
+        )
+    with pytest.raises(ValueError, match="one method at a time"):
+        run_shared_pseudo_experiments(
+            {"a": _fit(), "b": _fit()}, events, n_background_only=2, bootstrap="parametric"
+        )
+    with pytest.raises(TypeError, match="non-empty dict"):
+        run_shared_pseudo_experiments([_fit()], events)
+    with pytest.raises(ValueError, match="checkpoints for methods not in estimators: b"):
+        run_shared_pseudo_experiments({"a": _fit()}, events, checkpoints={"b": "b.json"})
 
 
 def _counting_fit(edges):

@@ -9,6 +9,7 @@ import time
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
+from functools import partial
 from numbers import Integral
 from os import PathLike
 from pathlib import Path
@@ -53,6 +54,7 @@ class _Problem:
     expected_counts: np.ndarray = None  # parametric bootstrap: the background fit
     edges: np.ndarray = None  # parametric bootstrap: its bins
     signal_mjj: np.ndarray = None  # parametric bootstrap: m_jj of the signal pool
+    methods: tuple = ()  # unfitted final estimators of every method calibrated together
 
 
 def _final_estimator(estimator):
@@ -169,40 +171,87 @@ def _set_seed(estimator, seed):
     return estimator
 
 
-def _run_one(problem, seed, n_signal, estimator_seed):
+def _toy_weights(problem, seed, n_signal):
+    """Row weights of one pseudo-experiment; every try and every method shares them."""
     rng = np.random.default_rng(seed)
     if problem.bootstrap == "parametric":
-        row_weight = _parametric_counts(problem, rng, n_signal)
-    else:
-        row_weight = _event_weights(problem, rng, n_signal)[problem.row_event]
-    estimator = _set_seed(clone(problem.estimator), estimator_seed)
-    estimator.fit(problem.features, problem.y, sample_weight=row_weight)
-    # Every method takes the truth; only idealized ones use it.
-    return float(
-        estimator.test_statistic(
-            problem.features,
-            problem.y,
-            sample_weight=row_weight,
-            is_signal=problem.row_is_signal,
-        )
-    )
+        return _parametric_counts(problem, rng, n_signal)
+    return _event_weights(problem, rng, n_signal)[problem.row_event]
 
 
-def _attempt(problem, seed, n_signal, estimator_seed):
-    """One try of a pseudo-experiment: its statistic, or why it has none."""
+def _guarded(compute):
+    """``compute()``, or why it failed: an error, a ``ConvergenceWarning``, a non-finite value."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            value = _run_one(problem, seed, n_signal, estimator_seed)
+            value = compute()
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
             return None, f"{type(error).__name__}: {error}"
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
             return None, f"did not converge: {warning.message}"
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    if not np.isfinite(value):
+    if isinstance(value, float) and not np.isfinite(value):
         return None, f"non-finite test statistic {value}"
     return value, None
+
+
+def statistic_only_params(estimator):
+    """Parameters of ``estimator`` that its ``test_statistic`` reads and its ``fit`` ignores.
+
+    Declared by the estimator's class as ``_statistic_only_params`` (ClusterScanner: the
+    idealisation, the threshold, the local significance, ...). Methods whose estimators
+    differ only in them can share one fit per pseudo-experiment.
+    """
+    return tuple(getattr(type(_final_estimator(estimator)), "_statistic_only_params", ()))
+
+
+def _fit_groups(estimators):
+    """Indices of ``estimators`` grouped by what their fit depends on."""
+    groups = {}
+    for index, estimator in enumerate(estimators):
+        canonical = clone(estimator).set_params(**dict.fromkeys(statistic_only_params(estimator)))
+        groups.setdefault(estimator_fingerprint(canonical), []).append(index)
+    return list(groups.values())
+
+
+def _test_statistic(estimator, problem, row_weight):
+    # Every method takes the truth; only idealized ones use it.
+    return float(
+        estimator.test_statistic(
+            problem.features, problem.y, sample_weight=row_weight, is_signal=problem.row_is_signal
+        )
+    )
+
+
+def _attempt(problem, row_weight, estimator_seed, members):
+    """One try of a pseudo-experiment for ``members`` (indices of ``problem.methods``).
+
+    Members that differ only in their statistic-only parameters share one fit: the fitted
+    clone takes each member's parameters in turn before its ``test_statistic``.
+
+    Returns
+    -------
+    dict
+        ``{member: (statistic or None, reason or None)}``.
+    """
+    outcome = {}
+    for group in _fit_groups([problem.methods[m] for m in members]):
+        estimator = _set_seed(clone(problem.methods[members[group[0]]]), estimator_seed)
+        fitted, reason = _guarded(
+            partial(estimator.fit, problem.features, problem.y, sample_weight=row_weight)
+        )
+        for index in group:
+            member = members[index]
+            if reason is not None:
+                outcome[member] = (None, reason)
+                continue
+            method = problem.methods[member]
+            fitted.set_params(
+                **{name: getattr(method, name) for name in statistic_only_params(method)}
+            )
+            outcome[member] = _guarded(partial(_test_statistic, fitted, problem, row_weight))
+    return outcome
 
 
 def _check_event_weights(weight):
@@ -216,23 +265,42 @@ def _check_event_weights(weight):
         )
 
 
-def _run_task(problem, seed, n_signal, max_retries):
+def _run_task(problem, seed, n_signal, max_retries, members):
     """A pseudo-experiment, retried with fresh estimator seeds (same bootstrap) on failure.
 
     The data of a pseudo-experiment never change between tries: only the estimator's
-    own randomness (e.g. k-means initialisations) is drawn anew, from the task's seed.
-    Estimators without a ``random_state`` are deterministic and are not retried.
+    own randomness (e.g. k-means initialisations) is drawn anew, from the task's seed,
+    and only for the methods that failed. Estimators without a ``random_state`` are
+    deterministic and are not retried.
+
+    Returns
+    -------
+    dict
+        ``{member: (statistic or None, reasons or None)}`` for every one of ``members``.
     """
     _check_event_weights(problem.base_weight)  # bad data: no retry helps
-    retries = max_retries if "random_state" in problem.estimator.get_params() else 0
-    retry_seeds = np.random.default_rng([seed, 1]).integers(np.iinfo(np.int32).max, size=retries)
-    reasons = []
-    for estimator_seed in [seed, *retry_seeds.tolist()]:
-        value, reason = _attempt(problem, seed, n_signal, estimator_seed)
-        if reason is None:
-            return value, None
-        reasons.append(reason)
-    return None, " | ".join(reasons)
+    retry_seeds = np.random.default_rng([seed, 1]).integers(
+        np.iinfo(np.int32).max, size=max_retries
+    )
+    tries = {
+        member: 1 + (max_retries if "random_state" in problem.methods[member].get_params() else 0)
+        for member in members
+    }
+    row_weight = _toy_weights(problem, seed, n_signal)
+    reasons = {member: [] for member in members}
+    done = {}
+    for attempt, estimator_seed in enumerate([seed, *retry_seeds.tolist()]):
+        pending = [m for m in members if m not in done and attempt < tries[m]]
+        if not pending:
+            break
+        for member, (value, reason) in _attempt(
+            problem, row_weight, estimator_seed, pending
+        ).items():
+            if reason is None:
+                done[member] = (value, None)
+            else:
+                reasons[member].append(reason)
+    return {member: done.get(member, (None, " | ".join(reasons[member]))) for member in members}
 
 
 def _run_chunk(problem, tasks, max_retries):
@@ -243,8 +311,8 @@ def _run_chunk(problem, tasks, max_retries):
     package_logger.setLevel(max(level, logging.WARNING))
     try:
         return [
-            (task, *_run_task(problem, seed, n_signal, max_retries))
-            for task, seed, n_signal in tasks
+            (task, _run_task(problem, seed, n_signal, max_retries, members))
+            for task, seed, n_signal, members in tasks
         ]
     finally:
         package_logger.setLevel(level)
@@ -257,7 +325,7 @@ def _problem_fingerprint(problem):
         *(
             getattr(problem, field.name)
             for field in fields(problem)
-            if field.name not in ("estimator", "bootstrap")
+            if field.name not in ("estimator", "bootstrap", "methods")
         )
     )
 
@@ -572,28 +640,210 @@ def run_pseudo_experiments(
     >>> result.null_statistics.shape, result.injected_statistics.shape
     ((20,), (1, 5))
     """
-    final = _final_estimator(estimator)
-    if not callable(getattr(final, "test_statistic", None)):
+    name = name or type(_final_estimator(estimator)).__name__
+    return _calibrate(
+        {name: estimator},
+        events,
+        checkpoints={name: checkpoint},
+        n_background_only=n_background_only,
+        signal_injections=signal_injections,
+        n_per_injection=n_per_injection,
+        bootstrap=bootstrap,
+        inputs=inputs,
+        n_jobs=n_jobs,
+        backend=backend,
+        chunk_size=chunk_size,
+        random_state=random_state,
+        shard=shard,
+        max_retries=max_retries,
+    )[name]
+
+
+def run_shared_pseudo_experiments(
+    estimators,
+    events,
+    *,
+    checkpoints=None,
+    n_background_only=N_BACKGROUND_ONLY,
+    signal_injections=SIGNAL_INJECTIONS,
+    n_per_injection=N_PER_INJECTION,
+    bootstrap=BOOTSTRAP,
+    inputs=None,
+    n_jobs=None,
+    backend=None,
+    chunk_size=None,
+    random_state=None,
+    shard=None,
+    max_retries=2,
+):
+    """Calibrate several methods on the same pseudo-experiments, sharing their fits.
+
+    Every result equals that of :func:`run_pseudo_experiments` run on its own with the
+    same arguments, statistic for statistic, and its checkpoint is the one that call
+    would write (so a calibration started alone resumes here, and back). What is shared
+    is the work: the rows are prepared once, each pseudo-experiment draws its bootstrap
+    weights once, and methods whose estimators differ only in parameters that their
+    ``fit`` does not read — for :class:`~hepcluster.ClusterScanner`, ``idealized``,
+    ``threshold``, ``statistic``, ``outlier_fraction`` and ``min_background`` — are
+    fitted once per pseudo-experiment (per try) and tested in turn. Realistic and
+    idealized Cluster Scanning (arXiv:2402.17714, §3.3) thus cost one ensemble of
+    k-means fits per pseudo-experiment instead of two.
+
+    Parameters
+    ----------
+    estimators : dict of str to estimator or Pipeline
+        The methods, by name (the names of the results). Their preprocessing (a
+        Pipeline's steps before the last) and their rows (``inputs``) must be the same.
+    events : EventTable
+        Background events and the signal pool.
+    checkpoints : dict of str to path-like, optional
+        A checkpoint per method (as ``checkpoint`` of :func:`run_pseudo_experiments`);
+        methods without one are not checkpointed.
+    n_background_only, signal_injections, n_per_injection, bootstrap, inputs, n_jobs, \
+backend, chunk_size, random_state, shard, max_retries
+        As for :func:`run_pseudo_experiments`; ``bootstrap="parametric"`` (each fit
+        resamples its own background fit) takes one method at a time.
+
+    Returns
+    -------
+    dict of str to CalibrationResult
+        In the order of ``estimators``.
+
+    Raises
+    ------
+    ValueError
+        When the methods' rows differ, or ``bootstrap="parametric"`` is given for more
+        than one method.
+
+    See Also
+    --------
+    run_pseudo_experiments : One method.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from hepcluster import ClusterScanner, JetImageTransformer
+    >>> from hepcluster.calibration import run_shared_pseudo_experiments
+    >>> from hepcluster.datasets import make_dijet_events
+    >>> events = make_dijet_events(400, 100, random_state=0)
+    >>> def scanner(idealized):
+    ...     return make_pipeline(
+    ...         JetImageTransformer(sparse_output=True),
+    ...         ClusterScanner(n_clusters=4, n_ensemble=2, idealized=idealized),
+    ...     )
+    >>> results = run_shared_pseudo_experiments(
+    ...     {"CS": scanner(False), "CS (idealized)": scanner(True)}, events,
+    ...     n_background_only=3, signal_injections=[50], n_per_injection=2, random_state=0)
+    >>> {name: result.null_statistics.shape for name, result in results.items()}
+    {'CS': (3,), 'CS (idealized)': (3,)}
+    """
+    if not isinstance(estimators, dict) or not estimators:
         raise TypeError(
-            f"{type(final).__name__} has no test_statistic(X, y, sample_weight, *, "
-            "is_signal) method: calibration needs the search's test statistic."
+            "estimators must be a non-empty dict of name to estimator, got "
+            f"{type(estimators).__name__}."
         )
+    checkpoints = dict(checkpoints or {})
+    unknown = sorted(set(checkpoints) - set(estimators))
+    if unknown:
+        raise ValueError(f"checkpoints for methods not in estimators: {', '.join(unknown)}.")
+    return _calibrate(
+        estimators,
+        events,
+        checkpoints=checkpoints,
+        n_background_only=n_background_only,
+        signal_injections=signal_injections,
+        n_per_injection=n_per_injection,
+        bootstrap=bootstrap,
+        inputs=inputs,
+        n_jobs=n_jobs,
+        backend=backend,
+        chunk_size=chunk_size,
+        random_state=random_state,
+        shard=shard,
+        max_retries=max_retries,
+    )
+
+
+def _preprocessing(estimator):
+    """What turns events into a method's features: its Pipeline steps before the last."""
+    return list(estimator.steps[:-1]) if isinstance(estimator, Pipeline) else []
+
+
+def _check_methods(estimators, inputs, bootstrap):
+    names = list(estimators)
+    for method, estimator in estimators.items():
+        final = _final_estimator(estimator)
+        if not callable(getattr(final, "test_statistic", None)):
+            raise TypeError(
+                f"{type(final).__name__} has no test_statistic(X, y, sample_weight, *, "
+                "is_signal) method: calibration needs the search's test statistic"
+                + ("" if len(names) == 1 else f" (method {method!r})")
+                + "."
+            )
+    if len(names) == 1:
+        return
+    if bootstrap == "parametric":
+        raise ValueError(
+            "bootstrap='parametric' resamples each method's own background fit: calibrate "
+            "one method at a time with it."
+        )
+    first = estimators[names[0]]
+    reference = (
+        estimator_fingerprint(_preprocessing(first)),
+        estimator_fingerprint(resolve_inputs(inputs, _final_estimator(first))),
+    )
+    for method in names[1:]:
+        estimator = estimators[method]
+        if (
+            estimator_fingerprint(_preprocessing(estimator)),
+            estimator_fingerprint(resolve_inputs(inputs, _final_estimator(estimator))),
+        ) != reference:
+            raise ValueError(
+                f"methods {names[0]!r} and {method!r} read different rows (their "
+                "preprocessing steps or inputs differ): calibrate them separately."
+            )
+
+
+def _calibrate(
+    estimators,
+    events,
+    *,
+    checkpoints,
+    n_background_only,
+    signal_injections,
+    n_per_injection,
+    bootstrap,
+    inputs,
+    n_jobs,
+    backend,
+    chunk_size,
+    random_state,
+    shard,
+    max_retries,
+):
+    """The calibrations of ``estimators`` (name -> estimator) on one set of toys."""
+    _check_methods(estimators, inputs, bootstrap)
+    names = list(estimators)
     shard_index, shard_count = parse_shard(shard)
     signal_injections = _signal_levels(signal_injections, int(events.is_signal.sum()))
-    if checkpoint is not None:
-        check_writable(checkpoint, what="checkpoint")
+    for path in checkpoints.values():
+        if path is not None:
+            check_writable(path, what="checkpoint")
     if (~events.is_signal).sum() == 0:
         raise ValueError("events hold no background event to resample.")
 
     start = time.perf_counter()
-    problem = _prepare(estimator, events, bootstrap, inputs)
+    problem = _prepare(estimators[names[0]], events, bootstrap, inputs)
+    problem.methods = tuple(
+        problem.estimator if index == 0 else _final_estimator(estimators[method])
+        for index, method in enumerate(names)
+    )
     rng = check_random_state(random_state)
     n_signal = np.concatenate(
         [np.zeros(n_background_only, np.int64), np.repeat(signal_injections, n_per_injection)]
     )
     seeds = rng.randint(np.iinfo(np.int32).max, size=n_signal.size)
-    config = {
-        "estimator": estimator_fingerprint(estimator),
+    common = {
         "n_events": len(events),
         "data": _problem_fingerprint(problem),
         "seeds": hashlib.sha256(seeds.tobytes()).hexdigest(),
@@ -603,22 +853,35 @@ def run_pseudo_experiments(
         "bootstrap": bootstrap,
         "max_retries": int(max_retries),
     }
-    if inputs is not None:
-        config["inputs"] = estimator_fingerprint(inputs)
-    key = _config_key(config)
-    statistics, failures = _load_checkpoint(checkpoint, key, config)
+    configs, keys, statistics, failures = [], [], [], []
+    for method in names:
+        config = {"estimator": estimator_fingerprint(estimators[method]), **common}
+        if inputs is not None:
+            config["inputs"] = estimator_fingerprint(inputs)
+        key = _config_key(config)
+        done, failed = _load_checkpoint(checkpoints.get(method), key, config)
+        configs.append(config)
+        keys.append(key)
+        statistics.append(done)
+        failures.append(failed)
     mine = [task for task in range(n_signal.size) if task % shard_count == shard_index]
-    if statistics or failures:
-        logger.info(
-            "resuming: %d of %d pseudo-experiments done",
-            len(statistics) + len(failures),
-            len(mine),
-        )
-    todo = [
-        (task, int(seeds[task]), int(n_signal[task]))
-        for task in mine
-        if task not in statistics and task not in failures
-    ]
+    for method, done, failed in zip(names, statistics, failures, strict=True):
+        if done or failed:
+            logger.info(
+                "%sresuming: %d of %d pseudo-experiments done",
+                "" if len(names) == 1 else f"{method}: ",
+                len(done) + len(failed),
+                len(mine),
+            )
+    todo = []
+    for task in mine:
+        members = [
+            member
+            for member in range(len(names))
+            if task not in statistics[member] and task not in failures[member]
+        ]
+        if members:
+            todo.append((task, int(seeds[task]), int(n_signal[task]), members))
     # joblib registers external backends such as "dask" only through parallel_config;
     # on dask the shared problem (images, masses) is scattered to the workers once.
     if backend == "dask":
@@ -638,17 +901,86 @@ def run_pseudo_experiments(
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         tasks = (delayed(_run_chunk)(problem, chunk, max_retries) for chunk in chunks)
         for finished in parallel(tasks):
-            for task, value, reason in finished:
-                if reason is None:
-                    statistics[task] = value
-                else:
-                    failures[task] = reason
+            for task, outcome in finished:
+                for member, (value, reason) in outcome.items():
+                    if reason is None:
+                        statistics[member][task] = value
+                        continue
+                    failures[member][task] = reason
                     logger.warning(
-                        "pseudo-experiment %d (seed %d) failed: %s", task, seeds[task], reason
+                        "pseudo-experiment %d (seed %d)%s failed: %s",
+                        task,
+                        seeds[task],
+                        "" if len(names) == 1 else f" of {names[member]}",
+                        reason,
                     )
             bar.update(len(finished))
-            if checkpoint is not None:
-                _save_checkpoint(checkpoint, key, config, statistics, failures)
+            for member, method in enumerate(names):
+                if checkpoints.get(method) is not None:
+                    _save_checkpoint(
+                        checkpoints[method],
+                        keys[member],
+                        configs[member],
+                        statistics[member],
+                        failures[member],
+                    )
+    elapsed = time.perf_counter() - start
+    logger.info(
+        "ran %d pseudo-experiments%s in %.1f s",
+        len(todo),
+        "" if len(names) == 1 else f" of {len(names)} methods ({', '.join(names)})",
+        elapsed,
+    )
+    return {
+        method: _result(
+            method,
+            estimators[method],
+            events,
+            statistics=statistics[member],
+            failures=failures[member],
+            seeds=seeds,
+            n_signal=n_signal,
+            signal_injections=signal_injections,
+            n_background_only=n_background_only,
+            n_per_injection=n_per_injection,
+            metadata={
+                "bootstrap": bootstrap,
+                "estimator": repr(estimators[method]),
+                "random_state": None if random_state is None else str(random_state),
+                "seconds": elapsed,
+                "config_key": keys[member],
+                "config": {
+                    **configs[member],
+                    "random_state": None if random_state is None else str(random_state),
+                },
+                **({"shared_with": [n for n in names if n != method]} if len(names) > 1 else {}),
+                **(
+                    {"shards": {"count": shard_count, "indices": [shard_index]}}
+                    if shard_count > 1
+                    else {}
+                ),
+            },
+            n_resumed=len(mine) - sum(member in t[3] for t in todo),
+        )
+        for member, method in enumerate(names)
+    }
+
+
+def _result(
+    name,
+    estimator,
+    events,
+    *,
+    statistics,
+    failures,
+    seeds,
+    n_signal,
+    signal_injections,
+    n_background_only,
+    n_per_injection,
+    metadata,
+    n_resumed,
+):
     null_failures = [task for task in failures if task < n_background_only]
     if null_failures and not any(task < n_background_only for task in statistics):
         first = min(null_failures)
@@ -656,27 +988,16 @@ def run_pseudo_experiments(
             "every background-only pseudo-experiment failed, so nothing calibrates the "
             f"statistic; the first (seed {seeds[first]}): {failures[first]}"
         )
+    logger.info(
+        "%s: %d pseudo-experiments (%d resumed from the checkpoint, %d failed)",
+        name,
+        len(statistics) + len(failures),
+        n_resumed,
+        len(failures),
+    )
     values = np.full(n_signal.size, np.nan)
     for task, value in statistics.items():
         values[task] = value
-    elapsed = time.perf_counter() - start
-    logger.info(
-        "ran %d pseudo-experiments in %.1f s (%d resumed from the checkpoint, %d failed)",
-        len(todo),
-        elapsed,
-        len(mine) - len(todo),
-        len(failures),
-    )
-    metadata = {
-        "bootstrap": bootstrap,
-        "estimator": repr(estimator),
-        "random_state": None if random_state is None else str(random_state),
-        "seconds": elapsed,
-        "config_key": key,
-        "config": {**config, "random_state": None if random_state is None else str(random_state)},
-    }
-    if shard_count > 1:
-        metadata["shards"] = {"count": shard_count, "indices": [shard_index]}
     return CalibrationResult(
         null_statistics=values[:n_background_only],
         signal_injections=signal_injections,
@@ -684,7 +1005,7 @@ def run_pseudo_experiments(
             signal_injections.size, n_per_injection
         ),
         n_background=float(events.weight[~events.is_signal].sum()),
-        name=name or type(final).__name__,
+        name=name,
         metadata=metadata,
         failures=[
             {

@@ -136,46 +136,77 @@ def _shard_files(folder, method):
     return sets
 
 
-def _calibrate(method, events, output, *, options, shard, n_jobs):
-    """One method's CalibrationResult: loaded, merged from shards, or run (resumable)."""
-    from ..calibration import CalibrationResult, run_pseudo_experiments
+def _finished(method, output, shard):
+    """A method's CalibrationResult when nothing is left to run: saved, or merged now."""
+    from ..calibration import CalibrationResult
+
+    complete = output / f"calibration_{method}.npz"
+    if shard is not None:
+        return None
+    if complete.exists():
+        return CalibrationResult.load(complete)
+    for count, paths in sorted(_shard_files(output / "shards", method).items()):
+        if len(paths) == count:
+            merged = CalibrationResult.merge(
+                CalibrationResult.load(paths[i]) for i in range(count)
+            )
+            merged.save(complete)
+            logger.info("%s: merged %d shards", method, count)
+            return merged
+    return None
+
+
+def _calibrate(methods, events, output, *, options, shard, n_jobs):
+    """CalibrationResults of ``methods``: loaded, merged from shards, or run (resumable).
+
+    The methods left to run share their pseudo-experiments, and realistic and idealized
+    Cluster Scanning their k-means fits (``run_shared_pseudo_experiments``); every
+    result and checkpoint is the one a calibration of the method alone would give.
+    """
+    from ..calibration import run_shared_pseudo_experiments
     from ..utils._validation import parse_shard
 
-    estimator, bootstrap = _estimator(method, **options["estimator"])
-    complete = output / f"calibration_{method}.npz"
-    shards = output / "shards"
-    if shard is None and complete.exists():
-        return CalibrationResult.load(complete)
-    if shard is None:
-        for count, paths in sorted(_shard_files(shards, method).items()):
-            if len(paths) == count:
-                merged = CalibrationResult.merge(
-                    CalibrationResult.load(paths[i]) for i in range(count)
-                )
-                merged.save(complete)
-                logger.info("%s: merged %d shards", method, count)
-                return merged
+    results = {method: _finished(method, output, shard) for method in methods}
+    todo = [method for method, result in results.items() if result is None]
+    if not todo:
+        return results
+    estimators = {method: _estimator(method, **options["estimator"]) for method in todo}
+    (bootstrap,) = {bootstrap for _, bootstrap in estimators.values()}
     index, count = parse_shard(shard)
     suffix = "" if shard is None else f".{index}-of-{count}"
     checkpoints = output / "checkpoints"
     checkpoints.mkdir(exist_ok=True)
-    logger.info("%s: calibrating%s", method, "" if shard is None else f" shard {index}/{count}")
-    result = run_pseudo_experiments(
-        estimator,
+    logger.info(
+        "%s: calibrating%s",
+        " + ".join(todo),
+        "" if shard is None else f" shard {index}/{count}",
+    )
+    ran = run_shared_pseudo_experiments(
+        {_label(method): estimator for method, (estimator, _) in estimators.items()},
         events,
+        checkpoints={_label(method): checkpoints / f"{method}{suffix}.json" for method in todo},
         bootstrap=bootstrap,
         n_jobs=n_jobs,
-        checkpoint=checkpoints / f"{method}{suffix}.json",
         shard=shard,
-        name=_label(method),
         **options["calibration"],
     )
-    if shard is None:
-        result.save(complete)
-    else:
-        shards.mkdir(exist_ok=True)
-        result.save(shards / f"{method}.{index}-of-{count}.npz")
-    return result
+    for method in todo:
+        result = ran[_label(method)]
+        if shard is None:
+            result.save(output / f"calibration_{method}.npz")
+        else:
+            (output / "shards").mkdir(exist_ok=True)
+            result.save(output / "shards" / f"{method}.{index}-of-{count}.npz")
+        results[method] = result
+    return results
+
+
+def _calibration_groups(methods):
+    """Methods calibrated together: both Cluster Scanning variants share their fits."""
+    scanning = [method for method in methods if method.startswith("cluster_scanning")]
+    return ([scanning] if scanning else []) + [
+        [method] for method in methods if method not in scanning
+    ]
 
 
 def run_study(
@@ -295,12 +326,13 @@ def run_study(
         ),
     }
     results = {}
-    for method in methods:
+    for group in _calibration_groups(methods):
         began = time.perf_counter()
-        results[method] = _calibrate(
-            method, events, output, options=options, shard=shard, n_jobs=n_jobs
+        results.update(
+            _calibrate(group, events, output, options=options, shard=shard, n_jobs=n_jobs)
         )
-        stages[f"calibration {method} (this run)"] = time.perf_counter() - began
+        stages[f"calibration {' + '.join(group)} (this run)"] = time.perf_counter() - began
+    results = {method: results[method] for method in methods}
     report = {
         "date": datetime.date.today().isoformat(),
         "events": str(events_path),
@@ -325,10 +357,12 @@ def run_study(
         },
         "shard": shard,
         "seconds_per_stage": stages,
+        # a shared run's seconds are those of every method it calibrated (counted once)
         "calibration_seconds_total": {
             method: float(result.metadata.get("seconds", np.nan))
             for method, result in results.items()
         },
+        "calibrated_together": [group for group in _calibration_groups(methods) if len(group) > 1],
     }
     parts = {method: computed_part(result) for method, result in results.items()}
     complete = all(result.is_complete for result in results.values())

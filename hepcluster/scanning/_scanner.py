@@ -334,6 +334,15 @@ class ClusterScanner(BaseEstimator):
     #: of the jet's event. Calibration builds the inputs of a pseudo-experiment from it.
     sample_unit = "jet"
 
+    # Read by test_statistic/scan only: calibrations fit once for methods differing in these.
+    _statistic_only_params = (
+        "idealized",
+        "threshold",
+        "statistic",
+        "outlier_fraction",
+        "min_background",
+    )
+
     def __init__(
         self,
         n_clusters=N_CLUSTERS,

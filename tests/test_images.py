@@ -458,6 +458,27 @@ def test_nearest_centroid_rejects_bad_input(jets):
         nearest_centroid(sparse, np.full((2, 100), np.nan))
 
 
+def test_selected_sparse_images_are_scipys_row_selection_exactly(jets):
+    sparse = JetImageTransformer(n_pixels=20).fit(jets).transform_sparse(jets)
+    n = len(sparse)
+    reference = sparse.tocsr()
+    mask = np.arange(n) % 4 == 1
+    for rows in (
+        np.array([5, 2, 2, n - 1, 0]),
+        np.array([-1, -3]),
+        mask,
+        slice(3, 40, 7),
+        np.array([], dtype=np.int64),
+    ):
+        selected = sparse[rows]
+        expected = reference[np.arange(n)[rows]]
+        np.testing.assert_array_equal(selected.indptr, expected.indptr)
+        np.testing.assert_array_equal(selected.indices, expected.indices)
+        np.testing.assert_array_equal(selected.values, expected.data)
+        assert selected.indices.dtype == sparse.indices.dtype
+        np.testing.assert_array_equal(selected.n_outside, sparse.n_outside[rows])
+
+
 def test_sparse_images_select_convert_and_densify(jets):
     transformer = JetImageTransformer(n_pixels=20).fit(jets)
     sparse = transformer.transform_sparse(jets)

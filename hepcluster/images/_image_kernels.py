@@ -515,6 +515,22 @@ def nearest_centroid_ensemble_scores(indptr, indices, values, rows, weights, bia
                 out[j] = arg
 
 
+@njit(cache=True, nogil=True)
+def gather_rows(indptr, indices, values, rows, out_indptr, out_indices, out_values):
+    """Copy the entries of the CSR rows ``rows``, in that order, into the output arrays.
+
+    ``out_indptr`` holds the output's row pointers (the cumulative row lengths); one
+    sequential copy per row instead of numpy's fancy indexing with a per-entry index
+    array (which costs an int64 temporary of every entry twice over).
+    """
+    for i in range(rows.shape[0]):
+        source = indptr[rows[i]]
+        start = out_indptr[i]
+        for t in range(out_indptr[i + 1] - start):
+            out_indices[start + t] = indices[source + t]
+            out_values[start + t] = values[source + t]
+
+
 @njit(cache=True, parallel=True)
 def sparse_quadratic_form(indptr, indices, values, n_pixels, k1d, half_band, out):
     """``xᵀ K x`` per sparse image with the separable ``K = k1d ⊗ k1d`` (= ‖G x‖²).

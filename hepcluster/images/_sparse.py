@@ -231,17 +231,18 @@ class SparseImages:
         SparseImages
             The selected jets, in the order given (repeats allowed).
         """
-        rows = np.arange(self.n_jets)[rows]
-        rows = np.atleast_1d(rows)
-        starts = self.indptr[rows]
-        lengths = self.indptr[rows + 1] - starts
+        rows = np.atleast_1d(np.arange(self.n_jets)[rows])
         indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        gather = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        np.cumsum(self.indptr[rows + 1] - self.indptr[rows], out=indptr[1:])
+        indices = np.empty(indptr[-1], dtype=self.indices.dtype)
+        values = np.empty(indptr[-1], dtype=self.values.dtype)
+        _image_kernels.gather_rows(
+            self.indptr, self.indices, self.values, rows, indptr, indices, values
+        )
         return SparseImages(
             indptr=indptr,
-            indices=self.indices[gather],
-            values=self.values[gather],
+            indices=indices,
+            values=values,
             n_pixels=self.n_pixels,
             extent=self.extent,
             smear_sigma=self.smear_sigma,

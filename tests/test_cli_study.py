@@ -107,6 +107,30 @@ def test_shards_merge_into_the_single_run(single_run, event_file, tmp_path):
         np.testing.assert_array_equal(merged.injected_statistics, single.injected_statistics)
 
 
+def test_a_preview_reports_the_shards_so_far_and_runs_nothing(
+    single_run, event_file, tmp_path, monkeypatch, caplog
+):
+    from hepcluster.calibration import _pseudo
+
+    assert _study(event_file, tmp_path, "--preview") == 2
+    assert "no finished shard of cluster_scanning" in caplog.text
+    assert _study(event_file, tmp_path, "--shard", "0/2") == 0
+
+    def never_called(*args, **kwargs):
+        raise AssertionError("the preview ran pseudo-experiments")
+
+    monkeypatch.setattr(_pseudo, "_run_chunk", never_called)
+    assert _study(event_file, tmp_path, "--preview") == 0
+    preview = json.loads((tmp_path / "preview" / "study.json").read_text())
+    assert preview["preview"]
+    assert not preview["complete"]
+    assert "PARTIAL" in (tmp_path / "preview" / "study.md").read_text()
+    shard = CalibrationResult.load(tmp_path / "shards" / "cluster_scanning.0-of-2.npz")
+    assert preview["toys"]["cluster_scanning"]["n_null"] == computed_part(shard).n_null == 3
+    assert not list(tmp_path.glob("calibration_*.npz"))  # nothing merged as final
+    assert _study(event_file, tmp_path, "--preview", "--shard", "1/2") == 2
+
+
 def test_the_computed_part_of_a_shard_keeps_equal_toys_per_level():
     shards = {"count": 2, "indices": [0]}  # tasks 0, 2, 4 (null), 6, 8 (level 0), 10 (level 1)
     nan = np.nan

@@ -156,6 +156,22 @@ def _finished(method, output, shard):
     return None
 
 
+def _shards_so_far(method, output):
+    """The shards of ``method`` finished so far, merged (a partial result until all are in)."""
+    from ..calibration import CalibrationResult
+
+    sets = _shard_files(output / "shards", method)
+    if not sets:
+        raise FileNotFoundError(
+            f"--preview: no finished shard of {method} in {output / 'shards'} yet (a shard's "
+            "result is written when all its pseudo-experiments are done)."
+        )
+    count, paths = max(sets.items(), key=lambda item: (len(item[1]), item[0]))
+    merged = CalibrationResult.merge(CalibrationResult.load(paths[i]) for i in sorted(paths))
+    logger.info("%s: %d of %d shards finished so far", method, len(paths), count)
+    return merged
+
+
 def _calibrate(methods, events, output, *, options, shard, n_jobs):
     """CalibrationResults of ``methods``: loaded, merged from shards, or run (resumable).
 
@@ -226,6 +242,7 @@ def run_study(
     random_state=0,
     plots=True,
     overwrite=False,
+    preview=False,
 ):
     """Run (or resume, or merge) the study and write its report into ``output``.
 
@@ -256,11 +273,15 @@ def run_study(
     overwrite : bool, default=False
         When ``output`` holds calibrations of other settings (events, budgets, region,
         Cluster Scanning settings or seed), remove them instead of refusing.
+    preview : bool, default=False
+        Run nothing: report on the shards finished so far (merged, a lower-statistics
+        preview marked PARTIAL) in ``output/preview``, while the other shards run.
 
     Returns
     -------
     dict
-        The report also written to ``output/study.json``.
+        The report also written to ``output/study.json`` (``output/preview/study.json``
+        for a preview).
     """
     import numpy as np
 
@@ -272,6 +293,8 @@ def run_study(
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}.")
     methods = [method for method in METHODS if method in methods]
+    if preview and shard is not None:
+        raise ValueError("a preview runs no shard: pass either --preview or --shard.")
     output = Path(output)
     stages = {}
     start = time.perf_counter()
@@ -295,7 +318,7 @@ def run_study(
     check_region_events(
         events, bins, events_path, n_clusters=int(n_clusters) if clustered else None
     )
-    _claim_output(output, settings, overwrite=overwrite)
+    _claim_output(output, settings, overwrite=overwrite and not preview)
     inside = (events.mjj >= bins[0]) & (events.mjj < bins[-1])
     counts = {
         "n_events_read": len(events),
@@ -326,12 +349,16 @@ def run_study(
         ),
     }
     results = {}
-    for group in _calibration_groups(methods):
+    for group in [] if preview else _calibration_groups(methods):
         began = time.perf_counter()
         results.update(
             _calibrate(group, events, output, options=options, shard=shard, n_jobs=n_jobs)
         )
         stages[f"calibration {' + '.join(group)} (this run)"] = time.perf_counter() - began
+    if preview:
+        results = {method: _shards_so_far(method, output) for method in methods}
+        output = output / "preview"
+        output.mkdir(exist_ok=True)
     results = {method: results[method] for method in methods}
     report = {
         "date": datetime.date.today().isoformat(),
@@ -356,6 +383,7 @@ def run_study(
             "seed": random_state,
         },
         "shard": shard,
+        "preview": preview,
         "seconds_per_stage": stages,
         # a shared run's seconds are those of every method it calibrated (counted once)
         "calibration_seconds_total": {
@@ -564,6 +592,12 @@ def add_parser(subparsers):
         "--seed", type=int, default=0, help="seed of the pseudo-experiments (default: 0)"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="run nothing: report on the shards finished so far (merged, marked PARTIAL) "
+        "in OUTPUT/preview, while the others run",
+    )
     add_overwrite_option(parser)
     parser.set_defaults(handler=run)
 
@@ -599,7 +633,8 @@ def run(args):
     if any(level < 0 for level in args.injections):
         raise ValueError(f"--injections must be 0 or more, got {args.injections}.")
     output = output_folder(args.output)
-    _check_finished(output, overwrite=args.overwrite)
+    if not args.preview:
+        _check_finished(output, overwrite=args.overwrite)
     check_plotting(args)
     run_study(
         args.events,
@@ -617,4 +652,5 @@ def run(args):
         random_state=args.seed,
         plots=not args.no_plots,
         overwrite=args.overwrite,
+        preview=args.preview,
     )

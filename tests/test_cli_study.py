@@ -131,6 +131,33 @@ def test_a_preview_reports_the_shards_so_far_and_runs_nothing(
     assert _study(event_file, tmp_path, "--preview", "--shard", "1/2") == 2
 
 
+def test_figure5_keeps_the_improvement_panel_on_its_values(event_file, tmp_path):
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+
+    from hepcluster.cli._study import _focus_improvement
+
+    _, ax = plt.subplots()
+    ax.plot([0.0, 1.0], [-1.0, 70.0], label="a / fit")
+    ax.plot([0.0], [1.0], "o", label="computed (68 % interval)")
+    ax.legend()
+    ax.set_ylim(-1.0, 70.0)
+    improvement = SimpleNamespace(
+        value=np.array([6.0, 3.0, np.nan, 50.0]),
+        kind=np.array(["computed", "lower bound", "undetermined", "undetermined"]),
+    )
+    _focus_improvement(ax, improvement)
+    assert ax.get_ylim() == pytest.approx((-1.0, -1.0 + 2.0 * (1.15 * 6.0 + 1.0)))
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["a / fit"]
+    plt.close("all")
+    # and the study's figures are written with it
+    arguments = [argument for argument in ARGUMENTS if argument != "--no-plots"]
+    study = ["-q", "--no-progress", "study", str(event_file), "--output", str(tmp_path)]
+    assert main([*study, *arguments]) == 0
+    assert (tmp_path / "figure5.png").stat().st_size > 0
+
+
 def test_the_computed_part_of_a_shard_keeps_equal_toys_per_level():
     shards = {"count": 2, "indices": [0]}  # tasks 0, 2, 4 (null), 6, 8 (level 0), 10 (level 1)
     nan = np.nan

@@ -477,6 +477,33 @@ def _heading(report):
     )
 
 
+def _focus_improvement(ax, improvement):
+    """Keep an improvement panel on its values, not on its widest interval.
+
+    A ratio over a reference median near zero has a 68 % interval reaching tens, which
+    flattens every other point. The panel's legend keeps the method and the reference
+    lines (the kinds of markers are explained in the panel above), and the axis ends
+    above the largest value drawn, bounds included; longer bars are cut at the frame.
+    """
+    import numpy as np
+
+    legend = ax.get_legend()
+    if legend is not None:
+        kinds = ("computed", "extrapolated", "lower bound", "upper bound")
+        kept = [
+            (handle, text.get_text())
+            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True)
+            if not text.get_text().startswith(kinds)
+        ]
+        ax.legend(*zip(*kept, strict=True), fontsize="x-small", loc="upper right")
+    value = np.asarray(improvement.value, dtype=np.float64)
+    drawn = value[np.isfinite(value) & (np.asarray(improvement.kind) != "undetermined")]
+    bottom, top = ax.get_ylim()
+    cap = bottom + 2.0 * (max(float(drawn.max(initial=1.0)), 1.0) * 1.15 - bottom)
+    if top > cap:
+        ax.set_ylim(bottom, cap)
+
+
 def _figures(comparisons, parts, output):
     """Figure 5 of the paper (Z against injected events, SI against S/B) and the nulls."""
     from ..plotting import (
@@ -513,6 +540,12 @@ def _figures(comparisons, parts, output):
                 )
                 axes[1, column].set_title(f"{kind}: significance improvement")
                 axes[1, column].set_ylabel("Z / Z_4-parameter fit")
+                _focus_improvement(
+                    axes[1, column],
+                    comparison.results[scanning].significance_improvement(
+                        comparison.results[comparison.reference]
+                    ),
+                )
         paths.append(save_figure(fig, output / "figure5.png", dpi=80))
         shown = [
             method

@@ -397,7 +397,7 @@ def main():
     print(
         f"  + the idealized scan on the same fit (shared calibration): {t_idealized:.2f} s, "
         f"so the realistic + idealized pair costs {t_scanner + t_idealized:.2f} s instead of "
-        f"{2 * t_scanner_fit + (t_scanner - t_scanner_fit) + t_idealized:.2f} s"
+        f"{t_scanner + t_scanner_fit + t_idealized:.2f} s"
     )
 
     # -- dense reference ---------------------------------------------------------------

@@ -55,6 +55,7 @@ class _Problem:
     edges: np.ndarray = None  # parametric bootstrap: its bins
     signal_mjj: np.ndarray = None  # parametric bootstrap: m_jj of the signal pool
     methods: tuple = ()  # unfitted final estimators of every method calibrated together
+    fit_keys: tuple = ()  # per method: what its fit depends on (equal keys share a fit)
 
 
 def _final_estimator(estimator):
@@ -206,13 +207,10 @@ def statistic_only_params(estimator):
     return tuple(getattr(type(_final_estimator(estimator)), "_statistic_only_params", ()))
 
 
-def _fit_groups(estimators):
-    """Indices of ``estimators`` grouped by what their fit depends on."""
-    groups = {}
-    for index, estimator in enumerate(estimators):
-        canonical = clone(estimator).set_params(**dict.fromkeys(statistic_only_params(estimator)))
-        groups.setdefault(estimator_fingerprint(canonical), []).append(index)
-    return list(groups.values())
+def _fit_key(estimator):
+    """What the fit of ``estimator`` depends on: its parameters but the statistic-only ones."""
+    canonical = clone(estimator).set_params(**dict.fromkeys(statistic_only_params(estimator)))
+    return estimator_fingerprint(canonical)
 
 
 def _test_statistic(estimator, problem, row_weight):
@@ -235,14 +233,16 @@ def _attempt(problem, row_weight, estimator_seed, members):
     dict
         ``{member: (statistic or None, reason or None)}``.
     """
+    groups = {}
+    for member in members:
+        groups.setdefault(problem.fit_keys[member], []).append(member)
     outcome = {}
-    for group in _fit_groups([problem.methods[m] for m in members]):
-        estimator = _set_seed(clone(problem.methods[members[group[0]]]), estimator_seed)
+    for group in groups.values():
+        estimator = _set_seed(clone(problem.methods[group[0]]), estimator_seed)
         fitted, reason = _guarded(
             partial(estimator.fit, problem.features, problem.y, sample_weight=row_weight)
         )
-        for index in group:
-            member = members[index]
+        for member in group:
             if reason is not None:
                 outcome[member] = (None, reason)
                 continue
@@ -325,7 +325,7 @@ def _problem_fingerprint(problem):
         *(
             getattr(problem, field.name)
             for field in fields(problem)
-            if field.name not in ("estimator", "bootstrap", "methods")
+            if field.name not in ("estimator", "bootstrap", "methods", "fit_keys")
         )
     )
 
@@ -641,7 +641,7 @@ def run_pseudo_experiments(
     ((20,), (1, 5))
     """
     name = name or type(_final_estimator(estimator)).__name__
-    return _calibrate(
+    return run_shared_pseudo_experiments(
         {name: estimator},
         events,
         checkpoints={name: checkpoint},
@@ -746,82 +746,6 @@ backend, chunk_size, random_state, shard, max_retries
     unknown = sorted(set(checkpoints) - set(estimators))
     if unknown:
         raise ValueError(f"checkpoints for methods not in estimators: {', '.join(unknown)}.")
-    return _calibrate(
-        estimators,
-        events,
-        checkpoints=checkpoints,
-        n_background_only=n_background_only,
-        signal_injections=signal_injections,
-        n_per_injection=n_per_injection,
-        bootstrap=bootstrap,
-        inputs=inputs,
-        n_jobs=n_jobs,
-        backend=backend,
-        chunk_size=chunk_size,
-        random_state=random_state,
-        shard=shard,
-        max_retries=max_retries,
-    )
-
-
-def _preprocessing(estimator):
-    """What turns events into a method's features: its Pipeline steps before the last."""
-    return list(estimator.steps[:-1]) if isinstance(estimator, Pipeline) else []
-
-
-def _check_methods(estimators, inputs, bootstrap):
-    names = list(estimators)
-    for method, estimator in estimators.items():
-        final = _final_estimator(estimator)
-        if not callable(getattr(final, "test_statistic", None)):
-            raise TypeError(
-                f"{type(final).__name__} has no test_statistic(X, y, sample_weight, *, "
-                "is_signal) method: calibration needs the search's test statistic"
-                + ("" if len(names) == 1 else f" (method {method!r})")
-                + "."
-            )
-    if len(names) == 1:
-        return
-    if bootstrap == "parametric":
-        raise ValueError(
-            "bootstrap='parametric' resamples each method's own background fit: calibrate "
-            "one method at a time with it."
-        )
-    first = estimators[names[0]]
-    reference = (
-        estimator_fingerprint(_preprocessing(first)),
-        estimator_fingerprint(resolve_inputs(inputs, _final_estimator(first))),
-    )
-    for method in names[1:]:
-        estimator = estimators[method]
-        if (
-            estimator_fingerprint(_preprocessing(estimator)),
-            estimator_fingerprint(resolve_inputs(inputs, _final_estimator(estimator))),
-        ) != reference:
-            raise ValueError(
-                f"methods {names[0]!r} and {method!r} read different rows (their "
-                "preprocessing steps or inputs differ): calibrate them separately."
-            )
-
-
-def _calibrate(
-    estimators,
-    events,
-    *,
-    checkpoints,
-    n_background_only,
-    signal_injections,
-    n_per_injection,
-    bootstrap,
-    inputs,
-    n_jobs,
-    backend,
-    chunk_size,
-    random_state,
-    shard,
-    max_retries,
-):
-    """The calibrations of ``estimators`` (name -> estimator) on one set of toys."""
     _check_methods(estimators, inputs, bootstrap)
     names = list(estimators)
     shard_index, shard_count = parse_shard(shard)
@@ -838,6 +762,7 @@ def _calibrate(
         problem.estimator if index == 0 else _final_estimator(estimators[method])
         for index, method in enumerate(names)
     )
+    problem.fit_keys = tuple(_fit_key(method) for method in problem.methods)
     rng = check_random_state(random_state)
     n_signal = np.concatenate(
         [np.zeros(n_background_only, np.int64), np.repeat(signal_injections, n_per_injection)]
@@ -964,6 +889,41 @@ def _calibrate(
         )
         for member, method in enumerate(names)
     }
+
+
+def _rows_identity(estimator, inputs):
+    """What a method's rows depend on: its Pipeline steps before the last, and its inputs."""
+    preprocessing = list(estimator.steps[:-1]) if isinstance(estimator, Pipeline) else []
+    adapter = resolve_inputs(inputs, _final_estimator(estimator))
+    return estimator_fingerprint(preprocessing), estimator_fingerprint(adapter)
+
+
+def _check_methods(estimators, inputs, bootstrap):
+    names = list(estimators)
+    for method, estimator in estimators.items():
+        final = _final_estimator(estimator)
+        if not callable(getattr(final, "test_statistic", None)):
+            raise TypeError(
+                f"{type(final).__name__} has no test_statistic(X, y, sample_weight, *, "
+                "is_signal) method: calibration needs the search's test statistic"
+                + ("" if len(names) == 1 else f" (method {method!r})")
+                + "."
+            )
+    if len(names) == 1:
+        return
+    if bootstrap == "parametric":
+        raise ValueError(
+            "bootstrap='parametric' resamples each method's own background fit: calibrate "
+            "one method at a time with it."
+        )
+    first, *others = names
+    reference = _rows_identity(estimators[first], inputs)
+    for method in others:
+        if _rows_identity(estimators[method], inputs) != reference:
+            raise ValueError(
+                f"methods {first!r} and {method!r} read different rows (their "
+                "preprocessing steps or inputs differ): calibrate them separately."
+            )
 
 
 def _result(

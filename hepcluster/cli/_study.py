@@ -540,12 +540,7 @@ def _figures(comparisons, parts, output):
                 )
                 axes[1, column].set_title(f"{kind}: significance improvement")
                 axes[1, column].set_ylabel("Z / Z_4-parameter fit")
-                _focus_improvement(
-                    axes[1, column],
-                    comparison.results[scanning].significance_improvement(
-                        comparison.results[comparison.reference]
-                    ),
-                )
+                _focus_improvement(axes[1, column], comparison.improvement[scanning])
         paths.append(save_figure(fig, output / "figure5.png", dpi=80))
         shown = [
             method
